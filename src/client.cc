@@ -1,0 +1,136 @@
+#include "client.h"
+
+#include <cstring>
+#include <sys/socket.h>
+
+#include "address.h"
+#include "log.h"
+#include "net.h"
+#include "stream.h"
+
+ForwardClient::ForwardClient(event_base* base, ClientOptions options)
+    : base_(base),
+      options_(std::move(options)),
+      reaper_(base),
+      retry_timer_(evtimer_new(base, retry_cb, this)) {}
+
+ForwardClient::~ForwardClient() {
+  stop();
+  reaper_.reap();
+}
+
+bool ForwardClient::start(std::string& err) {
+  // Reads /etc/resolv.conf and /etc/hosts; without them, numeric targets
+  // still work and names fail with a DNS error per stream.
+  dns_.reset(evdns_base_new(base_, EVDNS_BASE_INITIALIZE_NAMESERVERS));
+  if (!dns_) {
+    log_warnx("cannot read the resolver configuration; only numeric targets will work");
+    dns_.reset(evdns_base_new(base_, 0));
+    if (!dns_) {
+      err = "cannot create a DNS resolver";
+      return false;
+    }
+  }
+  connect_server();
+  return true;
+}
+
+void ForwardClient::stop() {
+  stopping_ = true;
+  evtimer_del(retry_timer_.get());
+  connecting_.reset();
+  if (tunnel_) tunnel_->close("client shutting down");
+}
+
+void ForwardClient::log_status() const {
+  if (tunnel_ && tunnel_->up())
+    log_notice("status: channel up to %s, %zu streams", tunnel_->peer().c_str(),
+               tunnel_->stream_count());
+  else
+    log_notice("status: channel down, %s", connecting_ ? "connecting" : "waiting to retry");
+}
+
+void ForwardClient::connect_server() {
+  std::string target = format_host_port(options_.server_host, options_.server_port);
+  log_info("connecting to server %s", target.c_str());
+  connecting_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (!connecting_) {
+    log_warnx("server %s: cannot create socket", target.c_str());
+    schedule_retry();
+    return;
+  }
+  bufferevent_setcb(connecting_.get(), nullptr, nullptr, connect_event_cb, this);
+  timeval tv{options_.connect_timeout_sec, 0};
+  bufferevent_set_timeouts(connecting_.get(), nullptr, &tv);
+  if (bufferevent_socket_connect_hostname(connecting_.get(), dns_.get(), AF_UNSPEC,
+                                          options_.server_host.c_str(), options_.server_port) != 0) {
+    log_warnx("server %s: cannot start connecting", target.c_str());
+    connecting_.reset();
+    schedule_retry();
+  }
+}
+
+void ForwardClient::connect_event_cb(bufferevent*, short what, void* arg) noexcept {
+  static_cast<ForwardClient*>(arg)->on_connect_event(what);
+}
+
+void ForwardClient::on_connect_event(short what) {
+  std::string target = format_host_port(options_.server_host, options_.server_port);
+  if (!(what & BEV_EVENT_CONNECTED)) {
+    int dns_err = bufferevent_socket_get_dns_error(connecting_.get());
+    std::string why = dns_err                         ? evutil_gai_strerror(dns_err)
+                      : (what & BEV_EVENT_TIMEOUT)    ? "connect timed out"
+                                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+    log_warnx("server %s: cannot connect: %s; retrying in %d s", target.c_str(), why.c_str(),
+              options_.retry_delay_sec);
+    connecting_.reset();
+    schedule_retry();
+    return;
+  }
+  evutil_socket_t fd = bufferevent_getfd(connecting_.get());
+  set_nodelay(fd);
+  set_keepalive(fd);
+  bufferevent_set_timeouts(connecting_.get(), nullptr, nullptr);
+  tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), frame::Role::client, peer_name(fd),
+                                     *this, reaper_);
+  tunnel_->start();
+}
+
+void ForwardClient::schedule_retry() {
+  if (stopping_) return;
+  timeval tv{options_.retry_delay_sec, 0};
+  evtimer_add(retry_timer_.get(), &tv);
+}
+
+void ForwardClient::retry_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<ForwardClient*>(arg);
+  if (!self->tunnel_ && !self->connecting_) self->connect_server();
+}
+
+void ForwardClient::tunnel_up(Tunnel& t) {
+  log_notice("server %s: channel up (protocol %u)", t.peer().c_str(), frame::kVersion);
+}
+
+void ForwardClient::tunnel_closed(Tunnel& t) {
+  if (tunnel_.get() == &t) reaper_.bury(std::move(tunnel_));
+  if (!stopping_) {
+    log_info("reconnecting in %d s", options_.retry_delay_sec);
+    schedule_retry();
+  }
+}
+
+void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
+  std::string target = format_host_port(open.host, open.port);
+  BufferEventPtr bev(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (!bev) {
+    frame::Failure f{static_cast<uint8_t>(frame::Reason::resource_limit), "out of memory"};
+    std::string payload;
+    frame::encode_failure(f, payload);
+    t.send_control(frame::Type::open_fail, id, payload);
+    return;
+  }
+  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev),
+                                                    "target " + target + ", server stream " +
+                                                        std::to_string(id)));
+  s->connect_target(dns_.get(), open.host, open.port, options_.connect_timeout_sec, open.window);
+}

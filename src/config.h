@@ -1,0 +1,48 @@
+// forward_server.cfg (and its OUTER_PORTS_FILE) -> ServerConfig.
+// Uses inih; no libevent. Every problem is collected as file:line: message,
+// so an admin sees all of them at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "log.h"
+
+struct Mapping {
+  std::string bind_host;  // IP literal; "" means every address (0.0.0.0)
+  uint16_t public_port = 0;
+  std::string target_host;  // IP literal or DNS name, resolved by the client
+  uint16_t target_port = 0;
+  std::string file;  // where it was defined, for messages
+  int line = 0;
+
+  std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22"
+  std::string target_name() const;  // "192.168.10.5:22"
+};
+
+struct ServerConfig {
+  std::string path;
+  uint16_t inner_port = 1111;
+  std::string inner_addr = "0.0.0.0";
+  std::string outer_ports_file;  // as resolved (relative to path's folder)
+  LogLevel log_level = LogLevel::info;
+  std::vector<Mapping> mappings;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 0 when the problem is the file as a whole
+  std::string message;
+  std::string str() const;  // "file:line: message" or "file: message"
+};
+
+// Reads a whole file; false with err (strerror text) on failure.
+using FileReader = std::function<bool(const std::string& path, std::string& text, std::string& err)>;
+bool read_file(const std::string& path, std::string& text, std::string& err);
+
+// Loads and validates path (and OUTER_PORTS_FILE). Returns true when no
+// errors were found; otherwise errors holds every problem.
+bool load_server_config(const std::string& path, ServerConfig& out,
+                        std::vector<ConfigError>& errors, const FileReader& reader = read_file);

@@ -1,0 +1,29 @@
+// unique_ptr aliases for libevent and OpenSSL handles. The functor deleter
+// is stateless, so each pointer stays pointer-sized.
+#pragma once
+
+#include <memory>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+template <auto Fn>
+struct CFree {
+  template <class T>
+  void operator()(T* p) const noexcept {
+    if (p) Fn(p);
+  }
+};
+
+inline void evdns_base_free_all(evdns_base* b) { evdns_base_free(b, 1); }
+
+using EventBasePtr = std::unique_ptr<event_base, CFree<event_base_free>>;
+using EventPtr = std::unique_ptr<event, CFree<event_free>>;
+using BufferEventPtr = std::unique_ptr<bufferevent, CFree<bufferevent_free>>;
+using ListenerPtr = std::unique_ptr<evconnlistener, CFree<evconnlistener_free>>;
+using EvdnsBasePtr = std::unique_ptr<evdns_base, CFree<evdns_base_free_all>>;
+
+static_assert(sizeof(BufferEventPtr) == sizeof(void*), "deleter must be stateless");

@@ -1,0 +1,31 @@
+#include "flow.h"
+
+#include "frame.h"
+
+bool SendCredit::grant(uint32_t increment) {
+  if (increment == 0 || static_cast<uint64_t>(credit_) + increment > frame::kMaxWindow) return false;
+  credit_ += increment;
+  return true;
+}
+
+bool RecvWindow::on_data(size_t n) {
+  if (n > peer_credit_) return false;
+  peer_credit_ -= static_cast<uint32_t>(n);
+  buffered_ += n;
+  return true;
+}
+
+void RecvWindow::on_delivered(size_t n) {
+  if (n > buffered_) n = buffered_;
+  buffered_ -= n;
+  owed_ += static_cast<uint32_t>(n);
+}
+
+uint32_t RecvWindow::take_update(bool flush) {
+  if (owed_ == 0) return 0;
+  if (!flush && owed_ < window_ / 4) return 0;
+  uint32_t inc = owed_;
+  owed_ = 0;
+  peer_credit_ += inc;
+  return inc;
+}

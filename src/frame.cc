@@ -1,0 +1,217 @@
+#include "frame.h"
+
+#include <cstring>
+
+namespace frame {
+
+namespace {
+
+void put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+void put32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint32_t get32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+struct Limits {
+  uint32_t min, max;
+  bool channel;  // stream id must be 0 (else non-zero)
+};
+
+bool limits_for(uint8_t type, Limits& l) {
+  switch (static_cast<Type>(type)) {
+    case Type::hello: l = {8, 8, true}; return true;
+    case Type::open: l = {8, 7 + 255, false}; return true;
+    case Type::open_ok: l = {4, 4, false}; return true;
+    case Type::open_fail: l = {1, 1 + kMaxReasonText, false}; return true;
+    case Type::data: l = {1, kMaxPayload, false}; return true;
+    case Type::eof: l = {0, 0, false}; return true;
+    case Type::reset: l = {1, 1 + kMaxReasonText, false}; return true;
+    case Type::window: l = {4, 4, false}; return true;
+    case Type::ping: l = {8, 8, true}; return true;
+    case Type::pong: l = {8, 8, true}; return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::hello: return "HELLO";
+    case Type::open: return "OPEN";
+    case Type::open_ok: return "OPEN_OK";
+    case Type::open_fail: return "OPEN_FAIL";
+    case Type::data: return "DATA";
+    case Type::eof: return "EOF";
+    case Type::reset: return "RESET";
+    case Type::window: return "WINDOW";
+    case Type::ping: return "PING";
+    case Type::pong: return "PONG";
+  }
+  return "?";
+}
+
+const char* reason_name(uint8_t r) {
+  switch (static_cast<Reason>(r)) {
+    case Reason::refused: return "connection refused";
+    case Reason::unreachable: return "unreachable";
+    case Reason::timeout: return "timed out";
+    case Reason::dns: return "DNS failure";
+    case Reason::other: return "error";
+    case Reason::not_allowed: return "not allowed";
+    case Reason::resource_limit: return "resource limit";
+  }
+  return "unknown reason";
+}
+
+void encode_header(const Header& h, uint8_t out[kHeaderSize]) {
+  out[0] = static_cast<uint8_t>(h.type);
+  out[1] = 0;
+  out[2] = 0;
+  out[3] = 0;
+  put32(out + 4, h.stream);
+  put32(out + 8, h.length);
+}
+
+bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err) {
+  Limits l;
+  if (!limits_for(in[0], l)) {
+    err = "unknown frame type 0x" + std::string(1, "0123456789abcdef"[in[0] >> 4]) +
+          std::string(1, "0123456789abcdef"[in[0] & 15]);
+    return false;
+  }
+  h.type = static_cast<Type>(in[0]);
+  if (in[1] != 0 || in[2] != 0 || in[3] != 0) {
+    err = std::string("non-zero flags/reserved bits in ") + type_name(h.type) + " frame";
+    return false;
+  }
+  h.stream = get32(in + 4);
+  h.length = get32(in + 8);
+  if (h.length < l.min || h.length > l.max) {
+    err = std::string(type_name(h.type)) + " frame with bad length " + std::to_string(h.length);
+    return false;
+  }
+  if (l.channel != (h.stream == 0)) {
+    err = std::string(type_name(h.type)) + " frame with bad stream id " + std::to_string(h.stream);
+    return false;
+  }
+  return true;
+}
+
+void encode_hello(const Hello& h, std::string& out) {
+  uint8_t b[8];
+  memcpy(b, kMagic, 4);
+  put16(b + 4, h.version);
+  b[6] = static_cast<uint8_t>(h.role);
+  b[7] = 0;
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+}
+
+bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
+  if (n != 8 || memcmp(p, kMagic, 4) != 0) {
+    err = "not a tcp-forward HELLO (bad magic)";
+    return false;
+  }
+  h.version = get16(p + 4);
+  if (p[6] != static_cast<uint8_t>(Role::client) && p[6] != static_cast<uint8_t>(Role::server)) {
+    err = "HELLO with unknown role " + std::to_string(p[6]);
+    return false;
+  }
+  h.role = static_cast<Role>(p[6]);
+  return true;
+}
+
+void encode_open(const Open& o, std::string& out) {
+  uint8_t b[7];
+  put32(b, o.window);
+  put16(b + 4, o.port);
+  b[6] = static_cast<uint8_t>(o.host.size());
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+  out.append(o.host, 0, 255);
+}
+
+bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err) {
+  if (n < 8 || n != 7u + p[6]) {
+    err = "malformed OPEN payload";
+    return false;
+  }
+  o.window = get32(p);
+  o.port = get16(p + 4);
+  o.host.assign(reinterpret_cast<const char*>(p + 7), p[6]);
+  if (o.window == 0 || o.window > kMaxWindow) {
+    err = "OPEN with bad window " + std::to_string(o.window);
+    return false;
+  }
+  if (o.port == 0) {
+    err = "OPEN with port 0";
+    return false;
+  }
+  if (o.host.find('\0') != std::string::npos) {
+    err = "OPEN with NUL in host";
+    return false;
+  }
+  return true;
+}
+
+void encode_u32(uint32_t v, std::string& out) {
+  uint8_t b[4];
+  put32(b, v);
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+}
+
+bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err) {
+  if (n != 4) {
+    err = "malformed 32-bit payload";
+    return false;
+  }
+  v = get32(p);
+  if (v == 0 || v > kMaxWindow) {
+    err = "bad window value " + std::to_string(v);
+    return false;
+  }
+  return true;
+}
+
+void encode_failure(const Failure& f, std::string& out) {
+  out.push_back(static_cast<char>(f.reason));
+  out.append(f.text, 0, kMaxReasonText);
+}
+
+bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err) {
+  if (n < 1 || n > 1 + kMaxReasonText) {
+    err = "malformed failure payload";
+    return false;
+  }
+  f.reason = p[0];
+  f.text.assign(reinterpret_cast<const char*>(p + 1), n - 1);
+  return true;
+}
+
+void encode_frame(Type type, uint32_t stream, const std::string& payload, std::string& out) {
+  uint8_t h[kHeaderSize];
+  encode_header(Header{type, stream, static_cast<uint32_t>(payload.size())}, h);
+  out.append(reinterpret_cast<char*>(h), sizeof h);
+  out += payload;
+}
+
+Result decode(const uint8_t* p, size_t n, Frame& f, size_t& used, std::string& err) {
+  used = 0;
+  if (n < kHeaderSize) return Result::need_more;
+  if (!decode_header(p, f.header, err)) return Result::error;
+  if (n - kHeaderSize < f.header.length) return Result::need_more;
+  f.payload.assign(reinterpret_cast<const char*>(p + kHeaderSize), f.header.length);
+  used = kHeaderSize + f.header.length;
+  return Result::ok;
+}
+
+}  // namespace frame

@@ -1,0 +1,101 @@
+// Channel frame codec (docs/PROTOCOL.md): bytes in, values out. No I/O.
+//
+// Contract: decode_header() looks at exactly kHeaderSize bytes and rejects,
+// before any payload is buffered, every header that version 1 does not allow
+// (unknown type, non-zero flags/reserved, a length outside the type's range,
+// a stream id of the wrong kind). The decode_* payload functions take the
+// complete payload and return false with a reason in err if it is malformed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace frame {
+
+constexpr size_t kHeaderSize = 12;
+constexpr uint32_t kMaxPayload = 65536;  // largest payload of any frame
+constexpr uint32_t kMaxControlPayload = 262;  // largest non-DATA payload
+constexpr uint16_t kVersion = 1;
+constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
+constexpr size_t kMaxReasonText = 200;
+constexpr uint32_t kMaxWindow = 1u << 30;  // a credit beyond this is a protocol error
+
+enum class Type : uint8_t {
+  hello = 0x01,
+  open = 0x02,
+  open_ok = 0x03,
+  open_fail = 0x04,
+  data = 0x05,
+  eof = 0x06,
+  reset = 0x07,
+  window = 0x08,
+  ping = 0x09,
+  pong = 0x0a,
+};
+const char* type_name(Type t);
+
+enum class Role : uint8_t { client = 1, server = 2 };
+
+// OPEN_FAIL and RESET reasons.
+enum class Reason : uint8_t {
+  refused = 1,
+  unreachable = 2,
+  timeout = 3,
+  dns = 4,
+  other = 5,
+  not_allowed = 6,
+  resource_limit = 7,
+};
+const char* reason_name(uint8_t r);
+
+struct Header {
+  Type type = Type::data;
+  uint32_t stream = 0;
+  uint32_t length = 0;
+};
+
+enum class Result { need_more, ok, error };
+
+void encode_header(const Header& h, uint8_t out[kHeaderSize]);
+bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err);
+
+struct Hello {
+  uint16_t version = kVersion;
+  Role role = Role::client;
+};
+struct Open {
+  uint32_t window = 0;
+  uint16_t port = 0;
+  std::string host;  // 1..255 bytes
+};
+struct Failure {  // OPEN_FAIL and RESET
+  uint8_t reason = static_cast<uint8_t>(Reason::other);
+  std::string text;
+};
+
+// Payload encoders append to out.
+void encode_hello(const Hello& h, std::string& out);
+void encode_open(const Open& o, std::string& out);
+void encode_u32(uint32_t v, std::string& out);  // OPEN_OK window, WINDOW increment
+void encode_failure(const Failure& f, std::string& out);
+
+bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err);
+bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err);
+bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err);
+bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
+
+// Whole frame: header + payload appended to out.
+void encode_frame(Type type, uint32_t stream, const std::string& payload, std::string& out);
+
+// Whole-frame decode over a byte buffer (imsg contract): need_more when the
+// buffer holds less than one frame, ok with used = bytes consumed, error with
+// err set. Used by tests and the fuzz target; the tunnel uses the header
+// decoder directly so DATA payloads can move without copies.
+struct Frame {
+  Header header;
+  std::string payload;
+};
+Result decode(const uint8_t* p, size_t n, Frame& f, size_t& used, std::string& err);
+
+}  // namespace frame

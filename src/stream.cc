@@ -1,0 +1,310 @@
+#include "stream.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "address.h"
+#include "log.h"
+#include "net.h"
+#include "tunnel.h"
+
+namespace {
+constexpr size_t kLocalReadSize = 256u << 10;
+constexpr size_t kLocalWriteSize = 256u << 10;
+
+const char* state_name(Stream::State s) {
+  switch (s) {
+    case Stream::State::opening: return "opening";
+    case Stream::State::open: return "open";
+    case Stream::State::done: return "done";
+  }
+  return "?";
+}
+}  // namespace
+
+Stream::Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string label)
+    : tunnel_(tunnel),
+      id_(id),
+      local_(std::move(local)),
+      label_(std::move(label)),
+      recv_(tunnel.limits().stream_window),
+      started_(std::chrono::steady_clock::now()) {
+  bufferevent_setcb(local_.get(), read_cb, write_cb, event_cb, this);
+  bufferevent_set_max_single_read(local_.get(), kLocalReadSize);
+  bufferevent_set_max_single_write(local_.get(), kLocalWriteSize);
+  // Reading waits for the stream to open; writing is enabled for good.
+  bufferevent_disable(local_.get(), EV_READ);
+  bufferevent_enable(local_.get(), EV_WRITE);
+  output_cb_entry_ = evbuffer_add_cb(bufferevent_get_output(local_.get()), output_cb, this);
+}
+
+Stream::~Stream() {
+  if (local_ && output_cb_entry_)
+    evbuffer_remove_cb_entry(bufferevent_get_output(local_.get()), output_cb_entry_);
+}
+
+void Stream::request_open(const std::string& host, uint16_t port) {
+  frame::Open open;
+  open.window = recv_.window();
+  open.port = port;
+  open.host = host;
+  std::string payload;
+  frame::encode_open(open, payload);
+  tunnel_.send_control(frame::Type::open, id_, payload);
+  log_debug("stream %u: OPEN %s sent (%s)", id_, open.host.c_str(), label_.c_str());
+}
+
+void Stream::on_open_ok(uint32_t window) {
+  log_debug("stream %u: open (%s)", id_, label_.c_str());
+  become_open(window);
+}
+
+void Stream::on_open_fail(const frame::Failure& f) {
+  finish(std::string("target failed: ") + frame::reason_name(f.reason) +
+             (f.text.empty() ? "" : " (" + printable(f.text) + ")"),
+         false, false);
+}
+
+void Stream::connect_target(evdns_base* dns, const std::string& host, uint16_t port,
+                            int timeout_sec, uint32_t send_window) {
+  send_ = SendCredit(send_window);
+  connecting_ = true;
+  // A write timeout bounds connect(); it is cleared once connected.
+  timeval tv{timeout_sec, 0};
+  bufferevent_set_timeouts(local_.get(), nullptr, &tv);
+  if (bufferevent_socket_connect_hostname(local_.get(), dns, AF_UNSPEC, host.c_str(), port) != 0) {
+    // Immediate failure: the event callback may not run, answer now.
+    on_target_failed(BEV_EVENT_ERROR);
+  }
+}
+
+void Stream::on_target_connected() {
+  evutil_socket_t fd = bufferevent_getfd(local_.get());
+  set_nodelay(fd);
+  bufferevent_set_timeouts(local_.get(), nullptr, nullptr);
+  label_ += " via " + local_name(fd);
+  std::string payload;
+  frame::encode_u32(recv_.window(), payload);
+  tunnel_.send_control(frame::Type::open_ok, id_, payload);
+  log_debug("stream %u: connected (%s)", id_, label_.c_str());
+  become_open(static_cast<uint32_t>(send_.available()));
+}
+
+void Stream::on_target_failed(short what) {
+  if (state_ != State::opening) return;
+  frame::Failure f;
+  int dns_err = bufferevent_socket_get_dns_error(local_.get());
+  int sock_err = EVUTIL_SOCKET_ERROR();
+  if (dns_err) {
+    f.reason = static_cast<uint8_t>(frame::Reason::dns);
+    f.text = evutil_gai_strerror(dns_err);
+  } else if (what & BEV_EVENT_TIMEOUT) {
+    f.reason = static_cast<uint8_t>(frame::Reason::timeout);
+    f.text = "connect timed out";
+  } else {
+    switch (sock_err) {
+      case ECONNREFUSED: f.reason = static_cast<uint8_t>(frame::Reason::refused); break;
+      case ENETUNREACH:
+      case EHOSTUNREACH: f.reason = static_cast<uint8_t>(frame::Reason::unreachable); break;
+      case ETIMEDOUT: f.reason = static_cast<uint8_t>(frame::Reason::timeout); break;
+      default: f.reason = static_cast<uint8_t>(frame::Reason::other); break;
+    }
+    f.text = evutil_socket_error_to_string(sock_err);
+  }
+  std::string payload;
+  frame::encode_failure(f, payload);
+  tunnel_.send_control(frame::Type::open_fail, id_, payload);
+  finish(std::string("cannot connect target: ") + f.text, false, false);
+}
+
+void Stream::become_open(uint32_t send_window) {
+  send_ = SendCredit(send_window);
+  state_ = State::open;
+  pump();
+}
+
+void Stream::set_reading(bool on) {
+  if (on == reading_) return;
+  reading_ = on;
+  if (on)
+    bufferevent_enable(local_.get(), EV_READ);
+  else
+    bufferevent_disable(local_.get(), EV_READ);
+}
+
+void Stream::pump() {
+  if (state_ != State::open || eof_sent_) return;
+  evbuffer* in = bufferevent_get_input(local_.get());
+  size_t len = evbuffer_get_length(in);
+  bool blocked = false;
+  while (len > 0 && send_.available() > 0) {
+    if (tunnel_.congested()) {
+      blocked = true;
+      break;
+    }
+    size_t n = std::min({len, send_.available(), static_cast<size_t>(frame::kMaxPayload)});
+    tunnel_.send_data(id_, in, n);
+    send_.consume(n);
+    bytes_to_peer_ += n;
+    len -= n;
+  }
+  if (blocked && !waiting_for_channel_) {
+    waiting_for_channel_ = true;
+    tunnel_.wait_for_drain(id_);
+  } else if (!blocked) {
+    waiting_for_channel_ = false;
+  }
+  if (len == 0 && local_eof_) {
+    tunnel_.send_control(frame::Type::eof, id_, "");
+    eof_sent_ = true;
+    set_reading(false);
+    maybe_finish();
+    return;
+  }
+  // Read ahead only while there is credit to send it with.
+  set_reading(!local_eof_ && !blocked && send_.available() > len);
+}
+
+bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
+  if (state_ != State::open || remote_eof_) {
+    err = "DATA on stream " + std::to_string(id_) + " in state " + state_name(state_) +
+          (remote_eof_ ? " after EOF" : "");
+    return false;
+  }
+  if (!recv_.on_data(n)) {
+    err = "stream " + std::to_string(id_) + ": peer sent " + std::to_string(n) +
+          " bytes with only " + std::to_string(recv_.peer_credit()) + " bytes of credit";
+    return false;
+  }
+  bytes_from_peer_ += n;
+  evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
+  return true;
+}
+
+bool Stream::on_eof(std::string& err) {
+  if (state_ != State::open || remote_eof_) {
+    err = "EOF on stream " + std::to_string(id_) + " in state " + state_name(state_) +
+          (remote_eof_ ? " twice" : "");
+    return false;
+  }
+  remote_eof_ = true;
+  maybe_shutdown_write();
+  return true;
+}
+
+bool Stream::on_window(uint32_t increment, std::string& err) {
+  if (state_ != State::open) {
+    err = "WINDOW on stream " + std::to_string(id_) + " in state " + state_name(state_);
+    return false;
+  }
+  if (!send_.grant(increment)) {
+    err = "stream " + std::to_string(id_) + ": WINDOW overflows the maximum credit";
+    return false;
+  }
+  pump();
+  return true;
+}
+
+void Stream::on_reset(const frame::Failure& f) {
+  finish(std::string("reset by peer: ") + frame::reason_name(f.reason) +
+             (f.text.empty() ? "" : " (" + printable(f.text) + ")"),
+         true, false);
+}
+
+void Stream::abort(const std::string& reason) { finish(reason, true, false); }
+
+void Stream::maybe_shutdown_write() {
+  if (!remote_eof_ || write_shut_) return;
+  if (evbuffer_get_length(bufferevent_get_output(local_.get())) != 0) return;
+  write_shut_ = true;
+  shutdown(bufferevent_getfd(local_.get()), SHUT_WR);
+  maybe_finish();
+}
+
+void Stream::maybe_finish() {
+  if (eof_sent_ && write_shut_) finish("closed", false, false);
+}
+
+void Stream::on_output_drained(size_t n) {
+  if (state_ != State::open) return;
+  recv_.on_delivered(n);
+  bool empty = evbuffer_get_length(bufferevent_get_output(local_.get())) == 0;
+  // After the peer's EOF no more data comes, so credit is pointless.
+  if (!remote_eof_) {
+    if (uint32_t inc = recv_.take_update(empty)) {
+      std::string payload;
+      frame::encode_u32(inc, payload);
+      tunnel_.send_control(frame::Type::window, id_, payload);
+    }
+  }
+}
+
+void Stream::on_local_event(short what) {
+  if (state_ == State::opening && !connecting_) {
+    finish("local peer went away before the target answered", true, false);
+    return;
+  }
+  if (state_ == State::opening) {
+    if (what & BEV_EVENT_CONNECTED)
+      on_target_connected();
+    else
+      on_target_failed(what);
+    return;
+  }
+  if (state_ != State::open) return;
+  if (what & BEV_EVENT_EOF) {
+    local_eof_ = true;
+    pump();
+    return;
+  }
+  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+    int err = EVUTIL_SOCKET_ERROR();
+    // Send what was read before the error, then abort the peer's side.
+    pump();
+    finish(std::string("local socket error: ") + evutil_socket_error_to_string(err), true, true);
+  }
+}
+
+void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
+                    frame::Reason reset_reason) {
+  if (state_ == State::done) return;
+  state_ = State::done;
+  if (send_reset) {
+    frame::Failure f;
+    f.reason = static_cast<uint8_t>(reset_reason);
+    f.text = reason;
+    std::string payload;
+    frame::encode_failure(f, payload);
+    tunnel_.send_control(frame::Type::reset, id_, payload);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  log_info("stream %u closed: %s, sent %llu bytes, received %llu bytes, %.3f s: %s", id_,
+           label_.c_str(), static_cast<unsigned long long>(bytes_to_peer_),
+           static_cast<unsigned long long>(bytes_from_peer_), secs, reason.c_str());
+  if (local_) {
+    if (output_cb_entry_) {
+      evbuffer_remove_cb_entry(bufferevent_get_output(local_.get()), output_cb_entry_);
+      output_cb_entry_ = nullptr;
+    }
+    if (abortive) set_abortive_close(bufferevent_getfd(local_.get()));
+    local_.reset();  // safe inside our own callback: libevent holds a reference
+  }
+  tunnel_.forget_stream(id_);
+}
+
+void Stream::read_cb(bufferevent*, void* arg) noexcept { static_cast<Stream*>(arg)->pump(); }
+
+void Stream::write_cb(bufferevent*, void* arg) noexcept {
+  static_cast<Stream*>(arg)->maybe_shutdown_write();
+}
+
+void Stream::event_cb(bufferevent*, short what, void* arg) noexcept {
+  static_cast<Stream*>(arg)->on_local_event(what);
+}
+
+void Stream::output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
+  if (info->n_deleted) static_cast<Stream*>(arg)->on_output_drained(info->n_deleted);
+}

@@ -1,0 +1,97 @@
+// One forwarded TCP connection inside a tunnel: the local socket (public
+// peer on the server, inner target on the client) pumped to and from the
+// channel with per-stream credit, and TCP half-close carried as EOF frames.
+//
+// Directions are tracked separately (OpenSSH nchan.c style):
+//   local -> channel:  reading, until local EOF; then EOF is sent once the
+//                      read-ahead has been sent (it may wait for credit).
+//   channel -> local:  writing, until the peer's EOF; then shutdown(SHUT_WR)
+//                      once the output buffer has drained.
+// The stream is finished when EOF went both ways and the output is flushed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "ev.h"
+#include "flow.h"
+#include "frame.h"
+#include "reaper.h"
+
+class Tunnel;
+
+class Stream : public Disposable {
+ public:
+  enum class State { opening, open, done };
+
+  // label names the stream in log lines (mapping, peer, target).
+  Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string label);
+  ~Stream() override;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  uint32_t id() const { return id_; }
+  State state() const { return state_; }
+
+  // Server side: ask the client to connect host:port.
+  void request_open(const std::string& host, uint16_t port);
+  void on_open_ok(uint32_t window);
+  void on_open_fail(const frame::Failure& f);
+
+  // Client side: connect the target, then answer OPEN_OK or OPEN_FAIL.
+  void connect_target(evdns_base* dns, const std::string& host, uint16_t port, int timeout_sec,
+                      uint32_t send_window);
+
+  // Frames from the peer. false (with err) means a protocol violation that
+  // must close the whole channel.
+  bool on_data(evbuffer* src, size_t n, std::string& err);
+  bool on_eof(std::string& err);
+  bool on_window(uint32_t increment, std::string& err);
+  void on_reset(const frame::Failure& f);
+
+  // The channel is gone: RST the local peer, send nothing.
+  void abort(const std::string& reason);
+
+  // Moves local input into DATA frames as far as credit and the channel
+  // allow; called on local reads, credit, and when the channel drains.
+  void pump();
+
+ private:
+  static void read_cb(bufferevent*, void* arg) noexcept;
+  static void write_cb(bufferevent*, void* arg) noexcept;
+  static void event_cb(bufferevent*, short what, void* arg) noexcept;
+  static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
+
+  void on_local_event(short what);
+  void on_target_connected();
+  void on_target_failed(short what);
+  void on_output_drained(size_t n);
+  void become_open(uint32_t send_window);
+  void set_reading(bool on);
+  void maybe_shutdown_write();
+  void maybe_finish();
+  // Single exit: logs one line, frees the socket (RST if abortive), hands
+  // the object to the reaper. Idempotent.
+  void finish(const std::string& reason, bool abortive, bool send_reset,
+              frame::Reason reset_reason = frame::Reason::other);
+
+  Tunnel& tunnel_;
+  uint32_t id_;
+  BufferEventPtr local_;
+  evbuffer_cb_entry* output_cb_entry_ = nullptr;
+  std::string label_;
+  State state_ = State::opening;
+  SendCredit send_;
+  RecvWindow recv_;
+  bool reading_ = false;
+  bool connecting_ = false;  // client side: connect() to the target in progress
+  bool local_eof_ = false;   // local peer shut its write side
+  bool eof_sent_ = false;    // we sent EOF for local -> channel
+  bool remote_eof_ = false;  // peer sent EOF for channel -> local
+  bool write_shut_ = false;  // we called shutdown(SHUT_WR)
+  bool waiting_for_channel_ = false;
+  uint64_t bytes_to_peer_ = 0;    // local -> channel
+  uint64_t bytes_from_peer_ = 0;  // channel -> local
+  std::chrono::steady_clock::time_point started_;
+};

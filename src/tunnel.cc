@@ -1,0 +1,308 @@
+#include "tunnel.h"
+
+#include <cstring>
+
+#include "address.h"
+#include "stream.h"
+
+namespace {
+constexpr size_t kChannelReadSize = 1u << 20;
+constexpr size_t kChannelWriteSize = 1u << 20;
+}  // namespace
+
+Tunnel::Tunnel(BufferEventPtr bev, frame::Role role, std::string peer, TunnelHandler& handler,
+               Reaper& reaper, TunnelLimits limits)
+    : bev_(std::move(bev)),
+      role_(role),
+      peer_(std::move(peer)),
+      handler_(handler),
+      reaper_(reaper),
+      limits_(limits) {
+  bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, limits_.channel_low, 0);
+  bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
+  bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
+  handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
+}
+
+Tunnel::~Tunnel() = default;
+
+event_base* Tunnel::base() const { return bufferevent_get_base(bev_.get()); }
+
+void Tunnel::start() {
+  if (role_ == frame::Role::client) {
+    std::string hello;
+    frame::encode_hello(frame::Hello{frame::kVersion, role_}, hello);
+    send_control(frame::Type::hello, 0, hello);
+  }
+  timeval tv{limits_.handshake_timeout_sec, 0};
+  evtimer_add(handshake_timer_.get(), &tv);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+}
+
+void Tunnel::close(const std::string& reason, LogLevel level) {
+  if (state_ == State::closed) return;
+  bool was_up = state_ == State::up;
+  state_ = State::closed;
+  handshake_timer_.reset();
+  if (was_up) {
+    if (level == LogLevel::notice)
+      log_notice("%s %s: channel closed: %s (%zu streams aborted)",
+                 role_ == frame::Role::server ? "client" : "server", peer_.c_str(), reason.c_str(),
+                 streams_.size());
+    else
+      log_warnx("%s %s: channel closed: %s (%zu streams aborted)",
+                role_ == frame::Role::server ? "client" : "server", peer_.c_str(), reason.c_str(),
+                streams_.size());
+  } else {
+    log_warnx("%s %s: %s", role_ == frame::Role::server ? "connection from" : "server", peer_.c_str(),
+              reason.c_str());
+  }
+  // Streams forget themselves as they abort; iterate over a snapshot.
+  std::vector<uint32_t> ids;
+  ids.reserve(streams_.size());
+  for (auto& kv : streams_) ids.push_back(kv.first);
+  for (uint32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->abort("channel lost: " + reason);
+  }
+  // Freeing inside our own callback is safe: libevent holds a reference.
+  bev_.reset();
+  handler_.tunnel_closed(*this);
+}
+
+void Tunnel::send_control(frame::Type type, uint32_t stream, const std::string& payload) {
+  if (!bev_) return;
+  uint8_t h[frame::kHeaderSize];
+  frame::encode_header(frame::Header{type, stream, static_cast<uint32_t>(payload.size())}, h);
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer_add(out, h, sizeof h);
+  if (!payload.empty()) evbuffer_add(out, payload.data(), payload.size());
+}
+
+void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
+  if (!bev_) return;
+  uint8_t h[frame::kHeaderSize];
+  frame::encode_header(frame::Header{frame::Type::data, stream, static_cast<uint32_t>(n)}, h);
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer_add(out, h, sizeof h);
+  evbuffer_remove_buffer(src, out, n);
+}
+
+bool Tunnel::congested() const {
+  return !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= limits_.channel_high;
+}
+
+void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
+
+Stream* Tunnel::add_stream(std::unique_ptr<Stream> s) {
+  Stream* raw = s.get();
+  uint32_t id = s->id();
+  if (id > highest_seen_) highest_seen_ = id;
+  streams_[id] = std::move(s);
+  return raw;
+}
+
+void Tunnel::forget_stream(uint32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  reaper_.bury(std::move(it->second));
+  streams_.erase(it);
+}
+
+void Tunnel::read_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_read(); }
+
+void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_drained(); }
+
+void Tunnel::event_cb(bufferevent*, short what, void* arg) noexcept {
+  auto* t = static_cast<Tunnel*>(arg);
+  if (what & BEV_EVENT_EOF) {
+    t->close(t->state_ == State::handshake ? "closed during handshake" : "peer closed the channel");
+  } else if (what & BEV_EVENT_ERROR) {
+    int err = EVUTIL_SOCKET_ERROR();
+    t->close(std::string("channel error: ") + evutil_socket_error_to_string(err), LogLevel::warning);
+  }
+}
+
+void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* t = static_cast<Tunnel*>(arg);
+  if (t->state_ == State::handshake)
+    t->close("no valid HELLO within " + std::to_string(t->limits_.handshake_timeout_sec) +
+             " seconds, dropped", LogLevel::warning);
+}
+
+void Tunnel::protocol_error(const std::string& what) {
+  close("protocol error: " + what, LogLevel::warning);
+}
+
+void Tunnel::on_drained() {
+  if (waiting_for_drain_.empty()) return;
+  std::vector<uint32_t> waiting;
+  waiting.swap(waiting_for_drain_);
+  for (uint32_t id : waiting) {
+    if (state_ == State::closed) return;
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->pump();
+  }
+}
+
+void Tunnel::on_read() {
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  std::string err;
+  while (state_ != State::closed) {
+    size_t avail = evbuffer_get_length(in);
+    if (avail < frame::kHeaderSize) break;
+    uint8_t hb[frame::kHeaderSize];
+    evbuffer_copyout(in, hb, sizeof hb);
+    frame::Header h;
+    if (!frame::decode_header(hb, h, err)) {
+      protocol_error(state_ == State::handshake ? "not a tcp-forward peer (" + err + ")" : err);
+      return;
+    }
+    if (state_ == State::handshake && h.type != frame::Type::hello) {
+      protocol_error(std::string("expected HELLO, got ") + frame::type_name(h.type));
+      return;
+    }
+    if (avail < frame::kHeaderSize + h.length) break;  // wait for the rest
+    evbuffer_drain(in, frame::kHeaderSize);
+    bool ok;
+    if (h.type == frame::Type::data) {
+      ok = dispatch_data(h, in, err);
+    } else {
+      uint8_t payload[frame::kMaxControlPayload];
+      evbuffer_remove(in, payload, h.length);
+      ok = dispatch_control(h, payload, err);
+    }
+    if (!ok && state_ != State::closed) {
+      protocol_error(err);
+      return;
+    }
+  }
+}
+
+Stream* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
+  auto it = streams_.find(id);
+  if (it != streams_.end()) {
+    ok = true;
+    return it->second.get();
+  }
+  // Ids are handed out in increasing order, so anything at or below the
+  // highest known id was open once and may legitimately trail its close.
+  uint32_t highest = role_ == frame::Role::server ? next_id_ - 1 : highest_seen_;
+  ok = id <= highest;
+  if (!ok) err = "frame for stream " + std::to_string(id) + " that was never opened";
+  return nullptr;
+}
+
+bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& err) {
+  bool ok;
+  Stream* s = lookup(h.stream, ok, err);
+  if (!s) {
+    evbuffer_drain(in, h.length);
+    return ok;
+  }
+  return s->on_data(in, h.length, err);
+}
+
+bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err) {
+  using frame::Type;
+  switch (h.type) {
+    case Type::hello: {
+      if (state_ != State::handshake) {
+        err = "HELLO after the handshake";
+        return false;
+      }
+      frame::Hello hello;
+      if (!frame::decode_hello(p, h.length, hello, err)) return false;
+      if (hello.version != frame::kVersion) {
+        err = "peer speaks protocol version " + std::to_string(hello.version) +
+              ", this build speaks " + std::to_string(frame::kVersion);
+        return false;
+      }
+      frame::Role expected = role_ == frame::Role::server ? frame::Role::client : frame::Role::server;
+      if (hello.role != expected) {
+        err = "peer announced the wrong role";
+        return false;
+      }
+      if (role_ == frame::Role::server) {
+        std::string reply;
+        frame::encode_hello(frame::Hello{frame::kVersion, role_}, reply);
+        send_control(Type::hello, 0, reply);
+      }
+      state_ = State::up;
+      handshake_timer_.reset();
+      handler_.tunnel_up(*this);
+      return true;
+    }
+    case Type::ping: {
+      send_control(Type::pong, 0, std::string(reinterpret_cast<const char*>(p), h.length));
+      return true;
+    }
+    case Type::pong:
+      return true;
+    case Type::open: {
+      if (role_ != frame::Role::client) {
+        err = "OPEN sent to the server";
+        return false;
+      }
+      if (h.stream <= highest_seen_) {
+        err = "OPEN reuses stream id " + std::to_string(h.stream);
+        return false;
+      }
+      frame::Open open;
+      if (!frame::decode_open(p, h.length, open, err)) return false;
+      highest_seen_ = h.stream;
+      handler_.open_requested(*this, h.stream, open);
+      return true;
+    }
+    case Type::open_ok:
+    case Type::open_fail: {
+      if (role_ != frame::Role::server) {
+        err = std::string(frame::type_name(h.type)) + " sent to the client";
+        return false;
+      }
+      bool ok;
+      Stream* s = lookup(h.stream, ok, err);
+      if (!s) return ok;
+      if (s->state() != Stream::State::opening) {
+        err = std::string(frame::type_name(h.type)) + " for stream " + std::to_string(h.stream) +
+              " that is not opening";
+        return false;
+      }
+      if (h.type == Type::open_ok) {
+        uint32_t window;
+        if (!frame::decode_u32(p, h.length, window, err)) return false;
+        s->on_open_ok(window);
+      } else {
+        frame::Failure f;
+        if (!frame::decode_failure(p, h.length, f, err)) return false;
+        s->on_open_fail(f);
+      }
+      return true;
+    }
+    case Type::eof: {
+      bool ok;
+      Stream* s = lookup(h.stream, ok, err);
+      return s ? s->on_eof(err) : ok;
+    }
+    case Type::reset: {
+      frame::Failure f;
+      if (!frame::decode_failure(p, h.length, f, err)) return false;
+      bool ok;
+      Stream* s = lookup(h.stream, ok, err);
+      if (s) s->on_reset(f);
+      return ok;
+    }
+    case Type::window: {
+      uint32_t inc;
+      if (!frame::decode_u32(p, h.length, inc, err)) return false;
+      bool ok;
+      Stream* s = lookup(h.stream, ok, err);
+      return s ? s->on_window(inc, err) : ok;
+    }
+    case Type::data:
+      break;  // handled by dispatch_data
+  }
+  err = "unexpected frame";
+  return false;
+}

@@ -1,0 +1,103 @@
+// One client<->server channel: owns its socket, speaks the frame protocol
+// (docs/PROTOCOL.md), and owns the streams multiplexed on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ev.h"
+#include "frame.h"
+#include "log.h"
+#include "reaper.h"
+
+class Stream;
+class Tunnel;
+
+// Implemented by ForwardServer and ForwardClient.
+class TunnelHandler {
+ public:
+  virtual void tunnel_up(Tunnel& t) = 0;
+  // The tunnel has closed and aborted its streams; the handler buries it.
+  virtual void tunnel_closed(Tunnel& t) = 0;
+  // Client side: the server asks for a new stream.
+  virtual void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) = 0;
+
+ protected:
+  ~TunnelHandler() = default;
+};
+
+struct TunnelLimits {
+  uint32_t stream_window = 1u << 20;      // receive window per stream
+  size_t channel_high = 1u << 20;         // stop reading locals above this much queued
+  size_t channel_low = 512u << 10;        // resume below this
+  int handshake_timeout_sec = 10;
+};
+
+class Tunnel : public Disposable {
+ public:
+  Tunnel(BufferEventPtr bev, frame::Role role, std::string peer, TunnelHandler& handler,
+         Reaper& reaper, TunnelLimits limits = {});
+  ~Tunnel() override;
+  Tunnel(const Tunnel&) = delete;
+  Tunnel& operator=(const Tunnel&) = delete;
+
+  // Sends our HELLO (client first) and starts the handshake timer.
+  void start();
+  bool up() const { return state_ == State::up; }
+  bool closed() const { return state_ == State::closed; }
+  const std::string& peer() const { return peer_; }
+  event_base* base() const;
+  Reaper& reaper() { return reaper_; }
+  const TunnelLimits& limits() const { return limits_; }
+
+  // Idempotent single exit: logs the reason, aborts every stream, tells
+  // the handler.
+  void close(const std::string& reason, LogLevel level = LogLevel::notice);
+
+  void send_control(frame::Type type, uint32_t stream, const std::string& payload);
+  // Moves n bytes from src into one DATA frame (no copy for whole chains).
+  void send_data(uint32_t stream, evbuffer* src, size_t n);
+  bool congested() const;
+  // The stream is called back (pump) once the channel has drained.
+  void wait_for_drain(uint32_t stream);
+
+  // Server side: next unused stream id.
+  uint32_t allocate_id() { return next_id_++; }
+  Stream* add_stream(std::unique_ptr<Stream> s);
+  // Drops the stream from the table; the reaper frees it.
+  void forget_stream(uint32_t id);
+  size_t stream_count() const { return streams_.size(); }
+
+ private:
+  enum class State { handshake, up, closed };
+
+  static void read_cb(bufferevent*, void* arg) noexcept;
+  static void write_cb(bufferevent*, void* arg) noexcept;
+  static void event_cb(bufferevent*, short what, void* arg) noexcept;
+  static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+
+  void on_read();
+  void on_drained();
+  bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool dispatch_data(const frame::Header& h, evbuffer* in, std::string& err);
+  // Finds the stream for a frame: nullptr with ok=true for an id that was
+  // open once and is forgotten now; ok=false for an id never opened.
+  Stream* lookup(uint32_t id, bool& ok, std::string& err);
+  void protocol_error(const std::string& what);
+
+  BufferEventPtr bev_;
+  frame::Role role_;
+  std::string peer_;
+  TunnelHandler& handler_;
+  Reaper& reaper_;
+  TunnelLimits limits_;
+  State state_ = State::handshake;
+  EventPtr handshake_timer_;
+  std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
+  std::vector<uint32_t> waiting_for_drain_;
+  uint32_t next_id_ = 1;      // server: next id to hand out
+  uint32_t highest_seen_ = 0;  // client: highest id the server opened
+};
