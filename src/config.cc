@@ -104,6 +104,8 @@ char* read_line(char* str, int num, void* stream) {
   std::string raw = st->text->substr(st->pos, (end == std::string::npos ? st->text->size() : end) - st->pos);
   st->pos = next;
   ++st->line;
+  // A UTF-8 byte-order mark some editors write; inih would skip it too.
+  if (st->line == 1 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);
   std::string line = preprocess_line(*st, raw);
   size_t n = std::min(line.size(), static_cast<size_t>(num) - 2);
   memcpy(str, line.data(), n);
@@ -222,9 +224,21 @@ std::string dir_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Two binds clash when they share a port and an address family and one is
+// that family's wildcard or both name the same address. IPv6 sockets are
+// bound IPv6-only, so they never clash with IPv4 ones.
 bool overlaps(const Mapping& a, const Mapping& b) {
   if (a.public_port != b.public_port) return false;
-  return a.bind_host.empty() || b.bind_host.empty() || a.bind_host == b.bind_host;
+  auto family = [](const std::string& h) { return h.find(':') == std::string::npos ? 4 : 6; };
+  auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; };
+  if (family(a.bind_host) != family(b.bind_host)) return false;
+  if (wildcard(a.bind_host) || wildcard(b.bind_host)) return true;
+  sockaddr_storage sa, sb;
+  socklen_t la, lb;
+  if (!ip_literal_to_sockaddr(a.bind_host, 1, sa, la) || !ip_literal_to_sockaddr(b.bind_host, 1, sb, lb))
+    return a.bind_host == b.bind_host;
+  // Compare parsed addresses so "::1" and "0:0::1" are one address.
+  return la == lb && memcmp(&sa, &sb, la) == 0;
 }
 
 }  // namespace
@@ -275,7 +289,10 @@ bool load_server_config(const std::string& path, ServerConfig& out,
 
   if (st.saw_outer_ports_file) {
     std::string ports = cfg.outer_ports_file;
-    if (ports[0] != '/') ports = dir_of(path) + "/" + ports;
+    if (ports[0] != '/') {
+      std::string dir = dir_of(path);
+      ports = (dir == "/" ? dir : dir + "/") + ports;
+    }
     cfg.outer_ports_file = ports;
     std::string ptext;
     if (!reader(ports, ptext, err)) {
@@ -303,7 +320,7 @@ bool load_server_config(const std::string& path, ServerConfig& out,
         break;
       }
     Mapping inner;
-    inner.bind_host = cfg.inner_addr == "0.0.0.0" || cfg.inner_addr == "::" ? "" : cfg.inner_addr;
+    inner.bind_host = cfg.inner_addr;
     inner.public_port = cfg.inner_port;
     if (overlaps(m, inner))
       errors.push_back({m.file, m.line,

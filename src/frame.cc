@@ -1,5 +1,6 @@
 #include "frame.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace frame {
@@ -122,6 +123,10 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
     err = "not a tcp-forward HELLO (bad magic)";
     return false;
   }
+  if (p[7] != 0) {
+    err = "HELLO with non-zero reserved byte";
+    return false;
+  }
   h.version = get16(p + 4);
   if (p[6] != static_cast<uint8_t>(Role::client) && p[6] != static_cast<uint8_t>(Role::server)) {
     err = "HELLO with unknown role " + std::to_string(p[6]);
@@ -135,9 +140,10 @@ void encode_open(const Open& o, std::string& out) {
   uint8_t b[7];
   put32(b, o.window);
   put16(b + 4, o.port);
-  b[6] = static_cast<uint8_t>(o.host.size());
+  size_t n = std::min<size_t>(o.host.size(), 255);
+  b[6] = static_cast<uint8_t>(n);
   out.append(reinterpret_cast<char*>(b), sizeof b);
-  out.append(o.host, 0, 255);
+  out.append(o.host, 0, n);
 }
 
 bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err) {

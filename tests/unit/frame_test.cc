@@ -1,0 +1,819 @@
+// Unit tests for the channel frame codec (src/frame.{h,cc}, docs/PROTOCOL.md).
+#include "frame.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using frame::Header;
+using frame::Result;
+using frame::Type;
+
+namespace {
+
+const Type kAllTypes[] = {Type::hello, Type::open,   Type::open_ok, Type::open_fail, Type::data,
+                          Type::eof,   Type::reset,  Type::window,  Type::ping,      Type::pong};
+
+bool is_channel_type(Type t) { return t == Type::hello || t == Type::ping || t == Type::pong; }
+
+// A length the type allows (the smallest one).
+uint32_t valid_length(Type t) {
+  switch (t) {
+    case Type::hello: return 8;
+    case Type::open: return 8;
+    case Type::open_ok: return 4;
+    case Type::open_fail: return 1;
+    case Type::data: return 1;
+    case Type::eof: return 0;
+    case Type::reset: return 1;
+    case Type::window: return 4;
+    case Type::ping: return 8;
+    case Type::pong: return 8;
+  }
+  return 0;
+}
+
+// Raw 12-byte header, so tests can build headers the encoder never writes.
+std::vector<uint8_t> raw_header(uint8_t type, uint8_t flags, uint16_t reserved, uint32_t stream,
+                                uint32_t length) {
+  return {type,
+          flags,
+          static_cast<uint8_t>(reserved >> 8),
+          static_cast<uint8_t>(reserved),
+          static_cast<uint8_t>(stream >> 24),
+          static_cast<uint8_t>(stream >> 16),
+          static_cast<uint8_t>(stream >> 8),
+          static_cast<uint8_t>(stream),
+          static_cast<uint8_t>(length >> 24),
+          static_cast<uint8_t>(length >> 16),
+          static_cast<uint8_t>(length >> 8),
+          static_cast<uint8_t>(length)};
+}
+
+const uint8_t* bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
+bool header_ok(const std::vector<uint8_t>& raw, Header& h, std::string& err) {
+  EXPECT_EQ(raw.size(), frame::kHeaderSize);
+  return frame::decode_header(raw.data(), h, err);
+}
+
+bool header_ok(const std::vector<uint8_t>& raw) {
+  Header h;
+  std::string err;
+  bool ok = header_ok(raw, h, err);
+  if (!ok) {
+    EXPECT_FALSE(err.empty()) << "a refused header must say why";
+  }
+  return ok;
+}
+
+std::string open_payload(uint32_t window, uint16_t port, const std::string& host) {
+  std::string out;
+  frame::encode_open(frame::Open{window, port, host}, out);
+  return out;
+}
+
+std::string u32_payload(uint32_t v) {
+  std::string out;
+  frame::encode_u32(v, out);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Header encoding
+
+TEST(FrameHeader, EncodesBigEndianWithZeroFlagsAndReserved) {
+  uint8_t out[frame::kHeaderSize];
+  memset(out, 0xaa, sizeof out);
+  frame::encode_header(Header{Type::data, 0x01020304u, 0x00010000u}, out);
+  const uint8_t expect[frame::kHeaderSize] = {0x05, 0, 0, 0, 0x01, 0x02, 0x03, 0x04,
+                                              0x00, 0x01, 0x00, 0x00};
+  EXPECT_EQ(0, memcmp(out, expect, sizeof out));
+}
+
+TEST(FrameHeader, TypeValuesMatchProtocolTable) {
+  EXPECT_EQ(0x01, static_cast<int>(Type::hello));
+  EXPECT_EQ(0x02, static_cast<int>(Type::open));
+  EXPECT_EQ(0x03, static_cast<int>(Type::open_ok));
+  EXPECT_EQ(0x04, static_cast<int>(Type::open_fail));
+  EXPECT_EQ(0x05, static_cast<int>(Type::data));
+  EXPECT_EQ(0x06, static_cast<int>(Type::eof));
+  EXPECT_EQ(0x07, static_cast<int>(Type::reset));
+  EXPECT_EQ(0x08, static_cast<int>(Type::window));
+  EXPECT_EQ(0x09, static_cast<int>(Type::ping));
+  EXPECT_EQ(0x0a, static_cast<int>(Type::pong));
+  EXPECT_EQ(12u, frame::kHeaderSize);
+  EXPECT_EQ(65536u, frame::kMaxPayload);
+}
+
+TEST(FrameHeader, RoundTripEveryType) {
+  for (Type t : kAllTypes) {
+    SCOPED_TRACE(frame::type_name(t));
+    uint32_t stream = is_channel_type(t) ? 0 : 0xdeadbeefu;
+    Header in{t, stream, valid_length(t)};
+    uint8_t buf[frame::kHeaderSize];
+    frame::encode_header(in, buf);
+    Header out;
+    out.type = t == Type::data ? Type::eof : Type::data;  // something different
+    out.stream = 12345;
+    out.length = 777;
+    std::string err;
+    ASSERT_TRUE(frame::decode_header(buf, out, err)) << err;
+    EXPECT_EQ(in.type, out.type);
+    EXPECT_EQ(in.stream, out.stream);
+    EXPECT_EQ(in.length, out.length);
+  }
+}
+
+TEST(FrameHeader, RoundTripLengthExtremesPerType) {
+  struct Case {
+    Type type;
+    uint32_t min, max;
+  } cases[] = {
+      {Type::hello, 8, 8},        {Type::open, 8, 262},  {Type::open_ok, 4, 4},
+      {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
+      {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
+      {Type::pong, 8, 8},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(frame::type_name(c.type));
+    uint32_t stream = is_channel_type(c.type) ? 0 : 1;
+    for (uint32_t len : {c.min, c.max}) {
+      uint8_t buf[frame::kHeaderSize];
+      frame::encode_header(Header{c.type, stream, len}, buf);
+      Header h;
+      std::string err;
+      EXPECT_TRUE(frame::decode_header(buf, h, err)) << "length " << len << ": " << err;
+      EXPECT_EQ(len, h.length);
+    }
+    // One below the minimum and one above the maximum are refused.
+    if (c.min > 0) {
+      EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(c.type), 0, 0, stream, c.min - 1)));
+    }
+    EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(c.type), 0, 0, stream, c.max + 1)));
+  }
+}
+
+TEST(FrameHeader, StreamIdZeroAndMaxRoundTrip) {
+  for (uint32_t id : {1u, 2u, 0x7fffffffu, 0xffffffffu}) {
+    uint8_t buf[frame::kHeaderSize];
+    frame::encode_header(Header{Type::eof, id, 0}, buf);
+    Header h;
+    std::string err;
+    ASSERT_TRUE(frame::decode_header(buf, h, err)) << err;
+    EXPECT_EQ(id, h.stream);
+  }
+}
+
+TEST(FrameHeader, TypeAndReasonNames) {
+  EXPECT_STREQ("HELLO", frame::type_name(Type::hello));
+  EXPECT_STREQ("OPEN_FAIL", frame::type_name(Type::open_fail));
+  EXPECT_STREQ("WINDOW", frame::type_name(Type::window));
+  EXPECT_STREQ("PONG", frame::type_name(Type::pong));
+  EXPECT_STREQ("connection refused", frame::reason_name(1));
+  EXPECT_STREQ("resource limit", frame::reason_name(7));
+  EXPECT_STREQ("unknown reason", frame::reason_name(0));
+  EXPECT_STREQ("unknown reason", frame::reason_name(200));
+}
+
+// ---------------------------------------------------------------------------
+// Header errors
+
+TEST(FrameHeaderError, UnknownTypes) {
+  for (int type : {0x00, 0x0b, 0x0c, 0x10, 0x7f, 0x80, 0xff}) {
+    SCOPED_TRACE(type);
+    Header h;
+    std::string err;
+    EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(type), 0, 0, 1, 4), h, err));
+    EXPECT_NE(std::string::npos, err.find("unknown frame type")) << err;
+  }
+}
+
+TEST(FrameHeaderError, UnknownTypeMessageNamesTheType) {
+  Header h;
+  std::string err;
+  EXPECT_FALSE(header_ok(raw_header(0xab, 0, 0, 1, 4), h, err));
+  EXPECT_NE(std::string::npos, err.find("0xab")) << err;
+}
+
+TEST(FrameHeaderError, NonZeroFlagsOrReserved) {
+  for (Type t : kAllTypes) {
+    SCOPED_TRACE(frame::type_name(t));
+    uint8_t ty = static_cast<uint8_t>(t);
+    uint32_t stream = is_channel_type(t) ? 0 : 1;
+    uint32_t len = valid_length(t);
+    ASSERT_TRUE(header_ok(raw_header(ty, 0, 0, stream, len)));
+    EXPECT_FALSE(header_ok(raw_header(ty, 0x01, 0, stream, len)));
+    EXPECT_FALSE(header_ok(raw_header(ty, 0x80, 0, stream, len)));
+    EXPECT_FALSE(header_ok(raw_header(ty, 0, 0x0001, stream, len)));
+    EXPECT_FALSE(header_ok(raw_header(ty, 0, 0x0100, stream, len)));
+    EXPECT_FALSE(header_ok(raw_header(ty, 0xff, 0xffff, stream, len)));
+  }
+}
+
+TEST(FrameHeaderError, OversizedLength) {
+  EXPECT_TRUE(header_ok(raw_header(0x05, 0, 0, 1, frame::kMaxPayload)));
+  EXPECT_FALSE(header_ok(raw_header(0x05, 0, 0, 1, frame::kMaxPayload + 1)));
+  for (Type t : kAllTypes) {
+    SCOPED_TRACE(frame::type_name(t));
+    uint32_t stream = is_channel_type(t) ? 0 : 1;
+    EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, stream, 0xffffffffu)));
+    EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, stream, 0x80000000u)));
+  }
+}
+
+TEST(FrameHeaderError, ZeroLengthData) {
+  Header h;
+  std::string err;
+  EXPECT_FALSE(header_ok(raw_header(0x05, 0, 0, 1, 0), h, err));
+  EXPECT_NE(std::string::npos, err.find("length")) << err;
+}
+
+TEST(FrameHeaderError, BadLengthForFixedSizeTypes) {
+  // HELLO/PING/PONG: exactly 8; OPEN_OK/WINDOW: exactly 4; EOF: exactly 0.
+  for (uint32_t len : {0u, 1u, 7u, 9u, 16u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x01, 0, 0, 0, len))) << "HELLO " << len;
+    EXPECT_FALSE(header_ok(raw_header(0x09, 0, 0, 0, len))) << "PING " << len;
+    EXPECT_FALSE(header_ok(raw_header(0x0a, 0, 0, 0, len))) << "PONG " << len;
+  }
+  for (uint32_t len : {0u, 3u, 5u, 8u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x03, 0, 0, 1, len))) << "OPEN_OK " << len;
+    EXPECT_FALSE(header_ok(raw_header(0x08, 0, 0, 1, len))) << "WINDOW " << len;
+  }
+  for (uint32_t len : {1u, 4u, 8u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x06, 0, 0, 1, len))) << "EOF " << len;
+  }
+  // OPEN: 8..262; OPEN_FAIL/RESET: 1..201.
+  for (uint32_t len : {0u, 7u, 263u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x02, 0, 0, 1, len))) << "OPEN " << len;
+  }
+  for (uint32_t len : {0u, 202u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x04, 0, 0, 1, len))) << "OPEN_FAIL " << len;
+    EXPECT_FALSE(header_ok(raw_header(0x07, 0, 0, 1, len))) << "RESET " << len;
+  }
+}
+
+TEST(FrameHeaderError, StreamIdZeroOnStreamFrames) {
+  for (Type t : kAllTypes) {
+    if (is_channel_type(t)) continue;
+    SCOPED_TRACE(frame::type_name(t));
+    Header h;
+    std::string err;
+    EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, 0, valid_length(t)), h, err));
+    EXPECT_NE(std::string::npos, err.find("stream id")) << err;
+  }
+}
+
+TEST(FrameHeaderError, NonZeroStreamIdOnChannelFrames) {
+  for (Type t : {Type::hello, Type::ping, Type::pong}) {
+    SCOPED_TRACE(frame::type_name(t));
+    for (uint32_t id : {1u, 0x100u, 0xffffffffu}) {
+      Header h;
+      std::string err;
+      EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, id, 8), h, err));
+      EXPECT_NE(std::string::npos, err.find("stream id")) << err;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Payloads
+
+TEST(FramePayload, HelloRoundTrip) {
+  for (frame::Role role : {frame::Role::client, frame::Role::server}) {
+    std::string p;
+    frame::encode_hello(frame::Hello{frame::kVersion, role}, p);
+    ASSERT_EQ(8u, p.size());
+    EXPECT_EQ(std::string("TCPF\x00\x01", 6), p.substr(0, 6));
+    EXPECT_EQ(static_cast<char>(role), p[6]);
+    EXPECT_EQ('\0', p[7]);
+    frame::Hello h;
+    h.version = 99;
+    h.role = role == frame::Role::client ? frame::Role::server : frame::Role::client;
+    std::string err;
+    ASSERT_TRUE(frame::decode_hello(bytes(p), p.size(), h, err)) << err;
+    EXPECT_EQ(frame::kVersion, h.version);
+    EXPECT_EQ(role, h.role);
+  }
+}
+
+TEST(FramePayload, HelloCarriesOtherVersions) {
+  // The codec reports the version; refusing it is the tunnel's job.
+  std::string p;
+  frame::encode_hello(frame::Hello{0x0203, frame::Role::server}, p);
+  EXPECT_EQ('\x02', p[4]);
+  EXPECT_EQ('\x03', p[5]);
+  frame::Hello h;
+  std::string err;
+  ASSERT_TRUE(frame::decode_hello(bytes(p), p.size(), h, err)) << err;
+  EXPECT_EQ(0x0203, h.version);
+}
+
+TEST(FramePayload, HelloBadMagic) {
+  for (const char* magic : {"TCPG", "tcpf", "GET ", "\0\0\0\0"}) {
+    std::string p(magic, 4);
+    p += std::string("\x00\x01\x01\x00", 4);
+    frame::Hello h;
+    std::string err;
+    EXPECT_FALSE(frame::decode_hello(bytes(p), p.size(), h, err)) << magic;
+    EXPECT_NE(std::string::npos, err.find("magic")) << err;
+  }
+}
+
+TEST(FramePayload, HelloWrongSize) {
+  std::string p;
+  frame::encode_hello(frame::Hello{}, p);
+  frame::Hello h;
+  std::string err;
+  EXPECT_FALSE(frame::decode_hello(bytes(p), 7, h, err));
+  EXPECT_FALSE(frame::decode_hello(bytes(p), 0, h, err));
+  std::string longer = p + "x";
+  EXPECT_FALSE(frame::decode_hello(bytes(longer), longer.size(), h, err));
+}
+
+TEST(FramePayload, HelloUnknownRole) {
+  for (int role : {0, 3, 0xff}) {
+    std::string p("TCPF\x00\x01", 6);
+    p.push_back(static_cast<char>(role));
+    p.push_back('\0');
+    frame::Hello h;
+    std::string err;
+    EXPECT_FALSE(frame::decode_hello(bytes(p), p.size(), h, err)) << role;
+    EXPECT_NE(std::string::npos, err.find("role")) << err;
+  }
+}
+
+TEST(FramePayload, OpenRoundTrip) {
+  std::string p = open_payload(1u << 20, 8080, "inner-web.example");
+  ASSERT_EQ(7u + 17u, p.size());
+  // u32 window, u16 port, u8 n, host[n], all big-endian.
+  EXPECT_EQ(std::string("\x00\x10\x00\x00\x1f\x90\x11", 7), p.substr(0, 7));
+  frame::Open o;
+  std::string err;
+  ASSERT_TRUE(frame::decode_open(bytes(p), p.size(), o, err)) << err;
+  EXPECT_EQ(1u << 20, o.window);
+  EXPECT_EQ(8080, o.port);
+  EXPECT_EQ("inner-web.example", o.host);
+}
+
+TEST(FramePayload, OpenOneByteHostAndExtremeValues) {
+  std::string p = open_payload(frame::kMaxWindow, 65535, "h");
+  EXPECT_EQ(8u, p.size());
+  frame::Open o;
+  std::string err;
+  ASSERT_TRUE(frame::decode_open(bytes(p), p.size(), o, err)) << err;
+  EXPECT_EQ(frame::kMaxWindow, o.window);
+  EXPECT_EQ(65535, o.port);
+  EXPECT_EQ("h", o.host);
+
+  p = open_payload(1, 1, "x");
+  ASSERT_TRUE(frame::decode_open(bytes(p), p.size(), o, err)) << err;
+  EXPECT_EQ(1u, o.window);
+  EXPECT_EQ(1, o.port);
+}
+
+TEST(FramePayload, Open255ByteHost) {
+  std::string host(255, 'a');
+  for (size_t i = 63; i < host.size(); i += 64) host[i] = '.';
+  std::string p = open_payload(65536, 443, host);
+  ASSERT_EQ(frame::kMaxControlPayload, p.size());
+  EXPECT_EQ('\xff', p[6]);
+  frame::Open o;
+  std::string err;
+  ASSERT_TRUE(frame::decode_open(bytes(p), p.size(), o, err)) << err;
+  EXPECT_EQ(host, o.host);
+
+  // The largest OPEN also passes the header check as a whole frame.
+  std::string f;
+  frame::encode_frame(Type::open, 7, p, f);
+  frame::Frame fr;
+  size_t used = 1;
+  EXPECT_EQ(Result::ok, frame::decode(bytes(f), f.size(), fr, used, err)) << err;
+  EXPECT_EQ(f.size(), used);
+  EXPECT_EQ(p, fr.payload);
+}
+
+TEST(FramePayload, OpenIpv6LiteralHost) {
+  for (const char* host : {"fd00::5", "::1", "2001:db8:0:0:0:0:0:1", "::ffff:192.168.10.5"}) {
+    std::string p = open_payload(4096, 22, host);
+    frame::Open o;
+    std::string err;
+    ASSERT_TRUE(frame::decode_open(bytes(p), p.size(), o, err)) << err;
+    EXPECT_EQ(host, o.host);
+    EXPECT_EQ(22, o.port);
+  }
+}
+
+TEST(FramePayload, OpenHostLengthDisagreesWithPayload) {
+  std::string good = open_payload(4096, 80, "abcd");
+  frame::Open o;
+  std::string err;
+  ASSERT_TRUE(frame::decode_open(bytes(good), good.size(), o, err));
+  for (int n : {0, 1, 3, 5, 6, 255}) {
+    std::string p = good;
+    p[6] = static_cast<char>(n);
+    err.clear();
+    EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err)) << "length byte " << n;
+    EXPECT_FALSE(err.empty());
+  }
+  // Payload longer or shorter than the length byte says.
+  std::string longer = good + "e";
+  EXPECT_FALSE(frame::decode_open(bytes(longer), longer.size(), o, err));
+  EXPECT_FALSE(frame::decode_open(bytes(good), good.size() - 1, o, err));
+}
+
+TEST(FramePayload, OpenEmptyHostOrShortPayload) {
+  std::string p = open_payload(4096, 80, "");
+  ASSERT_EQ(7u, p.size());
+  frame::Open o;
+  std::string err;
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+  for (size_t n = 0; n < 8; ++n) {
+    EXPECT_FALSE(frame::decode_open(bytes(p), n, o, err)) << n;
+  }
+}
+
+TEST(FramePayload, OpenWindowZeroOrTooLarge) {
+  frame::Open o;
+  std::string err;
+  std::string p = open_payload(0, 80, "host");
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+  EXPECT_NE(std::string::npos, err.find("window")) << err;
+  p = open_payload(frame::kMaxWindow + 1, 80, "host");
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+  p = open_payload(0xffffffffu, 80, "host");
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+}
+
+TEST(FramePayload, OpenPortZero) {
+  frame::Open o;
+  std::string err;
+  std::string p = open_payload(4096, 0, "host");
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+  EXPECT_NE(std::string::npos, err.find("port")) << err;
+}
+
+TEST(FramePayload, OpenNulInHost) {
+  frame::Open o;
+  std::string err;
+  std::string p = open_payload(4096, 80, std::string("ho\0st", 5));
+  EXPECT_FALSE(frame::decode_open(bytes(p), p.size(), o, err));
+}
+
+TEST(FramePayload, U32RoundTrip) {
+  for (uint32_t v : {1u, 255u, 256u, 0x00010203u, 1u << 20, frame::kMaxWindow}) {
+    std::string p = u32_payload(v);
+    ASSERT_EQ(4u, p.size());
+    uint32_t out = 0;
+    std::string err;
+    ASSERT_TRUE(frame::decode_u32(bytes(p), p.size(), out, err)) << v << ": " << err;
+    EXPECT_EQ(v, out);
+  }
+  EXPECT_EQ(std::string("\x00\x01\x02\x03", 4), u32_payload(0x00010203u));
+}
+
+TEST(FramePayload, WindowIncrementZeroOrTooLarge) {
+  for (uint32_t v : {0u, frame::kMaxWindow + 1, 0x80000000u, 0xffffffffu}) {
+    std::string p = u32_payload(v);
+    uint32_t out = 0;
+    std::string err;
+    EXPECT_FALSE(frame::decode_u32(bytes(p), p.size(), out, err)) << v;
+    EXPECT_FALSE(err.empty());
+  }
+}
+
+TEST(FramePayload, U32WrongSize) {
+  std::string p = u32_payload(5) + "x";
+  uint32_t out = 0;
+  std::string err;
+  EXPECT_FALSE(frame::decode_u32(bytes(p), 3, out, err));
+  EXPECT_FALSE(frame::decode_u32(bytes(p), 5, out, err));
+  EXPECT_FALSE(frame::decode_u32(bytes(p), 0, out, err));
+}
+
+TEST(FramePayload, FailureRoundTrip) {
+  struct Case {
+    uint8_t reason;
+    std::string text;
+  } cases[] = {
+      {static_cast<uint8_t>(frame::Reason::refused), "connection refused by 192.168.10.5:80"},
+      {static_cast<uint8_t>(frame::Reason::dns), "inner-web.example: Name or service not known"},
+      {static_cast<uint8_t>(frame::Reason::other), ""},
+      {static_cast<uint8_t>(frame::Reason::resource_limit), std::string(200, 'z')},
+      {0xff, std::string("bin\0\xff\n", 6)},
+  };
+  for (const auto& c : cases) {
+    std::string p;
+    frame::encode_failure(frame::Failure{c.reason, c.text}, p);
+    ASSERT_EQ(1 + c.text.size(), p.size());
+    EXPECT_EQ(static_cast<char>(c.reason), p[0]);
+    frame::Failure f;
+    f.text = "previous";
+    std::string err;
+    ASSERT_TRUE(frame::decode_failure(bytes(p), p.size(), f, err)) << err;
+    EXPECT_EQ(c.reason, f.reason);
+    EXPECT_EQ(c.text, f.text);
+
+    // Same bytes as OPEN_FAIL and as RESET frames.
+    for (Type t : {Type::open_fail, Type::reset}) {
+      std::string fbuf;
+      frame::encode_frame(t, 3, p, fbuf);
+      frame::Frame fr;
+      size_t used = 0;
+      ASSERT_EQ(Result::ok, frame::decode(bytes(fbuf), fbuf.size(), fr, used, err)) << err;
+      EXPECT_EQ(t, fr.header.type);
+      EXPECT_EQ(p, fr.payload);
+    }
+  }
+}
+
+TEST(FramePayload, FailureTextTruncatedTo200) {
+  std::string p;
+  frame::encode_failure(frame::Failure{5, std::string(300, 'x')}, p);
+  EXPECT_EQ(1 + frame::kMaxReasonText, p.size());
+  frame::Failure f;
+  std::string err;
+  ASSERT_TRUE(frame::decode_failure(bytes(p), p.size(), f, err)) << err;
+  EXPECT_EQ(std::string(200, 'x'), f.text);
+}
+
+TEST(FramePayload, FailureBadSize) {
+  std::string p(202, 'x');
+  frame::Failure f;
+  std::string err;
+  EXPECT_FALSE(frame::decode_failure(bytes(p), 0, f, err));
+  EXPECT_FALSE(frame::decode_failure(bytes(p), 202, f, err));
+  EXPECT_TRUE(frame::decode_failure(bytes(p), 201, f, err)) << err;
+  EXPECT_TRUE(frame::decode_failure(bytes(p), 1, f, err)) << err;
+  EXPECT_EQ("", f.text);
+}
+
+// ---------------------------------------------------------------------------
+// Whole-frame decode()
+
+namespace {
+
+// One valid frame of every type.
+std::vector<std::string> sample_frames() {
+  std::vector<std::string> out;
+  auto add = [&](Type t, uint32_t stream, const std::string& payload) {
+    std::string f;
+    frame::encode_frame(t, stream, payload, f);
+    out.push_back(f);
+  };
+  std::string p;
+  frame::encode_hello(frame::Hello{frame::kVersion, frame::Role::client}, p);
+  add(Type::hello, 0, p);
+  add(Type::open, 1, open_payload(1u << 20, 22, "fd00::5"));
+  add(Type::open_ok, 1, u32_payload(1u << 20));
+  p.clear();
+  frame::encode_failure(frame::Failure{1, "refused"}, p);
+  add(Type::open_fail, 2, p);
+  add(Type::data, 3, std::string(1000, 'd'));
+  add(Type::eof, 3, "");
+  add(Type::reset, 4, p);
+  add(Type::window, 3, u32_payload(4096));
+  add(Type::ping, 0, "12345678");
+  add(Type::pong, 0, "12345678");
+  return out;
+}
+
+}  // namespace
+
+TEST(FrameDecode, EncodeFrameLayout) {
+  std::string f;
+  frame::encode_frame(Type::data, 0x0a0b0c0du, "xyz", f);
+  EXPECT_EQ(std::string("\x05\x00\x00\x00\x0a\x0b\x0c\x0d\x00\x00\x00\x03xyz", 15), f);
+  // encode_frame appends.
+  frame::encode_frame(Type::eof, 1, "", f);
+  EXPECT_EQ(27u, f.size());
+}
+
+TEST(FrameDecode, NeedMoreForEveryTruncation) {
+  for (const std::string& f : sample_frames()) {
+    SCOPED_TRACE(frame::type_name(static_cast<Type>(f[0])));
+    for (size_t n = 0; n < f.size(); ++n) {
+      frame::Frame fr;
+      size_t used = 99;
+      std::string err;
+      ASSERT_EQ(Result::need_more, frame::decode(bytes(f), n, fr, used, err)) << "n=" << n << " " << err;
+      EXPECT_EQ(0u, used);
+    }
+  }
+}
+
+TEST(FrameDecode, OkConsumesWholeFrame) {
+  for (const std::string& f : sample_frames()) {
+    Type t = static_cast<Type>(f[0]);
+    SCOPED_TRACE(frame::type_name(t));
+    frame::Frame fr;
+    size_t used = 0;
+    std::string err;
+    ASSERT_EQ(Result::ok, frame::decode(bytes(f), f.size(), fr, used, err)) << err;
+    EXPECT_EQ(f.size(), used);
+    EXPECT_EQ(t, fr.header.type);
+    EXPECT_EQ(f.size() - frame::kHeaderSize, fr.header.length);
+    EXPECT_EQ(f.substr(frame::kHeaderSize), fr.payload);
+  }
+}
+
+TEST(FrameDecode, TrailingBytesAreLeftForTheNextCall) {
+  std::string f;
+  frame::encode_frame(Type::data, 9, "hello", f);
+  std::string buf = f + std::string("\x05\x00", 2);  // start of another frame
+  frame::Frame fr;
+  size_t used = 0;
+  std::string err;
+  ASSERT_EQ(Result::ok, frame::decode(bytes(buf), buf.size(), fr, used, err)) << err;
+  EXPECT_EQ(f.size(), used);
+  EXPECT_EQ("hello", fr.payload);
+  EXPECT_EQ(Result::need_more, frame::decode(bytes(buf) + used, buf.size() - used, fr, used, err));
+}
+
+TEST(FrameDecode, FramesBackToBackDecodeInSequence) {
+  std::vector<std::string> frames = sample_frames();
+  std::string buf;
+  for (const auto& f : frames) buf += f;
+  size_t pos = 0;
+  for (const auto& f : frames) {
+    frame::Frame fr;
+    size_t used = 0;
+    std::string err;
+    ASSERT_EQ(Result::ok, frame::decode(bytes(buf) + pos, buf.size() - pos, fr, used, err)) << err;
+    EXPECT_EQ(f.size(), used);
+    EXPECT_EQ(static_cast<Type>(f[0]), fr.header.type);
+    EXPECT_EQ(f.substr(frame::kHeaderSize), fr.payload);
+    pos += used;
+  }
+  EXPECT_EQ(buf.size(), pos);
+  frame::Frame fr;
+  size_t used = 5;
+  std::string err;
+  EXPECT_EQ(Result::need_more, frame::decode(bytes(buf) + pos, 0, fr, used, err));
+  EXPECT_EQ(0u, used);
+}
+
+TEST(FrameDecode, TwoDataFramesBackToBack) {
+  std::string buf;
+  frame::encode_frame(Type::data, 1, std::string(frame::kMaxPayload, 'a'), buf);
+  frame::encode_frame(Type::data, 2, "b", buf);
+  frame::Frame fr;
+  size_t used = 0;
+  std::string err;
+  ASSERT_EQ(Result::ok, frame::decode(bytes(buf), buf.size(), fr, used, err)) << err;
+  EXPECT_EQ(frame::kHeaderSize + frame::kMaxPayload, used);
+  EXPECT_EQ(1u, fr.header.stream);
+  EXPECT_EQ(frame::kMaxPayload, fr.payload.size());
+  size_t pos = used;
+  ASSERT_EQ(Result::ok, frame::decode(bytes(buf) + pos, buf.size() - pos, fr, used, err)) << err;
+  EXPECT_EQ(13u, used);
+  EXPECT_EQ(2u, fr.header.stream);
+  EXPECT_EQ("b", fr.payload);
+}
+
+TEST(FrameDecode, HeaderErrorsReportedBeforePayloadArrives) {
+  // A bad header is an error as soon as the 12 header bytes are there,
+  // whatever the (not yet received) payload.
+  struct Case {
+    const char* what;
+    std::vector<uint8_t> raw;
+  } cases[] = {
+      {"type 0x00", raw_header(0x00, 0, 0, 1, 4)},
+      {"type 0x0b", raw_header(0x0b, 0, 0, 1, 4)},
+      {"type 0xff", raw_header(0xff, 0, 0, 1, 4)},
+      {"flags", raw_header(0x05, 1, 0, 1, 4)},
+      {"reserved", raw_header(0x05, 0, 1, 1, 4)},
+      {"DATA kMaxPayload+1", raw_header(0x05, 0, 0, 1, frame::kMaxPayload + 1)},
+      {"DATA 0xFFFFFFFF", raw_header(0x05, 0, 0, 1, 0xffffffffu)},
+      {"DATA empty", raw_header(0x05, 0, 0, 1, 0)},
+      {"HELLO 7", raw_header(0x01, 0, 0, 0, 7)},
+      {"WINDOW 8", raw_header(0x08, 0, 0, 1, 8)},
+      {"OPEN_OK 0", raw_header(0x03, 0, 0, 1, 0)},
+      {"EOF 1", raw_header(0x06, 0, 0, 1, 1)},
+      {"DATA stream 0", raw_header(0x05, 0, 0, 0, 4)},
+      {"WINDOW stream 0", raw_header(0x08, 0, 0, 0, 4)},
+      {"HELLO stream 1", raw_header(0x01, 0, 0, 1, 8)},
+      {"PING stream 1", raw_header(0x09, 0, 0, 1, 8)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    frame::Frame fr;
+    size_t used = 42;
+    std::string err;
+    EXPECT_EQ(Result::need_more, frame::decode(c.raw.data(), 11, fr, used, err));
+    EXPECT_EQ(Result::error, frame::decode(c.raw.data(), c.raw.size(), fr, used, err));
+    EXPECT_FALSE(err.empty());
+    EXPECT_EQ(0u, used);
+  }
+}
+
+TEST(FrameDecode, OversizedLengthDoesNotWaitForPayload) {
+  // 0xFFFFFFFF with 100 bytes of "payload" behind it: error, not need_more.
+  std::vector<uint8_t> buf = raw_header(0x05, 0, 0, 1, 0xffffffffu);
+  buf.resize(buf.size() + 100, 'x');
+  frame::Frame fr;
+  size_t used = 0;
+  std::string err;
+  EXPECT_EQ(Result::error, frame::decode(buf.data(), buf.size(), fr, used, err));
+  EXPECT_TRUE(fr.payload.empty());
+}
+
+TEST(FrameDecode, ErrorAfterValidFrame) {
+  std::string buf;
+  frame::encode_frame(Type::ping, 0, "abcdefgh", buf);
+  std::vector<uint8_t> bad = raw_header(0x0b, 0, 0, 1, 1);
+  buf.append(bad.begin(), bad.end());
+  frame::Frame fr;
+  size_t used = 0;
+  std::string err;
+  ASSERT_EQ(Result::ok, frame::decode(bytes(buf), buf.size(), fr, used, err)) << err;
+  EXPECT_EQ(20u, used);
+  EXPECT_EQ(Result::error, frame::decode(bytes(buf) + used, buf.size() - used, fr, used, err));
+}
+
+TEST(FrameDecode, RandomBuffersNeverCrashAndAreConsistent) {
+  std::mt19937 rng(20240601);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<size_t> size(12, 300);
+  int counts[3] = {0, 0, 0};
+  std::vector<uint8_t> buf;
+  for (int i = 0; i < 10000; ++i) {
+    size_t n = size(rng);
+    buf.resize(n);
+    for (auto& b : buf) b = static_cast<uint8_t>(byte(rng));
+    // Bias half the buffers towards plausible headers so every branch of the
+    // decoder (and the payload decoders) is exercised, not just "unknown type".
+    if (i % 2 == 0) {
+      buf[0] = static_cast<uint8_t>(1 + byte(rng) % 10);
+      if (byte(rng) < 224) buf[1] = buf[2] = buf[3] = 0;
+      if (byte(rng) < 128) buf[4] = buf[5] = buf[6] = 0;
+      if (byte(rng) < 128) buf[7] = 0;
+      buf[8] = buf[9] = 0;
+      if (byte(rng) < 192) buf[10] = 0;
+    }
+    frame::Frame fr;
+    size_t used = 12345;
+    std::string err;
+    Result r = frame::decode(buf.data(), n, fr, used, err);
+    counts[static_cast<int>(r)]++;
+    switch (r) {
+      case Result::ok: {
+        ASSERT_LE(used, n);
+        ASSERT_EQ(frame::kHeaderSize + fr.header.length, used);
+        ASSERT_EQ(fr.header.length, fr.payload.size());
+        ASSERT_EQ(0, memcmp(buf.data() + frame::kHeaderSize, fr.payload.data(), fr.payload.size()));
+        ASSERT_LE(fr.header.length, frame::kMaxPayload);
+        // Re-encoding the header gives back the same bytes.
+        uint8_t h[frame::kHeaderSize];
+        frame::encode_header(fr.header, h);
+        ASSERT_EQ(0, memcmp(h, buf.data(), frame::kHeaderSize));
+        // Payload decoders must not crash either, whatever they decide.
+        const uint8_t* p = buf.data() + frame::kHeaderSize;
+        size_t len = fr.payload.size();
+        frame::Hello he;
+        frame::Open op;
+        frame::Failure fa;
+        uint32_t v = 0;
+        switch (fr.header.type) {
+          case Type::hello: frame::decode_hello(p, len, he, err); break;
+          case Type::open:
+            if (frame::decode_open(p, len, op, err)) {
+              ASSERT_EQ(len, 7 + op.host.size());
+              ASSERT_NE(0, op.port);
+            }
+            break;
+          case Type::open_ok:
+          case Type::window:
+            if (frame::decode_u32(p, len, v, err)) {
+              ASSERT_TRUE(v >= 1 && v <= frame::kMaxWindow);
+            }
+            break;
+          case Type::open_fail:
+          case Type::reset:
+            ASSERT_TRUE(frame::decode_failure(p, len, fa, err)) << err;
+            break;
+          default: break;
+        }
+        break;
+      }
+      case Result::need_more:
+        ASSERT_EQ(0u, used);
+        ASSERT_LT(n - frame::kHeaderSize, fr.header.length);
+        break;
+      case Result::error:
+        ASSERT_EQ(0u, used);
+        ASSERT_FALSE(err.empty());
+        break;
+    }
+  }
+  // The biased half makes all three outcomes common enough to matter.
+  EXPECT_GT(counts[static_cast<int>(Result::ok)], 100);
+  EXPECT_GT(counts[static_cast<int>(Result::need_more)], 100);
+  EXPECT_GT(counts[static_cast<int>(Result::error)], 1000);
+}
