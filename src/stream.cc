@@ -9,10 +9,11 @@
 #include "address.h"
 #include "log.h"
 #include "net.h"
+#include "socket_reader.h"
 #include "tunnel.h"
 
 namespace {
-constexpr size_t kLocalReadSize = 256u << 10;
+constexpr size_t kLocalReadSize = 256u << 10;  // per read() call
 constexpr size_t kLocalWriteSize = 256u << 10;
 
 const char* state_name(Stream::State s) {
@@ -32,18 +33,26 @@ Stream::Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string la
       label_(std::move(label)),
       recv_(tunnel.limits().stream_window),
       started_(std::chrono::steady_clock::now()) {
-  bufferevent_setcb(local_.get(), read_cb, write_cb, event_cb, this);
-  bufferevent_set_max_single_read(local_.get(), kLocalReadSize);
+  bufferevent_setcb(local_.get(), nullptr, write_cb, event_cb, this);
   bufferevent_set_max_single_write(local_.get(), kLocalWriteSize);
-  // Reading waits for the stream to open; writing is enabled for good.
+  // The bufferevent only writes; reading is ours and waits for the open.
   bufferevent_disable(local_.get(), EV_READ);
   bufferevent_enable(local_.get(), EV_WRITE);
+  // A socket bufferevent freezes its input's tail so that only its own
+  // reader appends; we are that reader now.
+  evbuffer_unfreeze(bufferevent_get_input(local_.get()), 0);
+  if (bufferevent_getfd(local_.get()) >= 0) watch_reads();
   output_cb_entry_ = evbuffer_add_cb(bufferevent_get_output(local_.get()), output_cb, this);
 }
 
 Stream::~Stream() {
   if (local_ && output_cb_entry_)
     evbuffer_remove_cb_entry(bufferevent_get_output(local_.get()), output_cb_entry_);
+}
+
+void Stream::watch_reads() {
+  read_event_.reset(event_new(tunnel_.base(), bufferevent_getfd(local_.get()), EV_READ | EV_PERSIST,
+                              readable_cb, this));
 }
 
 void Stream::request_open(const std::string& host, uint16_t port) {
@@ -85,6 +94,8 @@ void Stream::on_target_connected() {
   evutil_socket_t fd = bufferevent_getfd(local_.get());
   set_nodelay(fd);
   bufferevent_set_timeouts(local_.get(), nullptr, nullptr);
+  connecting_ = false;
+  watch_reads();
   label_ += " via " + local_name(fd);
   std::string payload;
   frame::encode_u32(recv_.window(), payload);
@@ -129,10 +140,29 @@ void Stream::become_open(uint32_t send_window) {
 void Stream::set_reading(bool on) {
   if (on == reading_) return;
   reading_ = on;
+  if (!read_event_) return;
   if (on)
-    bufferevent_enable(local_.get(), EV_READ);
+    event_add(read_event_.get(), nullptr);
   else
-    bufferevent_disable(local_.get(), EV_READ);
+    event_del(read_event_.get());
+}
+
+void Stream::on_readable() {
+  if (state_ != State::open || local_eof_) return;
+  size_t got;
+  switch (read_socket(bufferevent_getfd(local_.get()), bufferevent_get_input(local_.get()),
+                      kLocalReadSize, got)) {
+    case ReadResult::data:
+    case ReadResult::again:
+      pump();
+      break;
+    case ReadResult::eof:
+      on_local_event(BEV_EVENT_EOF | BEV_EVENT_READING);
+      break;
+    case ReadResult::error:
+      on_local_event(BEV_EVENT_ERROR | BEV_EVENT_READING);
+      break;
+  }
 }
 
 void Stream::pump() {
@@ -290,12 +320,15 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
       output_cb_entry_ = nullptr;
     }
     if (abortive) set_abortive_close(bufferevent_getfd(local_.get()));
+    read_event_.reset();
     local_.reset();  // safe inside our own callback: libevent holds a reference
   }
   tunnel_.forget_stream(id_);
 }
 
-void Stream::read_cb(bufferevent*, void* arg) noexcept { static_cast<Stream*>(arg)->pump(); }
+void Stream::readable_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Stream*>(arg)->on_readable();
+}
 
 void Stream::write_cb(bufferevent*, void* arg) noexcept {
   static_cast<Stream*>(arg)->maybe_shutdown_write();

@@ -58,12 +58,14 @@ class Stream : public Disposable {
   void pump();
 
  private:
-  static void read_cb(bufferevent*, void* arg) noexcept;
+  static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
   static void write_cb(bufferevent*, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
 
+  void on_readable();
   void on_local_event(short what);
+  void watch_reads();
   void on_target_connected();
   void on_target_failed(short what);
   void on_output_drained(size_t n);
@@ -78,7 +80,8 @@ class Stream : public Disposable {
 
   Tunnel& tunnel_;
   uint32_t id_;
-  BufferEventPtr local_;
+  BufferEventPtr local_;  // writes and connect; reads go through read_event_
+  EventPtr read_event_;   // see socket_reader.h for why
   evbuffer_cb_entry* output_cb_entry_ = nullptr;
   std::string label_;
   State state_ = State::opening;

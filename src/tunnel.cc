@@ -1,8 +1,10 @@
 #include "tunnel.h"
 
+#include <cerrno>
 #include <cstring>
 
 #include "address.h"
+#include "socket_reader.h"
 #include "stream.h"
 
 namespace {
@@ -21,6 +23,11 @@ Tunnel::Tunnel(BufferEventPtr bev, frame::Role role, std::string peer, TunnelHan
   bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, limits_.channel_low, 0);
   bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
+  read_event_.reset(event_new(base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
+                              readable_cb, this));
+  // Socket bufferevents freeze their input's tail for their own reader; we
+  // are that reader now.
+  evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
   bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
 }
@@ -37,7 +44,8 @@ void Tunnel::start() {
   }
   timeval tv{limits_.handshake_timeout_sec, 0};
   evtimer_add(handshake_timer_.get(), &tv);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  bufferevent_enable(bev_.get(), EV_WRITE);
+  event_add(read_event_.get(), nullptr);
 }
 
 void Tunnel::close(const std::string& reason, LogLevel level) {
@@ -67,6 +75,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     if (it != streams_.end()) it->second->abort("channel lost: " + reason);
   }
   // Freeing inside our own callback is safe: libevent holds a reference.
+  read_event_.reset();
   bev_.reset();
   handler_.tunnel_closed(*this);
 }
@@ -111,6 +120,25 @@ void Tunnel::forget_stream(uint32_t id) {
 }
 
 void Tunnel::read_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_read(); }
+
+void Tunnel::readable_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Tunnel*>(arg)->on_readable();
+}
+
+void Tunnel::on_readable() {
+  size_t got;
+  switch (read_socket(bufferevent_getfd(bev_.get()), bufferevent_get_input(bev_.get()),
+                      kChannelReadSize, got)) {
+    case ReadResult::data: on_read(); break;
+    case ReadResult::again: break;
+    case ReadResult::eof:
+      close(state_ == State::handshake ? "closed during handshake" : "peer closed the channel");
+      break;
+    case ReadResult::error:
+      close(std::string("channel error: ") + evutil_socket_error_to_string(errno), LogLevel::warning);
+      break;
+  }
+}
 
 void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_drained(); }
 

@@ -75,10 +75,12 @@ class Tunnel : public Disposable {
   enum class State { handshake, up, closed };
 
   static void read_cb(bufferevent*, void* arg) noexcept;
+  static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
   static void write_cb(bufferevent*, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
 
+  void on_readable();
   void on_read();
   void on_drained();
   bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
@@ -89,6 +91,7 @@ class Tunnel : public Disposable {
   void protocol_error(const std::string& what);
 
   BufferEventPtr bev_;
+  EventPtr read_event_;  // plain sockets: one big readv per wakeup (socket_reader.h)
   frame::Role role_;
   std::string peer_;
   TunnelHandler& handler_;
