@@ -184,8 +184,6 @@ void Stream::pump() {
   if (blocked && !waiting_for_channel_) {
     waiting_for_channel_ = true;
     tunnel_.wait_for_drain(id_);
-  } else if (!blocked) {
-    waiting_for_channel_ = false;
   }
   if (len == 0 && local_eof_) {
     tunnel_.send_control(frame::Type::eof, id_, "");
@@ -196,6 +194,11 @@ void Stream::pump() {
   }
   // Read ahead only while there is credit to send it with.
   set_reading(!local_eof_ && !blocked && send_.available() > len);
+}
+
+void Stream::channel_drained() {
+  waiting_for_channel_ = false;
+  pump();
 }
 
 bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {

@@ -56,6 +56,8 @@ class Stream : public Disposable {
   // Moves local input into DATA frames as far as credit and the channel
   // allow; called on local reads, credit, and when the channel drains.
   void pump();
+  // The channel drained below its low mark after we waited for it.
+  void channel_drained();
 
  private:
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;

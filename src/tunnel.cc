@@ -170,7 +170,7 @@ void Tunnel::on_drained() {
   for (uint32_t id : waiting) {
     if (state_ == State::closed) return;
     auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->pump();
+    if (it != streams_.end()) it->second->channel_drained();
   }
 }
 
