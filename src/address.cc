@@ -73,6 +73,10 @@ bool parse_host_port(const std::string& text, bool host_required, HostPort& out,
     }
   } else {
     size_t colon = text.rfind(':');
+    if (colon == std::string::npos && host_required) {
+      err = "expected HOST:PORT";
+      return false;
+    }
     if (colon == std::string::npos) {
       port = text;
     } else {

@@ -191,6 +191,16 @@ def cmd_free_port(a):
     out(s.getsockname()[1])
 
 
+def cmd_closed_port(a):
+    """Hold a bound socket that never listens: connecting to its port is
+    refused for as long as this runs, and no other process can take the
+    port (a port that is merely free may be reused on a shared machine)."""
+    s = socket.socket()
+    s.bind((HOST, 0))
+    out(s.getsockname()[1])
+    time.sleep(a.lifetime)
+
+
 def cmd_echo_server(a):
     """Echo everything until EOF, then half-close (shutdown(SHUT_WR))."""
 
@@ -737,6 +747,8 @@ def main():
         sp.add_argument("--io-timeout", type=float, default=300.0)
 
     add("free-port", cmd_free_port, "print a free TCP port on 127.0.0.1")
+    sp = add("closed-port", cmd_closed_port, "hold a bound, never-listening port; print it")
+    sp.add_argument("--lifetime", type=float, default=300.0)
 
     server(add("echo-server", cmd_echo_server, "echo until EOF, then half-close"))
 

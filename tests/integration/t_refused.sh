@@ -5,11 +5,19 @@
 . "$(dirname "$0")/lib.sh"
 
 ECHO=$(free_port) || fail "free_port"
-CLOSED=$(free_port) || fail "free_port"     # nobody listens here
 PUB_OK=$(free_port) || fail "free_port"
 PUB_BAD=$(free_port) || fail "free_port"
 
 start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300
+# A port held bound but never listening: connections to it are refused.
+start_bg closed "${PYH[@]}" closed-port --lifetime 300
+CLOSED=
+for _ in $(seq 50); do
+    CLOSED=$(head -n1 "$TMP/closed.log" 2>/dev/null)
+    [ -n "$CLOSED" ] && break
+    sleep 0.1
+done
+[ -n "$CLOSED" ] || fail "closed-port helper did not start"
 wait_port $LOCALHOST "$ECHO" 10 || fail "echo server did not start"
 port_listening $LOCALHOST "$CLOSED" && fail "port $CLOSED unexpectedly in use"
 
