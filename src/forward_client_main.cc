@@ -7,6 +7,7 @@
 #include <string>
 
 #include "address.h"
+#include "alloc_tuning.h"
 #include "client.h"
 #include "ev.h"
 #include "log.h"
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
 
   log_init("forward-client", use_syslog, level);
   ignore_sigpipe();
+  tune_allocator();
   EventBasePtr base(event_base_new());
   if (!base) fatalx("cannot create the event loop");
   ForwardClient client(base.get(), opts);

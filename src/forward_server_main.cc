@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc_tuning.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
 
   log_init("forward-server", use_syslog, verbose ? LogLevel::debug : config.log_level);
   ignore_sigpipe();
+  tune_allocator();
   EventBasePtr base(event_base_new());
   if (!base) fatalx("cannot create the event loop");
 
