@@ -16,10 +16,13 @@ ReadResult read_socket(evutil_socket_t fd, evbuffer* buf, size_t max_bytes, size
     errno = ENOMEM;
     return ReadResult::error;
   }
+  // The reservation may be larger than asked for; read no more than want.
   iovec iov[2];
+  size_t room = want;
   for (int i = 0; i < n; ++i) {
     iov[i].iov_base = vec[i].iov_base;
-    iov[i].iov_len = vec[i].iov_len;
+    iov[i].iov_len = vec[i].iov_len < room ? vec[i].iov_len : room;
+    room -= iov[i].iov_len;
   }
   ssize_t r;
   do {
