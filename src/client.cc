@@ -3,6 +3,8 @@
 #include <cstring>
 #include <sys/socket.h>
 
+#include <event2/bufferevent_ssl.h>
+
 #include "address.h"
 #include "log.h"
 #include "net.h"
@@ -53,7 +55,20 @@ void ForwardClient::log_status() const {
 void ForwardClient::connect_server() {
   std::string target = format_host_port(options_.server_host, options_.server_port);
   log_info("connecting to server %s", target.c_str());
-  connecting_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (options_.tls.enabled) {
+    std::string err;
+    SslPtr ssl = new_client_ssl(options_.tls_ctx.get(), options_.tls, options_.server_host, err);
+    // bufferevent_openssl takes the SSL even when it fails (CLOSE_ON_FREE).
+    if (ssl)
+      connecting_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.release(),
+                                                       BUFFEREVENT_SSL_CONNECTING,
+                                                       BEV_OPT_CLOSE_ON_FREE));
+    else
+      log_warnx("server %s: %s", target.c_str(), err.c_str());
+    if (connecting_) bufferevent_openssl_set_allow_dirty_shutdown(connecting_.get(), 1);
+  } else {
+    connecting_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  }
   if (!connecting_) {
     log_warnx("server %s: cannot create socket", target.c_str());
     schedule_retry();
@@ -78,9 +93,12 @@ void ForwardClient::on_connect_event(short what) {
   std::string target = format_host_port(options_.server_host, options_.server_port);
   if (!(what & BEV_EVENT_CONNECTED)) {
     int dns_err = bufferevent_socket_get_dns_error(connecting_.get());
-    std::string why = dns_err                         ? evutil_gai_strerror(dns_err)
-                      : (what & BEV_EVENT_TIMEOUT)    ? "connect timed out"
-                                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+    int sock_err = EVUTIL_SOCKET_ERROR();
+    std::string tls_err = options_.tls.enabled ? tls_error_text(connecting_.get()) : "";
+    std::string why = dns_err                      ? evutil_gai_strerror(dns_err)
+                      : (what & BEV_EVENT_TIMEOUT) ? "connect timed out"
+                      : !tls_err.empty()           ? "TLS: " + tls_err
+                                                   : evutil_socket_error_to_string(sock_err);
     log_warnx("server %s: cannot connect: %s; retrying in %d s", target.c_str(), why.c_str(),
               options_.retry_delay_sec);
     connecting_.reset();
@@ -91,8 +109,11 @@ void ForwardClient::on_connect_event(short what) {
   set_nodelay(fd);
   set_keepalive(fd);
   bufferevent_set_timeouts(connecting_.get(), nullptr, nullptr);
-  tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), frame::Role::client, peer_name(fd),
-                                     *this, reaper_);
+  TunnelLimits limits;
+  limits.handshake_timeout_sec = options_.connect_timeout_sec;
+  tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,
+                                     frame::Role::client, peer_name(fd), *this, reaper_,
+                                     options_.auth, limits);
   tunnel_->start();
 }
 
@@ -108,7 +129,9 @@ void ForwardClient::retry_cb(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void ForwardClient::tunnel_up(Tunnel& t) {
-  log_notice("server %s: channel up (protocol %u)", t.peer().c_str(), frame::kVersion);
+  log_notice("server %s: channel up (protocol %u%s%s)", t.peer().c_str(), frame::kVersion,
+             options_.tls.enabled ? ", TLS" : "",
+             options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION");
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
@@ -120,13 +143,21 @@ void ForwardClient::tunnel_closed(Tunnel& t) {
 }
 
 void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
-  std::string target = format_host_port(open.host, open.port);
+  std::string target = format_host_port(printable(open.host), open.port);
+  auto refuse = [&](frame::Reason reason, const std::string& text) {
+    std::string payload;
+    frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
+    t.send_control(frame::Type::open_fail, id, payload);
+  };
+  if (!options_.allow.permits(open.host, open.port)) {
+    log_warnx("server %s asked for %s (stream %u): refused, not in --allow (%s)", t.peer().c_str(),
+              target.c_str(), id, options_.allow.str().c_str());
+    refuse(frame::Reason::not_allowed, "target not allowed by the client");
+    return;
+  }
   BufferEventPtr bev(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
-    frame::Failure f{static_cast<uint8_t>(frame::Reason::resource_limit), "out of memory"};
-    std::string payload;
-    frame::encode_failure(f, payload);
-    t.send_control(frame::Type::open_fail, id, payload);
+    refuse(frame::Reason::resource_limit, "out of memory");
     return;
   }
   Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev),

@@ -5,8 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "access.h"
+#include "auth.h"
 #include "ev.h"
 #include "reaper.h"
+#include "tls.h"
 #include "tunnel.h"
 
 struct ClientOptions {
@@ -14,6 +17,10 @@ struct ClientOptions {
   uint16_t server_port = 0;
   int retry_delay_sec = 2;
   int connect_timeout_sec = 10;  // both the channel and inner targets
+  AuthSettingsPtr auth;           // key (or none) and --name
+  ClientTlsOptions tls;
+  std::shared_ptr<SSL_CTX> tls_ctx;  // set when tls.enabled
+  TargetPolicy allow;                // --allow; empty: every target the server names
 };
 
 class ForwardClient final : public TunnelHandler {

@@ -9,6 +9,7 @@
 #include <ini.h>
 
 #include "address.h"
+#include "frame.h"
 
 namespace {
 
@@ -19,7 +20,16 @@ constexpr char kEscColon = '\x01';
 constexpr char kEscBracket = '\x02';
 constexpr size_t kMaxLine = 190;  // below inih's 200-byte line buffer
 
-enum class Section { none, defaults, mapper, invalid };
+enum class Section { none, defaults, mapper, clients, rules, invalid };
+
+// A [RULES] line, applied once every mapping is known.
+struct RuleEntry {
+  std::string target;  // "" for every mapping, else the public key ("1234", "127.0.0.1:80")
+  std::string kind;    // ALLOW, DENY, MAX_CONNECTIONS (upper case)
+  std::string value;
+  std::string file;
+  int line = 0;
+};
 
 struct ParseState {
   std::string file;
@@ -32,6 +42,7 @@ struct ParseState {
   std::vector<ConfigError>* errors = nullptr;
   bool saw_outer_ports_file = false;
   int outer_ports_line = 0;
+  std::vector<RuleEntry>* rules = nullptr;
 
   void error(const std::string& msg) { errors->push_back({file, line, msg}); }
 };
@@ -52,7 +63,10 @@ std::string strip_comment(const std::string& s) {
 
 Section section_for(const std::string& name, bool ports_file) {
   if (strcasecmp(name.c_str(), "MAPPER") == 0) return Section::mapper;
-  if (!ports_file && strcasecmp(name.c_str(), "DEFAULT") == 0) return Section::defaults;
+  if (strcasecmp(name.c_str(), "RULES") == 0) return Section::rules;
+  if (ports_file) return Section::invalid;
+  if (strcasecmp(name.c_str(), "DEFAULT") == 0) return Section::defaults;
+  if (strcasecmp(name.c_str(), "CLIENTS") == 0) return Section::clients;
   return Section::invalid;
 }
 
@@ -73,8 +87,8 @@ std::string preprocess_line(ParseState& st, std::string line) {
       st.section = section_for(name, st.is_ports_file);
       if (st.section == Section::invalid)
         st.error("unknown section [" + name + "]" +
-                 (st.is_ports_file ? " (a ports file holds [MAPPER] only)"
-                                   : " (expected [DEFAULT] or [MAPPER])"));
+                 (st.is_ports_file ? " (a ports file holds [MAPPER] and [RULES] only)"
+                                   : " (expected [DEFAULT], [MAPPER], [CLIENTS] or [RULES])"));
       return line;
     }
     // "[v6]:port = target": a key, not a section header.
@@ -157,12 +171,104 @@ void add_mapping(ParseState& st, const std::string& key, const std::string& valu
   st.config->mappings.push_back(m);
 }
 
+std::string dir_of(const std::string& path);
+
+std::string resolve(const std::string& config_path, const std::string& name) {
+  if (name.empty() || name[0] == '/') return name;
+  std::string dir = dir_of(config_path);
+  return (dir == "/" ? dir : dir + "/") + name;
+}
+
+bool parse_int(const std::string& text, int lo, int hi, int& out) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  int v = std::stoi(text);
+  if (v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+bool is_valid_user_name(const std::string& v) {
+  if (v.empty() || v.size() > 32) return false;
+  for (char c : v)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return true;
+}
+
+// [RULES]: "ALLOW = cidr...", "1234.DENY = cidr...", "127.0.0.1:80.MAX_CONNECTIONS = 10".
+void add_rule(ParseState& st, const std::string& key, const std::string& value) {
+  size_t dot = key.rfind('.');
+  std::string kind = dot == std::string::npos ? key : key.substr(dot + 1);
+  std::string target = dot == std::string::npos ? "" : key.substr(0, dot);
+  for (char& c : kind) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  if (kind != "ALLOW" && kind != "DENY" && kind != "MAX_CONNECTIONS") {
+    st.error("unknown rule '" + printable(key, 80) +
+             "' (expected [PUBLIC.]ALLOW, [PUBLIC.]DENY or [PUBLIC.]MAX_CONNECTIONS)");
+    return;
+  }
+  st.rules->push_back(RuleEntry{target, kind, value, st.file, st.line});
+}
+
+void add_client(ParseState& st, const std::string& name, const std::string& value) {
+  if (name.empty() || name.size() > frame::kMaxClientName) {
+    st.error("client name '" + printable(name, 80) + "' must be 1-64 characters");
+    return;
+  }
+  for (char c : name)
+    if (c <= 0x20 || c >= 0x7f) {
+      st.error("client name '" + printable(name, 80) + "' has a non-printable character or space");
+      return;
+    }
+  if (value.empty()) {
+    st.error("client " + name + ": expected a key file");
+    return;
+  }
+  for (const auto& c : st.config->clients)
+    if (c.first == name) {
+      st.error("client " + name + " is already defined at " + c.second.where());
+      return;
+    }
+  st.config->clients.push_back({name, FileRef{resolve(st.config->path, value), st.file, st.line}});
+}
+
 void set_default(ParseState& st, const std::string& key, const std::string& value) {
   ServerConfig& c = *st.config;
   auto bad = [&](const std::string& why) {
     st.error(key + ": bad value: '" + printable(value, 80) + "' (" + why + ")");
   };
-  if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
+  auto file_ref = [&](FileRef& ref) {
+    if (value.empty())
+      bad("expected a file name");
+    else
+      ref = FileRef{resolve(c.path, value), st.file, st.line};
+  };
+  auto is = [&](const char* name) { return strcasecmp(key.c_str(), name) == 0; };
+  if (is("AUTH")) {
+    if (strcasecmp(value.c_str(), "none") == 0)
+      c.auth_none = true;
+    else if (strcasecmp(value.c_str(), "key") == 0)
+      c.auth_none = false;
+    else
+      bad("expected 'key' or 'none'");
+  } else if (is("AUTH_KEY_FILE")) {
+    file_ref(c.auth_key_file);
+  } else if (is("TLS_CERT")) {
+    file_ref(c.tls_cert);
+  } else if (is("TLS_KEY")) {
+    file_ref(c.tls_key);
+  } else if (is("TLS_CLIENT_CA")) {
+    file_ref(c.tls_client_ca);
+  } else if (is("USER")) {
+    if (is_valid_user_name(value)) c.user = value; else bad("expected a user name");
+  } else if (is("GROUP")) {
+    if (is_valid_user_name(value)) c.group = value; else bad("expected a group name");
+  } else if (is("HANDSHAKE_TIMEOUT")) {
+    if (!parse_int(value, 1, 300, c.handshake_timeout_sec)) bad("expected seconds, 1-300");
+  } else if (is("MAX_HANDSHAKES")) {
+    if (!parse_int(value, 1, 100000, c.max_handshakes)) bad("expected a number, 1-100000");
+  } else if (is("MAX_STREAMS_PER_CLIENT")) {
+    if (!parse_int(value, 1, 10000000, c.max_streams_per_client)) bad("expected a number, 1-10000000");
+  } else if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
     if (!parse_port(value, c.inner_port)) bad("expected a port 1-65535");
   } else if (strcasecmp(key.c_str(), "INNER_ADDR") == 0) {
     sockaddr_storage ss;
@@ -193,6 +299,8 @@ int handle(void* user, const char* /*section*/, const char* name, const char* va
   switch (st->section) {
     case Section::defaults: set_default(*st, key, val); break;
     case Section::mapper: add_mapping(*st, key, val); break;
+    case Section::clients: add_client(*st, key, val); break;
+    case Section::rules: add_rule(*st, key, val); break;
     case Section::none:
       if (st->is_ports_file)
         add_mapping(*st, key, val);
@@ -227,6 +335,62 @@ std::string dir_of(const std::string& path) {
 // Two binds clash when they share a port and an address family and one is
 // that family's wildcard or both name the same address. IPv6 sockets are
 // bound IPv6-only, so they never clash with IPv4 ones.
+bool same_public(const Mapping& m, const HostPort& pub) {
+  auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0"; };
+  if (m.public_port != pub.port) return false;
+  if (wildcard(m.bind_host) && wildcard(pub.host)) return true;
+  return m.bind_host == pub.host;
+}
+
+void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
+                 std::vector<ConfigError>& errors) {
+  for (const RuleEntry& r : rules) {
+    std::vector<Mapping*> targets;
+    if (r.target.empty()) {
+      for (Mapping& m : cfg.mappings) targets.push_back(&m);
+    } else {
+      HostPort pub;
+      std::string err;
+      if (!parse_host_port(r.target, false, pub, err)) {
+        errors.push_back({r.file, r.line, "rule for bad public port '" + printable(r.target, 80) + "': " + err});
+        continue;
+      }
+      for (Mapping& m : cfg.mappings)
+        if (same_public(m, pub)) targets.push_back(&m);
+      if (targets.empty()) {
+        errors.push_back({r.file, r.line, "rule for " + r.target + ", which no mapping uses"});
+        continue;
+      }
+    }
+    if (r.kind == "MAX_CONNECTIONS") {
+      int n = 0;
+      if (!parse_int(r.value, 0, 10000000, n)) {
+        errors.push_back({r.file, r.line, r.kind + ": bad value: '" + printable(r.value, 80) +
+                                              "' (expected a number, 0 for unlimited)"});
+        continue;
+      }
+      // A per-mapping limit wins over the global one, whatever the order.
+      for (Mapping* m : targets)
+        if (!r.target.empty() || m->max_connections == 0) m->max_connections = n;
+      continue;
+    }
+    std::vector<Cidr> list;
+    std::vector<std::string> bad;
+    if (!parse_cidr_list(r.value, list, bad)) {
+      for (const auto& b : bad) errors.push_back({r.file, r.line, r.kind + ": " + b});
+      continue;
+    }
+    if (list.empty()) {
+      errors.push_back({r.file, r.line, r.kind + ": expected one or more addresses or networks"});
+      continue;
+    }
+    for (Mapping* m : targets) {
+      auto& dst = r.kind == "ALLOW" ? m->access.allow : m->access.deny;
+      dst.insert(dst.end(), list.begin(), list.end());
+    }
+  }
+}
+
 bool overlaps(const Mapping& a, const Mapping& b) {
   if (a.public_port != b.public_port) return false;
   auto family = [](const std::string& h) { return h.find(':') == std::string::npos ? 4 : 6; };
@@ -280,19 +444,17 @@ bool load_server_config(const std::string& path, ServerConfig& out,
     errors.push_back({path, 0, "cannot read configuration: " + err});
     return false;
   }
+  std::vector<RuleEntry> rules;
   ParseState st;
   st.file = path;
   st.text = &text;
   st.config = &cfg;
   st.errors = &errors;
+  st.rules = &rules;
   parse_text(st);
 
   if (st.saw_outer_ports_file) {
-    std::string ports = cfg.outer_ports_file;
-    if (ports[0] != '/') {
-      std::string dir = dir_of(path);
-      ports = (dir == "/" ? dir : dir + "/") + ports;
-    }
+    std::string ports = resolve(path, cfg.outer_ports_file);
     cfg.outer_ports_file = ports;
     std::string ptext;
     if (!reader(ports, ptext, err)) {
@@ -305,6 +467,7 @@ bool load_server_config(const std::string& path, ServerConfig& out,
       pst.text = &ptext;
       pst.config = &cfg;
       pst.errors = &errors;
+      pst.rules = &rules;
       parse_text(pst);
     }
   }
@@ -326,6 +489,19 @@ bool load_server_config(const std::string& path, ServerConfig& out,
       errors.push_back({m.file, m.line,
                         "public port " + std::to_string(m.public_port) + " is INNER_PORT"});
   }
+  apply_rules(rules, cfg, errors);
+  if (!cfg.auth_none && cfg.auth_key_file.empty() && cfg.clients.empty())
+    errors.push_back({path, 0,
+                      "no AUTH_KEY_FILE or [CLIENTS] key: set one (make a key with "
+                      "'openssl rand -hex 32 > secret.key'), or AUTH = none to run without "
+                      "authentication"});
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    const FileRef& given = cfg.tls_cert.empty() ? cfg.tls_key : cfg.tls_cert;
+    errors.push_back({given.file, given.line, "TLS_CERT and TLS_KEY must be given together"});
+  }
+  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty())
+    errors.push_back({cfg.tls_client_ca.file, cfg.tls_client_ca.line,
+                      "TLS_CLIENT_CA needs TLS_CERT and TLS_KEY"});
   if (errors.size() != first_error) return false;
   out = std::move(cfg);
   return true;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "access.h"
 #include "log.h"
 
 struct Mapping {
@@ -17,9 +18,21 @@ struct Mapping {
   uint16_t target_port = 0;
   std::string file;  // where it was defined, for messages
   int line = 0;
+  AccessList access;        // [RULES] ALLOW/DENY (global ones merged in)
+  int max_connections = 0;  // [RULES] MAX_CONNECTIONS; 0: unlimited
 
   std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22"
   std::string target_name() const;  // "192.168.10.5:22"
+};
+
+// A file named by a key; path is resolved relative to the config's folder,
+// file:line say where it was named (for messages about its contents).
+struct FileRef {
+  std::string path;
+  std::string file;
+  int line = 0;
+  bool empty() const { return path.empty(); }
+  std::string where() const { return file + ":" + std::to_string(line); }
 };
 
 struct ServerConfig {
@@ -29,6 +42,16 @@ struct ServerConfig {
   std::string outer_ports_file;  // as resolved (relative to path's folder)
   LogLevel log_level = LogLevel::info;
   std::vector<Mapping> mappings;
+
+  // Security (issue 3).
+  bool auth_none = false;                               // AUTH = none
+  FileRef auth_key_file;                                // AUTH_KEY_FILE
+  std::vector<std::pair<std::string, FileRef>> clients;  // [CLIENTS] name = key file
+  FileRef tls_cert, tls_key, tls_client_ca;             // TLS_CERT, TLS_KEY, TLS_CLIENT_CA
+  std::string user, group;                              // USER, GROUP: drop privileges to these
+  int handshake_timeout_sec = 5;                        // HANDSHAKE_TIMEOUT
+  int max_handshakes = 64;                              // MAX_HANDSHAKES
+  int max_streams_per_client = 10000;                   // MAX_STREAMS_PER_CLIENT
 };
 
 struct ConfigError {

@@ -5,17 +5,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unistd.h>
 
 #include "address.h"
+#include "auth.h"
 #include "alloc_tuning.h"
 #include "client.h"
 #include "ev.h"
 #include "log.h"
+#include "privileges.h"
 #include "signals.h"
+#include "tls.h"
 
 namespace {
 
-constexpr int kExitUsage = 64;  // EX_USAGE
+constexpr int kExitUsage = 64;   // EX_USAGE
+constexpr int kExitConfig = 78;  // EX_CONFIG: a bad key or certificate
+constexpr const char* kDefaultKeyFile = SYSCONFDIR "/tcp-forward/client.key";
 
 void usage(FILE* out) {
   fprintf(out,
@@ -25,6 +31,23 @@ void usage(FILE* out) {
           "INNER_PORT) and connects inner targets when the server asks.\n"
           "\n"
           "options:\n"
+          "      --key-file PATH            shared key (hex or base64, >= 32 bytes) proving who we are\n"
+          "                                 (default " SYSCONFDIR "/tcp-forward/client.key if it exists)\n"
+          "      --no-auth                  connect to a server with AUTH = none (no key)\n"
+          "      --name NAME                client name the server looks up in its [CLIENTS] keys\n"
+          "      --tls                      use TLS; the server certificate is verified against the\n"
+          "                                 system trust store and SERVER_HOST unless told otherwise\n"
+          "      --ca-file PATH             verify the server against this CA bundle (implies --tls)\n"
+          "      --fingerprint SHA256:HEX   accept only the server certificate with this SHA-256\n"
+          "                                 fingerprint, CA and name not checked (implies --tls)\n"
+          "      --server-name NAME         name to send (SNI) and verify instead of SERVER_HOST\n"
+          "      --cert PATH                client certificate for mutual TLS (implies --tls)\n"
+          "      --cert-key PATH            its private key (default: the --cert file)\n"
+          "      --allow TARGET             only connect targets matching TARGET (repeatable):\n"
+          "                                 10.0.0.0/8, 10.0.0.5:22, 10.0.0.0/24:8000-9000,\n"
+          "                                 [fd00::/64]:22, db.internal:5432, *.corp.example;\n"
+          "                                 without --allow the client trusts its server fully\n"
+          "      --user USER                drop root privileges to USER after reading keys\n"
           "      --retry-delay SECONDS      wait before reconnecting (default 2)\n"
           "      --connect-timeout SECONDS  bound on connecting the server and targets (default 10)\n"
           "      --log-level LEVEL          debug, info, notice, warning or error (default info)\n"
@@ -34,7 +57,7 @@ void usage(FILE* out) {
           "      --version                  show the version and exit\n"
           "\n"
           "signals: TERM/INT stop, USR1 logs a status line.\n"
-          "exit status: 0 ok, 1 runtime failure, 64 usage.\n");
+          "exit status: 0 ok, 1 runtime failure, 64 usage, 78 bad key or certificate.\n");
 }
 
 bool parse_seconds(const char* text, int& out) {
@@ -50,8 +73,25 @@ bool parse_seconds(const char* text, int& out) {
 int main(int argc, char** argv) {
   ClientOptions opts;
   bool use_syslog = false;
+  bool no_auth = false;
+  std::string key_file, name, user;
   LogLevel level = LogLevel::info;
+  enum {
+    kKeyFile = 256, kNoAuth, kName, kTls, kCaFile, kFingerprint, kServerName, kCert, kCertKey, kUser,
+    kAllow,
+  };
   static const option long_opts[] = {
+      {"key-file", required_argument, nullptr, kKeyFile},
+      {"no-auth", no_argument, nullptr, kNoAuth},
+      {"name", required_argument, nullptr, kName},
+      {"tls", no_argument, nullptr, kTls},
+      {"ca-file", required_argument, nullptr, kCaFile},
+      {"fingerprint", required_argument, nullptr, kFingerprint},
+      {"server-name", required_argument, nullptr, kServerName},
+      {"cert", required_argument, nullptr, kCert},
+      {"cert-key", required_argument, nullptr, kCertKey},
+      {"user", required_argument, nullptr, kUser},
+      {"allow", required_argument, nullptr, kAllow},
       {"retry-delay", required_argument, nullptr, 'r'},
       {"connect-timeout", required_argument, nullptr, 't'},
       {"log-level", required_argument, nullptr, 'l'},
@@ -83,6 +123,39 @@ int main(int argc, char** argv) {
           return kExitUsage;
         }
         break;
+      case kKeyFile: key_file = optarg; break;
+      case kNoAuth: no_auth = true; break;
+      case kName:
+        name = optarg;
+        if (name.empty() || name.size() > frame::kMaxClientName ||
+            name.find_first_of(" \t\r\n") != std::string::npos) {
+          fprintf(stderr, "forward-client: --name: 1-64 printable characters, no spaces\n");
+          return kExitUsage;
+        }
+        break;
+      case kTls: opts.tls.enabled = true; break;
+      case kCaFile: opts.tls.enabled = true; opts.tls.ca_file = optarg; break;
+      case kFingerprint: {
+        std::string err;
+        if (!parse_fingerprint(optarg, opts.tls.fingerprint, err)) {
+          fprintf(stderr, "forward-client: --fingerprint: %s\n", err.c_str());
+          return kExitUsage;
+        }
+        opts.tls.enabled = true;
+        break;
+      }
+      case kServerName: opts.tls.server_name = optarg; break;
+      case kCert: opts.tls.enabled = true; opts.tls.cert = optarg; break;
+      case kCertKey: opts.tls.cert_key = optarg; break;
+      case kUser: user = optarg; break;
+      case kAllow: {
+        std::string err;
+        if (!opts.allow.add(optarg, err)) {
+          fprintf(stderr, "forward-client: --allow: %s\n", err.c_str());
+          return kExitUsage;
+        }
+        break;
+      }
       case 'v': level = LogLevel::debug; break;
       case 'S': use_syslog = true; break;
       case 'h': usage(stdout); return 0;
@@ -103,6 +176,43 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // Keys and certificates: read now, before any privilege drop.
+  auto auth = std::make_shared<AuthSettings>();
+  auth->name = name;
+  if (no_auth && !key_file.empty()) {
+    fprintf(stderr, "forward-client: --no-auth and --key-file exclude each other\n");
+    return kExitUsage;
+  }
+  if (no_auth) {
+    auth->enabled = false;
+  } else {
+    if (key_file.empty() && access(kDefaultKeyFile, F_OK) == 0) key_file = kDefaultKeyFile;
+    if (key_file.empty()) {
+      fprintf(stderr,
+              "forward-client: no key: give --key-file PATH (the server's AUTH_KEY_FILE key), "
+              "or --no-auth for a server with AUTH = none\n");
+      return kExitConfig;
+    }
+    std::string err;
+    if (!load_key_file(key_file, auth->key, err)) {
+      fprintf(stderr, "forward-client: --key-file %s: %s\n", key_file.c_str(), err.c_str());
+      return kExitConfig;
+    }
+  }
+  opts.auth = auth;
+  if (opts.tls.enabled) {
+    std::string err;
+    SslCtxPtr ctx = make_client_tls(opts.tls, err);
+    if (!ctx) {
+      fprintf(stderr, "forward-client: TLS: %s\n", err.c_str());
+      return kExitConfig;
+    }
+    opts.tls_ctx.reset(ctx.release(), SSL_CTX_free);
+  } else if (!opts.tls.server_name.empty() || !opts.tls.cert_key.empty()) {
+    fprintf(stderr, "forward-client: --server-name and --cert-key need --tls\n");
+    return kExitUsage;
+  }
+
   log_init("forward-client", use_syslog, level);
   ignore_sigpipe();
   tune_allocator();
@@ -114,6 +224,10 @@ int main(int argc, char** argv) {
     log_error("%s", err.c_str());
     return 1;
   }
+  if (!drop_privileges(user, "", err)) {
+    log_error("cannot drop privileges: %s", err.c_str());
+    return 1;
+  }
   SignalSet signals(base.get());
   auto stop = [&] {
     log_notice("shutting down");
@@ -123,7 +237,8 @@ int main(int argc, char** argv) {
   signals.on(SIGTERM, stop);
   signals.on(SIGINT, stop);
   signals.on(SIGUSR1, [&] { client.log_status(); });
-  log_notice("forward-client %s started", PACKAGE_VERSION);
+  log_notice("forward-client %s started; targets allowed: %s", PACKAGE_VERSION,
+             opts.allow.str().c_str());
   event_base_dispatch(base.get());
   return 0;
 }

@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "alloc_tuning.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
+#include "privileges.h"
+#include "secrets.h"
 #include "server.h"
 #include "signals.h"
 
@@ -66,14 +69,18 @@ int main(int argc, char** argv) {
   std::string path = argv[optind];
 
   ServerConfig config;
+  ServerSecrets secrets;
   std::vector<ConfigError> errors;
-  if (!load_server_config(path, config, errors)) {
+  if (load_server_config(path, config, errors)) load_server_secrets(config, secrets, errors);
+  if (!errors.empty()) {
     for (const auto& e : errors) fprintf(stderr, "%s\n", e.str().c_str());
     fprintf(stderr, "forward-server: %zu error%s in configuration, not started\n", errors.size(),
             errors.size() == 1 ? "" : "s");
     return kExitConfig;
   }
   if (check_only) {
+    if (config.auth_none)
+      printf("warning: AUTH = none: clients are not authenticated\n");
     printf("configuration OK\n");
     return 0;
   }
@@ -84,12 +91,19 @@ int main(int argc, char** argv) {
   EventBasePtr base(event_base_new());
   if (!base) fatalx("cannot create the event loop");
 
-  ForwardServer server(base.get(), config);
+  ForwardServer server(base.get(), config, std::move(secrets));
   std::string err;
   if (!server.start(err)) {
     log_error("%s", err.c_str());
     return 1;
   }
+  // Ports are bound and secrets read: root is no longer needed.
+  if (!drop_privileges(config.user, config.group, err)) {
+    log_error("cannot drop privileges: %s", err.c_str());
+    return 1;
+  }
+  if (!config.user.empty() || !config.group.empty())
+    log_info("running as uid %d gid %d", static_cast<int>(getuid()), static_cast<int>(getgid()));
   SignalSet signals(base.get());
   auto stop = [&] {
     log_notice("shutting down");

@@ -30,7 +30,7 @@ struct Limits {
 
 bool limits_for(uint8_t type, Limits& l) {
   switch (static_cast<Type>(type)) {
-    case Type::hello: l = {8, 8, true}; return true;
+    case Type::hello: l = {8 + kNonceSize, 8 + kNonceSize, true}; return true;
     case Type::open: l = {8, 7 + 255, false}; return true;
     case Type::open_ok: l = {4, 4, false}; return true;
     case Type::open_fail: l = {1, 1 + kMaxReasonText, false}; return true;
@@ -40,6 +40,7 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::window: l = {4, 4, false}; return true;
     case Type::ping: l = {8, 8, true}; return true;
     case Type::pong: l = {8, 8, true}; return true;
+    case Type::auth: l = {kProofSize + 1, kProofSize + 1 + kMaxClientName, true}; return true;
   }
   return false;
 }
@@ -58,6 +59,7 @@ const char* type_name(Type t) {
     case Type::window: return "WINDOW";
     case Type::ping: return "PING";
     case Type::pong: return "PONG";
+    case Type::auth: return "AUTH";
   }
   return "?";
 }
@@ -110,24 +112,33 @@ bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err) {
 }
 
 void encode_hello(const Hello& h, std::string& out) {
-  uint8_t b[8];
+  uint8_t b[8 + kNonceSize];
   memcpy(b, kMagic, 4);
   put16(b + 4, h.version);
   b[6] = static_cast<uint8_t>(h.role);
-  b[7] = 0;
+  b[7] = h.flags;
+  memcpy(b + 8, h.nonce.data(), kNonceSize);
   out.append(reinterpret_cast<char*>(b), sizeof b);
 }
 
 bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
-  if (n != 8 || memcmp(p, kMagic, 4) != 0) {
+  if (n < 8 || memcmp(p, kMagic, 4) != 0) {
     err = "not a tcp-forward HELLO (bad magic)";
     return false;
   }
-  if (p[7] != 0) {
-    err = "HELLO with non-zero reserved byte";
+  h.version = get16(p + 4);
+  // Check the size after reading the version, so an old or future peer is
+  // told apart from garbage.
+  if (n != 8 + kNonceSize) {
+    err = "HELLO of " + std::to_string(n) + " bytes (version " + std::to_string(h.version) + ")";
     return false;
   }
-  h.version = get16(p + 4);
+  if ((p[7] & ~kHelloFlagAuth) != 0) {
+    err = "HELLO with unknown flags";
+    return false;
+  }
+  h.flags = p[7];
+  memcpy(h.nonce.data(), p + 8, kNonceSize);
   if (p[6] != static_cast<uint8_t>(Role::client) && p[6] != static_cast<uint8_t>(Role::server)) {
     err = "HELLO with unknown role " + std::to_string(p[6]);
     return false;
@@ -200,6 +211,28 @@ bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err) {
   }
   f.reason = p[0];
   f.text.assign(reinterpret_cast<const char*>(p + 1), n - 1);
+  return true;
+}
+
+void encode_auth(const Auth& a, std::string& out) {
+  out.append(reinterpret_cast<const char*>(a.proof.data()), kProofSize);
+  size_t n = std::min(a.name.size(), kMaxClientName);
+  out.push_back(static_cast<char>(n));
+  out.append(a.name, 0, n);
+}
+
+bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err) {
+  if (n < kProofSize + 1 || n != kProofSize + 1 + p[kProofSize] || p[kProofSize] > kMaxClientName) {
+    err = "malformed AUTH payload";
+    return false;
+  }
+  memcpy(a.proof.data(), p, kProofSize);
+  a.name.assign(reinterpret_cast<const char*>(p + kProofSize + 1), p[kProofSize]);
+  for (char c : a.name)
+    if (c <= 0x20 || c >= 0x7f) {
+      err = "AUTH with a non-printable client name";
+      return false;
+    }
   return true;
 }
 

@@ -7,6 +7,7 @@
 // complete payload and return false with a reason in err if it is malformed.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,6 +21,10 @@ constexpr uint16_t kVersion = 1;
 constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
 constexpr size_t kMaxReasonText = 200;
 constexpr uint32_t kMaxWindow = 1u << 30;  // a credit beyond this is a protocol error
+constexpr size_t kNonceSize = 32;
+constexpr size_t kProofSize = 32;  // HMAC-SHA256
+constexpr size_t kMaxClientName = 64;
+constexpr uint8_t kHelloFlagAuth = 0x01;  // the sender will prove a shared key
 
 enum class Type : uint8_t {
   hello = 0x01,
@@ -32,6 +37,7 @@ enum class Type : uint8_t {
   window = 0x08,
   ping = 0x09,
   pong = 0x0a,
+  auth = 0x0b,
 };
 const char* type_name(Type t);
 
@@ -63,6 +69,12 @@ bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err);
 struct Hello {
   uint16_t version = kVersion;
   Role role = Role::client;
+  uint8_t flags = 0;  // kHelloFlagAuth
+  std::array<uint8_t, kNonceSize> nonce{};
+};
+struct Auth {
+  std::array<uint8_t, kProofSize> proof{};
+  std::string name;  // client only: which key ([CLIENTS]); may be empty
 };
 struct Open {
   uint32_t window = 0;
@@ -79,11 +91,13 @@ void encode_hello(const Hello& h, std::string& out);
 void encode_open(const Open& o, std::string& out);
 void encode_u32(uint32_t v, std::string& out);  // OPEN_OK window, WINDOW increment
 void encode_failure(const Failure& f, std::string& out);
+void encode_auth(const Auth& a, std::string& out);
 
 bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err);
 bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err);
 bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err);
 bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
+bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err);
 
 // Whole frame: header + payload appended to out.
 void encode_frame(Type type, uint32_t stream, const std::string& payload, std::string& out);

@@ -326,6 +326,7 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
     read_event_.reset();
     local_.reset();  // safe inside our own callback: libevent holds a reference
   }
+  lease_.reset();
   tunnel_.forget_stream(id_);
 }
 

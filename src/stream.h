@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ev.h"
@@ -32,6 +33,8 @@ class Stream : public Disposable {
   Stream& operator=(const Stream&) = delete;
 
   uint32_t id() const { return id_; }
+  // Something to let go of when the stream ends (a connection count).
+  void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
   State state() const { return state_; }
 
   // Server side: ask the client to connect host:port.
@@ -99,4 +102,5 @@ class Stream : public Disposable {
   uint64_t bytes_to_peer_ = 0;    // local -> channel
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<void> lease_;
 };

@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "socket_reader.h"
+#include "tls.h"
 #include "stream.h"
 
 namespace {
@@ -12,23 +13,29 @@ constexpr size_t kChannelReadSize = 1u << 20;
 constexpr size_t kChannelWriteSize = 1u << 20;
 }  // namespace
 
-Tunnel::Tunnel(BufferEventPtr bev, frame::Role role, std::string peer, TunnelHandler& handler,
-               Reaper& reaper, TunnelLimits limits)
+Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
+               TunnelHandler& handler, Reaper& reaper, AuthSettingsPtr auth, TunnelLimits limits)
     : bev_(std::move(bev)),
       role_(role),
       peer_(std::move(peer)),
       handler_(handler),
       reaper_(reaper),
-      limits_(limits) {
+      limits_(limits),
+      tls_(tls),
+      auth_(std::move(auth)),
+      nonce_(random_nonce()),
+      peer_nonce_{} {
   bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, limits_.channel_low, 0);
   bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
-  read_event_.reset(event_new(base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
-                              readable_cb, this));
-  // Socket bufferevents freeze their input's tail for their own reader; we
-  // are that reader now.
-  evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
   bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
+  if (!tls_) {
+    read_event_.reset(event_new(base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
+                                readable_cb, this));
+    // Socket bufferevents freeze their input's tail for their own reader;
+    // we are that reader now.
+    evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
+  }
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
 }
 
@@ -37,15 +44,25 @@ Tunnel::~Tunnel() = default;
 event_base* Tunnel::base() const { return bufferevent_get_base(bev_.get()); }
 
 void Tunnel::start() {
-  if (role_ == frame::Role::client) {
-    std::string hello;
-    frame::encode_hello(frame::Hello{frame::kVersion, role_}, hello);
-    send_control(frame::Type::hello, 0, hello);
-  }
+  if (role_ == frame::Role::client) send_hello();
   timeval tv{limits_.handshake_timeout_sec, 0};
   evtimer_add(handshake_timer_.get(), &tv);
-  bufferevent_enable(bev_.get(), EV_WRITE);
-  event_add(read_event_.get(), nullptr);
+  if (tls_) {
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  } else {
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    event_add(read_event_.get(), nullptr);
+  }
+}
+
+void Tunnel::send_hello() {
+  frame::Hello hello;
+  hello.role = role_;
+  hello.flags = auth_->enabled ? frame::kHelloFlagAuth : 0;
+  hello.nonce = nonce_;
+  std::string payload;
+  frame::encode_hello(hello, payload);
+  send_control(frame::Type::hello, 0, payload);
 }
 
 void Tunnel::close(const std::string& reason, LogLevel level) {
@@ -132,7 +149,7 @@ void Tunnel::on_readable() {
     case ReadResult::data: on_read(); break;
     case ReadResult::again: break;
     case ReadResult::eof:
-      close(state_ == State::handshake ? "closed during handshake" : "peer closed the channel");
+      close(state_ == State::up ? "peer closed the channel" : handshake_eof_reason());
       break;
     case ReadResult::error:
       close(std::string("channel error: ") + evutil_socket_error_to_string(errno), LogLevel::warning);
@@ -142,21 +159,134 @@ void Tunnel::on_readable() {
 
 void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_drained(); }
 
-void Tunnel::event_cb(bufferevent*, short what, void* arg) noexcept {
+void Tunnel::event_cb(bufferevent* bev, short what, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
   if (what & BEV_EVENT_EOF) {
-    t->close(t->state_ == State::handshake ? "closed during handshake" : "peer closed the channel");
+    t->close(t->state_ == State::up ? "peer closed the channel" : t->handshake_eof_reason());
   } else if (what & BEV_EVENT_ERROR) {
     int err = EVUTIL_SOCKET_ERROR();
-    t->close(std::string("channel error: ") + evutil_socket_error_to_string(err), LogLevel::warning);
+    std::string tls_err = t->tls_ ? tls_error_text(bev) : "";
+    t->close(std::string("channel error: ") +
+                 (tls_err.empty() ? evutil_socket_error_to_string(err) : "TLS: " + tls_err),
+             LogLevel::warning);
   }
 }
 
 void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
-  if (t->state_ == State::handshake)
-    t->close("no valid HELLO within " + std::to_string(t->limits_.handshake_timeout_sec) +
+  if (t->state_ == State::handshake || t->state_ == State::auth)
+    t->close("handshake not completed within " + std::to_string(t->limits_.handshake_timeout_sec) +
              " seconds, dropped", LogLevel::warning);
+}
+
+std::string Tunnel::handshake_eof_reason() const {
+  if (role_ == frame::Role::server) return "closed during the handshake";
+  // The server logs the real reason; give the usual suspects here.
+  if (state_ == State::auth) return "server closed the channel during authentication: wrong key?";
+  return std::string("server closed the connection during the handshake: ") +
+         (tls_ ? "not a tcp-forward server, or it refused our certificate?"
+               : "does the server use TLS (then add --tls), or is it not a tcp-forward server?");
+}
+
+void Tunnel::auth_failed(const std::string& why) {
+  close("authentication failed: " + why, LogLevel::warning);
+}
+
+std::string Tunnel::channel_binding() const {
+  if (!tls_ || !bev_) return "";
+  return tls_channel_binding(bev_.get());
+}
+
+void Tunnel::become_up() {
+  state_ = State::up;
+  handshake_timer_.reset();
+  handler_.tunnel_up(*this);
+}
+
+bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
+  if (hello.version != frame::kVersion) {
+    err = "peer speaks protocol version " + std::to_string(hello.version) +
+          ", this build speaks " + std::to_string(frame::kVersion);
+    return false;
+  }
+  frame::Role expected = role_ == frame::Role::server ? frame::Role::client : frame::Role::server;
+  if (hello.role != expected) {
+    err = "peer announced the wrong role";
+    return false;
+  }
+  peer_nonce_ = hello.nonce;
+  bool peer_auth = hello.flags & frame::kHelloFlagAuth;
+  if (role_ == frame::Role::server) {
+    if (auth_->enabled && !peer_auth) {
+      auth_failed("client has no key, and this server requires one (AUTH_KEY_FILE)");
+      return true;
+    }
+    send_hello();
+    if (auth_->enabled)
+      state_ = State::auth;
+    else
+      become_up();
+    return true;
+  }
+  if (auth_->enabled && !peer_auth) {
+    auth_failed("server does not authenticate (AUTH = none); refusing it because it cannot prove it knows the key");
+    return true;
+  }
+  if (!auth_->enabled && peer_auth) {
+    auth_failed("server requires a key: give --key-file");
+    return true;
+  }
+  if (!auth_->enabled) {
+    become_up();
+    return true;
+  }
+  frame::Auth a;
+  a.name = auth_->name;
+  a.proof = compute_proof(auth_->key, frame::Role::client, frame::kVersion, nonce_, peer_nonce_,
+                          a.name, channel_binding());
+  std::string payload;
+  frame::encode_auth(a, payload);
+  send_control(frame::Type::auth, 0, payload);
+  state_ = State::auth;
+  return true;
+}
+
+bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
+  if (state_ != State::auth) {
+    err = "AUTH outside the handshake";
+    return false;
+  }
+  if (role_ == frame::Role::server) {
+    const Key* key = auth_->key_for(a.name);
+    if (!key) {
+      auth_failed("no key for client name '" + printable(a.name) + "'");
+      return true;
+    }
+    std::string binding = channel_binding();
+    Proof want = compute_proof(*key, frame::Role::client, frame::kVersion, peer_nonce_, nonce_,
+                               a.name, binding);
+    if (!proof_matches(want, a.proof)) {
+      auth_failed(a.name.empty() ? "wrong key" : "wrong key for client '" + a.name + "'");
+      return true;
+    }
+    client_name_ = a.name;
+    frame::Auth reply;
+    reply.proof = compute_proof(*key, frame::Role::server, frame::kVersion, peer_nonce_, nonce_,
+                                a.name, binding);
+    std::string payload;
+    frame::encode_auth(reply, payload);
+    send_control(frame::Type::auth, 0, payload);
+    become_up();
+    return true;
+  }
+  Proof want = compute_proof(auth_->key, frame::Role::server, frame::kVersion, nonce_, peer_nonce_,
+                             auth_->name, channel_binding());
+  if (!proof_matches(want, a.proof)) {
+    auth_failed("server could not prove the key (wrong key, or not our server)");
+    return true;
+  }
+  become_up();
+  return true;
 }
 
 void Tunnel::protocol_error(const std::string& what) {
@@ -189,6 +319,10 @@ void Tunnel::on_read() {
     }
     if (state_ == State::handshake && h.type != frame::Type::hello) {
       protocol_error(std::string("expected HELLO, got ") + frame::type_name(h.type));
+      return;
+    }
+    if (state_ == State::auth && h.type != frame::Type::auth) {
+      protocol_error(std::string("expected AUTH, got ") + frame::type_name(h.type));
       return;
     }
     if (avail < frame::kHeaderSize + h.length) break;  // wait for the rest
@@ -242,25 +376,12 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       }
       frame::Hello hello;
       if (!frame::decode_hello(p, h.length, hello, err)) return false;
-      if (hello.version != frame::kVersion) {
-        err = "peer speaks protocol version " + std::to_string(hello.version) +
-              ", this build speaks " + std::to_string(frame::kVersion);
-        return false;
-      }
-      frame::Role expected = role_ == frame::Role::server ? frame::Role::client : frame::Role::server;
-      if (hello.role != expected) {
-        err = "peer announced the wrong role";
-        return false;
-      }
-      if (role_ == frame::Role::server) {
-        std::string reply;
-        frame::encode_hello(frame::Hello{frame::kVersion, role_}, reply);
-        send_control(Type::hello, 0, reply);
-      }
-      state_ = State::up;
-      handshake_timer_.reset();
-      handler_.tunnel_up(*this);
-      return true;
+      return on_hello(hello, err);
+    }
+    case Type::auth: {
+      frame::Auth a;
+      if (!frame::decode_auth(p, h.length, a, err)) return false;
+      return on_auth(a, err);
     }
     case Type::ping: {
       send_control(Type::pong, 0, std::string(reinterpret_cast<const char*>(p), h.length));

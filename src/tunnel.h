@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth.h"
 #include "ev.h"
 #include "frame.h"
 #include "log.h"
@@ -33,13 +34,15 @@ struct TunnelLimits {
   uint32_t stream_window = 1u << 20;      // receive window per stream
   size_t channel_high = 1u << 20;         // stop reading locals above this much queued
   size_t channel_low = 512u << 10;        // resume below this
-  int handshake_timeout_sec = 10;
+  int handshake_timeout_sec = 5;  // TLS + HELLO + AUTH must complete in this time
 };
 
 class Tunnel : public Disposable {
  public:
-  Tunnel(BufferEventPtr bev, frame::Role role, std::string peer, TunnelHandler& handler,
-         Reaper& reaper, TunnelLimits limits = {});
+  // tls: bev is an OpenSSL bufferevent (it reads for us); otherwise a
+  // socket bufferevent used for writes only.
+  Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer, TunnelHandler& handler,
+         Reaper& reaper, AuthSettingsPtr auth, TunnelLimits limits = {});
   ~Tunnel() override;
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -49,6 +52,8 @@ class Tunnel : public Disposable {
   bool up() const { return state_ == State::up; }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer() const { return peer_; }
+  // Server: the name the client authenticated with ("" if none).
+  const std::string& client_name() const { return client_name_; }
   event_base* base() const;
   Reaper& reaper() { return reaper_; }
   const TunnelLimits& limits() const { return limits_; }
@@ -72,7 +77,7 @@ class Tunnel : public Disposable {
   size_t stream_count() const { return streams_.size(); }
 
  private:
-  enum class State { handshake, up, closed };
+  enum class State { handshake, auth, up, closed };
 
   static void read_cb(bufferevent*, void* arg) noexcept;
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -84,6 +89,13 @@ class Tunnel : public Disposable {
   void on_read();
   void on_drained();
   bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_hello(const frame::Hello& hello, std::string& err);
+  bool on_auth(const frame::Auth& auth, std::string& err);
+  void become_up();
+  void send_hello();
+  std::string channel_binding() const;
+  void auth_failed(const std::string& why);
+  std::string handshake_eof_reason() const;
   bool dispatch_data(const frame::Header& h, evbuffer* in, std::string& err);
   // Finds the stream for a frame: nullptr with ok=true for an id that was
   // open once and is forgotten now; ok=false for an id never opened.
@@ -97,6 +109,11 @@ class Tunnel : public Disposable {
   TunnelHandler& handler_;
   Reaper& reaper_;
   TunnelLimits limits_;
+  bool tls_;
+  AuthSettingsPtr auth_;
+  Nonce nonce_;       // ours
+  Nonce peer_nonce_;  // theirs, from HELLO
+  std::string client_name_;
   State state_ = State::handshake;
   EventPtr handshake_timer_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;

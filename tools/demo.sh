@@ -35,6 +35,13 @@ wait_for() {  # wait_for FILE TEXT: up to 10 s
   echo "demo: timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
 }
 
+# The shipped config names AUTH_KEY_FILE = secret.key beside it; make one
+# for the demo if there is none (the Debian package makes it at install).
+if [ ! -f etc/secret.key ]; then
+  (umask 077 && openssl rand -hex 32 >etc/secret.key)
+  echo "== made etc/secret.key (the shared key of server and client)"
+fi
+
 mkdir "$work/www"
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$work/www/demo.bin"
 python3 -m http.server 8000 --bind 127.0.0.1 --directory "$work/www" >"$work/web.log" 2>&1 &
@@ -45,8 +52,8 @@ src/forward-server -n etc/forward_server.cfg || exit 1
 src/forward-server etc/forward_server.cfg 2>"$work/server.log" &
 pids+=($!)
 wait_for "$work/server.log" "mapping .* listening" || exit 1
-echo "== forward-client 127.0.0.1 1111"
-src/forward-client 127.0.0.1 1111 2>"$work/client.log" &
+echo "== forward-client --key-file etc/secret.key 127.0.0.1 1111"
+src/forward-client --key-file etc/secret.key 127.0.0.1 1111 2>"$work/client.log" &
 pids+=($!)
 wait_for "$work/client.log" "channel up" || exit 1
 

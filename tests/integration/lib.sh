@@ -281,6 +281,8 @@ write_config() {
         echo "INNER_PORT = $INNER_PORT"
         echo "INNER_ADDR = $LOCALHOST"
         echo "LOG_LEVEL = debug"
+        echo "AUTH_KEY_FILE = $(test_key)"
+        [ -n "${EXTRA_DEFAULTS:-}" ] && printf '%s\n' "$EXTRA_DEFAULTS"
         echo "[MAPPER]"
         for m in "$@"; do
             echo "$m"
@@ -289,6 +291,15 @@ write_config() {
             PUBLIC_PORTS+=("${pub##*:}")
         done
     } >"$CONFIG"
+}
+
+# test_key: path of this test's shared key (made on first use, mode 600).
+test_key() {
+    local key=$TMP/secret.key
+    if [ ! -f "$key" ]; then
+        (umask 077 && openssl rand -hex 32 >"$key") || fail "cannot make a key with openssl"
+    fi
+    echo "$key"
 }
 
 # start_server: start forward-server on $CONFIG, wait until INNER_PORT and
@@ -313,7 +324,8 @@ start_server() {
 start_client() {
     local name=${1:-client}
     check_binaries
-    start_bg "$name" "$FORWARD_CLIENT" -v --retry-delay 1 $LOCALHOST "$INNER_PORT"
+    start_bg "$name" "$FORWARD_CLIENT" -v --retry-delay 1 --key-file "$(test_key)" \
+        ${CLIENT_ARGS:-} $LOCALHOST "$INNER_PORT"
     CLIENT_PID=$BG_PID
     CLIENT_LOG=$TMP/$name.log
 }

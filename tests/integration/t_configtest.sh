@@ -59,6 +59,8 @@ LOG_LEVEL = info
 OUTER_PORTS_FILE = ports.cfg
 [MAPPER]
 127.0.0.1:28080 = 127.0.0.1:28000    ; comment
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 cat >"$TMP/conf/ports.cfg" <<'CFG'
 [MAPPER]
@@ -72,6 +74,8 @@ INNER_ADDR = 127.0.0.1
 LOG_LEVEL = debug
 [MAPPER]
 127.0.0.1:28080 = 127.0.0.1:28000
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 
 # absolute path, run from an unrelated folder: ports.cfg is found next to
@@ -95,6 +99,8 @@ INNER_ADDR = 127.0.0.1
 NO_SUCH_KEY = 1
 [MAPPER]
 127.0.0.1:28080 = 127.0.0.1:28000
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/unknown.cfg" "unknown.cfg:4"
 
@@ -105,6 +111,8 @@ INNER_ADDR = 127.0.0.1
 
 [MAPPER]
 127.0.0.1:70000 = 127.0.0.1:28000
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/port70000.cfg" "port70000.cfg:6"
 
@@ -114,6 +122,8 @@ INNER_ADDR = 127.0.0.1
 INNER_PORT = abc
 [MAPPER]
 127.0.0.1:28080 = 127.0.0.1:28000
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/portabc.cfg" "portabc.cfg:3"
 
@@ -123,6 +133,8 @@ INNER_PORT = 21111
 [MAPPER]
 127.0.0.1:28080 = 127.0.0.1:28000
 127.0.0.1:28081 = 127.0.0.1:abc
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/targetport.cfg" "targetport.cfg:5"
 
@@ -131,6 +143,8 @@ cat >"$TMP/bad/target.cfg" <<'CFG'
 INNER_PORT = 21111
 [MAPPER]
 127.0.0.1:28080 = 300.1.1.1:22
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/target.cfg" "target.cfg:4"
 
@@ -141,6 +155,8 @@ INNER_PORT = 21111
 127.0.0.1:28080 = 127.0.0.1:28000
 
 127.0.0.1:28081 = bad!host:22
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 expect_errors "$TMP/bad/target2.cfg" "target2.cfg:6"
 
@@ -152,6 +168,8 @@ OUTER_PORTS_FILE = dup_ports.cfg
 [MAPPER]
 127.0.0.1:28079 = 127.0.0.1:1
 127.0.0.1:28080 = 127.0.0.1:2
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 cat >"$TMP/bad/dup_ports.cfg" <<'CFG'
 [MAPPER]
@@ -167,6 +185,8 @@ INNER_PORT = 21111
 INNER_ADDR = 127.0.0.1
 ; next line names a file that is not there
 OUTER_PORTS_FILE = no_such_ports.cfg
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 run_n "$TMP/bad/missports.cfg"
 [ $RC = $EX_CONFIG ] || fail "-n missports.cfg: exit status $RC, want $EX_CONFIG"
@@ -189,6 +209,8 @@ OUTER_PORTS_FILE = multi_ports.cfg
 127.0.0.1:99999 = 127.0.0.1:22
 127.0.0.1:28080 = 300.1.1.1:22
 127.0.0.1:28081 = 127.0.0.1:28000
+[DEFAULT]
+AUTH = none   ; keys are exercised by t_auth.sh
 CFG
 cat >"$TMP/bad/multi_ports.cfg" <<'CFG'
 [MAPPER]

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,9 +46,16 @@ struct Loaded {
   }
 };
 
-Loaded load(const std::map<std::string, std::string>& files, const std::string& path = kMain) {
+// Most tests are about mappings and line numbers, not keys: unless told
+// otherwise, the main file gets "AUTH = none" appended (after every line a
+// test looks at, so no line number moves) to satisfy the key requirement.
+Loaded load(const std::map<std::string, std::string>& files, const std::string& path = kMain,
+            bool add_auth_none = true) {
   Files fs;
   fs.files = files;
+  auto main = fs.files.find(path);
+  if (add_auth_none && main != fs.files.end() && main->second.find("AUTH") == std::string::npos)
+    main->second += "\n[DEFAULT]\nAUTH = none\n";
   Loaded l;
   l.ok = load_server_config(path, l.config, l.errors, fs.reader());
   l.reads = fs.reads;
@@ -406,7 +414,7 @@ TEST(ConfigLoad, LineOfExactlyMaxLengthAccepted) {
 TEST(ConfigLoad, ExistingErrorsInVectorArePreserved) {
   std::vector<ConfigError> errors = {{"earlier.cfg", 3, "earlier problem"}};
   Files fs;
-  fs.files[kMain] = "[MAPPER]\n1234 = 10.0.0.1:80\n";
+  fs.files[kMain] = "[MAPPER]\n1234 = 10.0.0.1:80\n[DEFAULT]\nAUTH = none\n";
   ServerConfig c;
   EXPECT_TRUE(load_server_config(kMain, c, errors, fs.reader()));
   ASSERT_EQ(1u, errors.size());
@@ -753,11 +761,94 @@ TEST(ConfigErrors, FailedLoadLeavesOutputUntouched) {
 
   // And a successful load does replace it.
   Files fs;
-  fs.files = {{kMain, kSeedDefaults}, {kPorts, kSeedMapper}};
+  fs.files = {{kMain, std::string(kSeedDefaults) + "AUTH = none\n"}, {kPorts, kSeedMapper}};
   ServerConfig out = sentinel;
   std::vector<ConfigError> errors;
   ASSERT_TRUE(load_server_config(kMain, out, errors, fs.reader()));
   EXPECT_EQ(kMain, out.path);
   EXPECT_EQ(1111, out.inner_port);
   EXPECT_EQ(4u, out.mappings.size());
+}
+
+// ---------------------------------------------------------------------------
+// Security keys (issue 3)
+
+TEST(ConfigSecurity, KeyRequiredUnlessAuthNone) {
+  Loaded l = load({{kMain, "[DEFAULT]\nINNER_PORT = 1111\n"}}, kMain, false);
+  ASSERT_FALSE(l.ok);
+  ASSERT_EQ(1u, l.errors.size()) << l.dump();
+  EXPECT_EQ(0, l.errors[0].line);
+  EXPECT_NE(std::string::npos, l.errors[0].message.find("AUTH = none")) << l.dump();
+  Loaded none = load({{kMain, "[DEFAULT]\nAUTH = none\n"}}, kMain, false);
+  ASSERT_TRUE(none.ok) << none.dump();
+  EXPECT_TRUE(none.config.auth_none);
+}
+
+TEST(ConfigSecurity, KeyAndTlsFilesResolveBesideTheConfig) {
+  Loaded l = load({{kMain,
+                    "[DEFAULT]\nAUTH_KEY_FILE = secret.key\nTLS_CERT = /abs/server.crt\n"
+                    "TLS_KEY = server.key\nTLS_CLIENT_CA = ca.crt\nUSER = tcp-forward\n"
+                    "GROUP = tcp-forward\nHANDSHAKE_TIMEOUT = 3\nMAX_HANDSHAKES = 10\n"
+                    "MAX_STREAMS_PER_CLIENT = 99\n[CLIENTS]\nbranch-1 = keys/b1.key\n"}},
+                  kMain, false);
+  ASSERT_TRUE(l.ok) << l.dump();
+  const ServerConfig& c = l.config;
+  EXPECT_FALSE(c.auth_none);
+  EXPECT_EQ("/etc/tf/secret.key", c.auth_key_file.path);
+  EXPECT_EQ(2, c.auth_key_file.line);
+  EXPECT_EQ("/abs/server.crt", c.tls_cert.path);
+  EXPECT_EQ("/etc/tf/server.key", c.tls_key.path);
+  EXPECT_EQ("/etc/tf/ca.crt", c.tls_client_ca.path);
+  EXPECT_EQ("tcp-forward", c.user);
+  EXPECT_EQ("tcp-forward", c.group);
+  EXPECT_EQ(3, c.handshake_timeout_sec);
+  EXPECT_EQ(10, c.max_handshakes);
+  EXPECT_EQ(99, c.max_streams_per_client);
+  ASSERT_EQ(1u, c.clients.size());
+  EXPECT_EQ("branch-1", c.clients[0].first);
+  EXPECT_EQ("/etc/tf/keys/b1.key", c.clients[0].second.path);
+  EXPECT_EQ(12, c.clients[0].second.line);
+}
+
+TEST(ConfigSecurity, BadSecurityValuesCiteTheirLines) {
+  Loaded l = load({{kMain,
+                    "[DEFAULT]\nAUTH = maybe\nHANDSHAKE_TIMEOUT = 0\nMAX_HANDSHAKES = x\n"
+                    "USER = bad user\nTLS_CERT = a.crt\n[CLIENTS]\nbad name = k\nok = \n"}},
+                  kMain, false);
+  ASSERT_FALSE(l.ok);
+  std::vector<int> lines;
+  for (const auto& e : l.errors) lines.push_back(e.line);
+  // AUTH, HANDSHAKE_TIMEOUT, MAX_HANDSHAKES, USER, client name, empty key file,
+  // TLS_CERT without TLS_KEY (line 6) and the missing key (line 0).
+  for (int want : {2, 3, 4, 5, 6, 8, 9, 0})
+    EXPECT_NE(lines.end(), std::find(lines.begin(), lines.end(), want)) << want << "\n" << l.dump();
+}
+
+TEST(ConfigRules, AllowDenyAndLimitsPerMappingAndGlobal) {
+  Loaded l = load({{kMain,
+                    "[MAPPER]\n1234 = 10.0.0.1:22\n127.0.0.1:8080 = 10.0.0.2:80\n"
+                    "[RULES]\nDENY = 192.0.2.1\n1234.allow = 127.0.0.1/32, 10.0.0.0/8\n"
+                    "127.0.0.1:8080.MAX_CONNECTIONS = 5\nMAX_CONNECTIONS = 50\n"}});
+  ASSERT_TRUE(l.ok) << l.dump();
+  ASSERT_EQ(2u, l.config.mappings.size());
+  const Mapping& a = l.config.mappings[0];
+  const Mapping& b = l.config.mappings[1];
+  EXPECT_EQ(2u, a.access.allow.size());
+  EXPECT_EQ(1u, a.access.deny.size());
+  EXPECT_TRUE(b.access.allow.empty());
+  EXPECT_EQ(1u, b.access.deny.size());
+  EXPECT_EQ(50, a.max_connections);
+  EXPECT_EQ(5, b.max_connections);  // per mapping wins, whatever the order
+}
+
+TEST(ConfigRules, ErrorsCiteTheirLines) {
+  Loaded l = load({{kMain,
+                    "[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n9999.ALLOW = 10.0.0.0/8\n"
+                    "1234.PERMIT = 1.2.3.4\n1234.DENY = 10.0.0.0/33\n1234.MAX_CONNECTIONS = -1\n"
+                    "ALLOW = \n"}});
+  ASSERT_FALSE(l.ok);
+  std::vector<int> lines;
+  for (const auto& e : l.errors) lines.push_back(e.line);
+  for (int want : {4, 5, 6, 7, 8})
+    EXPECT_NE(lines.end(), std::find(lines.begin(), lines.end(), want)) << want << "\n" << l.dump();
 }

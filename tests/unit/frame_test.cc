@@ -15,15 +15,19 @@ using frame::Type;
 
 namespace {
 
-const Type kAllTypes[] = {Type::hello, Type::open,   Type::open_ok, Type::open_fail, Type::data,
-                          Type::eof,   Type::reset,  Type::window,  Type::ping,      Type::pong};
+const Type kAllTypes[] = {Type::hello, Type::open,  Type::open_ok, Type::open_fail,
+                          Type::data,  Type::eof,   Type::reset,   Type::window,
+                          Type::ping,  Type::pong,  Type::auth};
 
-bool is_channel_type(Type t) { return t == Type::hello || t == Type::ping || t == Type::pong; }
+bool is_channel_type(Type t) {
+  return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth;
+}
 
 // A length the type allows (the smallest one).
 uint32_t valid_length(Type t) {
   switch (t) {
-    case Type::hello: return 8;
+    case Type::hello: return 40;
+    case Type::auth: return 33;
     case Type::open: return 8;
     case Type::open_ok: return 4;
     case Type::open_fail: return 1;
@@ -136,7 +140,8 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
     Type type;
     uint32_t min, max;
   } cases[] = {
-      {Type::hello, 8, 8},        {Type::open, 8, 262},  {Type::open_ok, 4, 4},
+      {Type::hello, 40, 40},      {Type::open, 8, 262},  {Type::open_ok, 4, 4},
+      {Type::auth, 33, 97},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
       {Type::pong, 8, 8},
@@ -186,7 +191,7 @@ TEST(FrameHeader, TypeAndReasonNames) {
 // Header errors
 
 TEST(FrameHeaderError, UnknownTypes) {
-  for (int type : {0x00, 0x0b, 0x0c, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x0c, 0x0d, 0x10, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE(type);
     Header h;
     std::string err;
@@ -271,12 +276,12 @@ TEST(FrameHeaderError, StreamIdZeroOnStreamFrames) {
 }
 
 TEST(FrameHeaderError, NonZeroStreamIdOnChannelFrames) {
-  for (Type t : {Type::hello, Type::ping, Type::pong}) {
+  for (Type t : {Type::hello, Type::ping, Type::pong, Type::auth}) {
     SCOPED_TRACE(frame::type_name(t));
     for (uint32_t id : {1u, 0x100u, 0xffffffffu}) {
       Header h;
       std::string err;
-      EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, id, 8), h, err));
+      EXPECT_FALSE(header_ok(raw_header(static_cast<uint8_t>(t), 0, 0, id, valid_length(t)), h, err));
       EXPECT_NE(std::string::npos, err.find("stream id")) << err;
     }
   }
@@ -288,11 +293,13 @@ TEST(FrameHeaderError, NonZeroStreamIdOnChannelFrames) {
 TEST(FramePayload, HelloRoundTrip) {
   for (frame::Role role : {frame::Role::client, frame::Role::server}) {
     std::string p;
-    frame::encode_hello(frame::Hello{frame::kVersion, role}, p);
-    ASSERT_EQ(8u, p.size());
+    frame::Hello in{frame::kVersion, role, frame::kHelloFlagAuth, {}};
+    for (size_t i = 0; i < in.nonce.size(); ++i) in.nonce[i] = static_cast<uint8_t>(i * 9 + 1);
+    frame::encode_hello(in, p);
+    ASSERT_EQ(40u, p.size());
     EXPECT_EQ(std::string("TCPF\x00\x01", 6), p.substr(0, 6));
     EXPECT_EQ(static_cast<char>(role), p[6]);
-    EXPECT_EQ('\0', p[7]);
+    EXPECT_EQ('\x01', p[7]);
     frame::Hello h;
     h.version = 99;
     h.role = role == frame::Role::client ? frame::Role::server : frame::Role::client;
@@ -300,7 +307,58 @@ TEST(FramePayload, HelloRoundTrip) {
     ASSERT_TRUE(frame::decode_hello(bytes(p), p.size(), h, err)) << err;
     EXPECT_EQ(frame::kVersion, h.version);
     EXPECT_EQ(role, h.role);
+    EXPECT_EQ(frame::kHelloFlagAuth, h.flags);
+    EXPECT_EQ(in.nonce, h.nonce);
   }
+}
+
+TEST(FramePayload, HelloUnknownFlags) {
+  std::string p;
+  frame::encode_hello(frame::Hello{}, p);
+  for (int flags : {0x02, 0x80, 0xff}) {
+    p[7] = static_cast<char>(flags);
+    frame::Hello h;
+    std::string err;
+    EXPECT_FALSE(frame::decode_hello(bytes(p), p.size(), h, err)) << flags;
+    EXPECT_NE(std::string::npos, err.find("flags")) << err;
+  }
+}
+
+TEST(FramePayload, AuthRoundTrip) {
+  for (const std::string& name : {std::string(), std::string("branch-7"), std::string(64, 'n')}) {
+    frame::Auth in;
+    for (size_t i = 0; i < in.proof.size(); ++i) in.proof[i] = static_cast<uint8_t>(255 - i);
+    in.name = name;
+    std::string p;
+    frame::encode_auth(in, p);
+    ASSERT_EQ(33 + name.size(), p.size());
+    frame::Auth out;
+    std::string err;
+    ASSERT_TRUE(frame::decode_auth(bytes(p), p.size(), out, err)) << err;
+    EXPECT_EQ(in.proof, out.proof);
+    EXPECT_EQ(name, out.name);
+  }
+}
+
+TEST(FramePayload, AuthErrors) {
+  frame::Auth in;
+  in.name = "abc";
+  std::string p;
+  frame::encode_auth(in, p);
+  frame::Auth out;
+  std::string err;
+  EXPECT_FALSE(frame::decode_auth(bytes(p), p.size() - 1, out, err));  // length byte disagrees
+  std::string longer = p + "x";
+  EXPECT_FALSE(frame::decode_auth(bytes(longer), longer.size(), out, err));
+  EXPECT_FALSE(frame::decode_auth(bytes(p), 32, out, err));  // no length byte
+  std::string ctl = p;
+  ctl[34] = '\n';  // non-printable name byte
+  EXPECT_FALSE(frame::decode_auth(bytes(ctl), ctl.size(), out, err));
+  EXPECT_NE(std::string::npos, err.find("name")) << err;
+  std::string toolong(32, '\0');
+  toolong.push_back(static_cast<char>(65));
+  toolong += std::string(65, 'a');
+  EXPECT_FALSE(frame::decode_auth(bytes(toolong), toolong.size(), out, err));
 }
 
 TEST(FramePayload, HelloCarriesOtherVersions) {
@@ -342,6 +400,7 @@ TEST(FramePayload, HelloUnknownRole) {
     std::string p("TCPF\x00\x01", 6);
     p.push_back(static_cast<char>(role));
     p.push_back('\0');
+    p += std::string(frame::kNonceSize, '\x5a');
     frame::Hello h;
     std::string err;
     EXPECT_FALSE(frame::decode_hello(bytes(p), p.size(), h, err)) << role;
@@ -685,7 +744,7 @@ TEST(FrameDecode, HeaderErrorsReportedBeforePayloadArrives) {
     std::vector<uint8_t> raw;
   } cases[] = {
       {"type 0x00", raw_header(0x00, 0, 0, 1, 4)},
-      {"type 0x0b", raw_header(0x0b, 0, 0, 1, 4)},
+      {"type 0x0c", raw_header(0x0c, 0, 0, 1, 4)},
       {"type 0xff", raw_header(0xff, 0, 0, 1, 4)},
       {"flags", raw_header(0x05, 1, 0, 1, 4)},
       {"reserved", raw_header(0x05, 0, 1, 1, 4)},
@@ -727,7 +786,7 @@ TEST(FrameDecode, OversizedLengthDoesNotWaitForPayload) {
 TEST(FrameDecode, ErrorAfterValidFrame) {
   std::string buf;
   frame::encode_frame(Type::ping, 0, "abcdefgh", buf);
-  std::vector<uint8_t> bad = raw_header(0x0b, 0, 0, 1, 1);
+  std::vector<uint8_t> bad = raw_header(0x0c, 0, 0, 1, 1);
   buf.append(bad.begin(), bad.end());
   frame::Frame fr;
   size_t used = 0;
@@ -777,11 +836,13 @@ TEST(FrameDecode, RandomBuffersNeverCrashAndAreConsistent) {
         const uint8_t* p = buf.data() + frame::kHeaderSize;
         size_t len = fr.payload.size();
         frame::Hello he;
+        frame::Auth au;
         frame::Open op;
         frame::Failure fa;
         uint32_t v = 0;
         switch (fr.header.type) {
           case Type::hello: frame::decode_hello(p, len, he, err); break;
+          case Type::auth: frame::decode_auth(p, len, au, err); break;
           case Type::open:
             if (frame::decode_open(p, len, op, err)) {
               ASSERT_EQ(len, 7 + op.host.size());

@@ -1,0 +1,119 @@
+#include "auth.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "config.h"
+
+namespace {
+
+const char kProofLabel[] = "tcp-forward channel auth";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool decode_key_text(const std::string& text, Key& out, std::string& err) {
+  std::string t;
+  for (char c : text)
+    if (!isspace(static_cast<unsigned char>(c))) t += c;
+  out.clear();
+  bool hex = !t.empty() && t.size() % 2 == 0;
+  for (char c : t)
+    if (hex_value(c) < 0) hex = false;
+  if (hex) {
+    for (size_t i = 0; i < t.size(); i += 2)
+      out.push_back(static_cast<uint8_t>(hex_value(t[i]) << 4 | hex_value(t[i + 1])));
+  } else {
+    if (t.empty() || t.size() % 4 != 0) {
+      err = "not hex or base64 text";
+      return false;
+    }
+    std::vector<uint8_t> buf(t.size() / 4 * 3 + 1);
+    int n = EVP_DecodeBlock(buf.data(), reinterpret_cast<const unsigned char*>(t.data()),
+                            static_cast<int>(t.size()));
+    if (n < 0) {
+      err = "not hex or base64 text";
+      return false;
+    }
+    // EVP_DecodeBlock counts padding as zero bytes; drop them.
+    size_t pad = 0;
+    if (t.size() >= 1 && t[t.size() - 1] == '=') ++pad;
+    if (t.size() >= 2 && t[t.size() - 2] == '=') ++pad;
+    out.assign(buf.begin(), buf.begin() + (n - static_cast<int>(pad)));
+  }
+  if (out.size() < kMinKeyBytes) {
+    err = "key too short: " + std::to_string(out.size()) + " bytes, need at least " +
+          std::to_string(kMinKeyBytes) + " (make one with: openssl rand -hex 32)";
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
+bool load_key_file(const std::string& path, Key& out, std::string& err) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    err = strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    err = "not a regular file";
+    return false;
+  }
+  if (st.st_mode & (S_IROTH | S_IWOTH)) {
+    err = "key file is accessible by other users (mode " +
+          std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+          std::to_string(st.st_mode & 7) + "); chmod 600 or 640 it";
+    return false;
+  }
+  std::string text;
+  if (!read_file(path, text, err)) return false;
+  return decode_key_text(text, out, err);
+}
+
+Nonce random_nonce() {
+  Nonce n;
+  if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1) abort();  // no entropy: never go on
+  return n;
+}
+
+Proof compute_proof(const Key& key, frame::Role prover, uint16_t version, const Nonce& client_nonce,
+                    const Nonce& server_nonce, const std::string& client_name,
+                    const std::string& binding) {
+  std::string msg(kProofLabel, sizeof kProofLabel);  // includes the NUL as a separator
+  msg.push_back(static_cast<char>(prover));
+  msg.push_back(static_cast<char>(version >> 8));
+  msg.push_back(static_cast<char>(version & 0xff));
+  msg.append(reinterpret_cast<const char*>(client_nonce.data()), client_nonce.size());
+  msg.append(reinterpret_cast<const char*>(server_nonce.data()), server_nonce.size());
+  msg.push_back(static_cast<char>(client_name.size()));
+  msg += client_name;
+  msg += binding;
+  Proof out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out.data(), &len);
+  return out;
+}
+
+bool proof_matches(const Proof& a, const Proof& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+const Key* AuthSettings::key_for(const std::string& client_name) const {
+  auto it = clients.find(client_name);
+  if (it != clients.end()) return &it->second;
+  return key.empty() ? nullptr : &key;
+}

@@ -1,0 +1,54 @@
+#include "privileges.h"
+
+#include <cerrno>
+#include <cstring>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+bool drop_privileges(const std::string& user, const std::string& group, std::string& err) {
+  if (user.empty() && group.empty()) return true;
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (!user.empty()) {
+    errno = 0;
+    passwd* pw = getpwnam(user.c_str());
+    if (!pw) {
+      err = "unknown user '" + user + "'";
+      return false;
+    }
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (!group.empty()) {
+    struct group* gr = getgrnam(group.c_str());
+    if (!gr) {
+      err = "unknown group '" + group + "'";
+      return false;
+    }
+    gid = gr->gr_gid;
+  }
+  if (geteuid() != 0) {
+    if (uid == geteuid() && gid == getegid()) return true;  // already there
+    err = "switching to user '" + user + "' needs root";
+    return false;
+  }
+  if (setgroups(1, &gid) != 0) {
+    err = std::string("setgroups: ") + strerror(errno);
+    return false;
+  }
+  if (setresgid(gid, gid, gid) != 0) {
+    err = std::string("setresgid: ") + strerror(errno);
+    return false;
+  }
+  if (setresuid(uid, uid, uid) != 0) {
+    err = std::string("setresuid: ") + strerror(errno);
+    return false;
+  }
+  // Paranoia (OpenSSH permanently_set_uid): root must be gone for good.
+  if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+    err = "could regain root after dropping privileges";
+    return false;
+  }
+  return true;
+}

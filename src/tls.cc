@@ -1,0 +1,233 @@
+#include "tls.h"
+
+#include <cstring>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "address.h"
+
+namespace {
+
+const char kExporterLabel[] = "EXPORTER-tcp-forward-channel-binding";
+
+
+void free_pin(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<std::vector<uint8_t>*>(ptr);
+}
+
+// The pinned fingerprint lives in the context's ex_data slot.
+int pin_index() {
+  static int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_pin);
+  return idx;
+}
+
+std::vector<uint8_t> cert_sha256(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(cert, EVP_sha256(), md, &len);
+  return std::vector<uint8_t>(md, md + len);
+}
+
+// With a pin, the leaf certificate's fingerprint decides alone: a pinned
+// self-signed certificate needs no CA, and no other certificate passes.
+int verify_pinned(int preverify, X509_STORE_CTX* store) {
+  int depth = X509_STORE_CTX_get_error_depth(store);
+  if (depth > 0) return 1;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* pin = static_cast<std::vector<uint8_t>*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
+  (void)preverify;
+  if (!pin) return 0;
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  if (cert && cert_sha256(cert) == *pin) {
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+  }
+  X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+  return 0;
+}
+
+
+SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
+  SslCtxPtr ctx(SSL_CTX_new(method));
+  if (!ctx) {
+    err = "cannot create TLS context: " + openssl_error_text();
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  // Idle channels should not hold 2 x 16 KiB of record buffers.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+  // A peer that closes without close_notify just ends the channel: the
+  // frame layer already tells a complete stream from a cut one, so there is
+  // no truncation to guard against here.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return ctx;
+}
+
+}  // namespace
+
+std::string openssl_error_text() {
+  std::string out;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown error" : out;
+}
+
+std::string tls_error_text(bufferevent* bev) {
+  std::string out;
+  unsigned long e;
+  while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+    const char* reason = ERR_reason_error_string(e);
+    if (!reason) continue;  // libevent also queues bare SSL_get_error() codes
+    if (!out.empty()) out += "; ";
+    out += reason;
+  }
+  SSL* ssl = bufferevent_openssl_get_ssl(bev);
+  if (ssl) {
+    long v = SSL_get_verify_result(ssl);
+    if (v != X509_V_OK) {
+      if (!out.empty()) out += ": ";
+      out += X509_verify_cert_error_string(v);
+    }
+  }
+  return out;
+}
+
+std::string tls_channel_binding(bufferevent* bev) {
+  SSL* ssl = bufferevent_openssl_get_ssl(bev);
+  if (!ssl) return "";
+  unsigned char out[32];
+  if (SSL_export_keying_material(ssl, out, sizeof out, kExporterLabel, strlen(kExporterLabel),
+                                 nullptr, 0, 0) != 1)
+    return "";
+  return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
+
+bool parse_fingerprint(const std::string& text, std::vector<uint8_t>& out, std::string& err) {
+  std::string t = text;
+  if (t.size() > 7 && strncasecmp(t.c_str(), "SHA256:", 7) == 0) t = t.substr(7);
+  std::string hex;
+  for (char c : t)
+    if (c != ':') hex += c;
+  out.clear();
+  if (hex.size() != 64) {
+    err = "expected SHA256: followed by 64 hex digits";
+    return false;
+  }
+  for (size_t i = 0; i < 64; i += 2) {
+    int v = 0;
+    for (int k = 0; k < 2; ++k) {
+      char c = hex[i + k];
+      int d = (c >= '0' && c <= '9') ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      if (d < 0) {
+        err = "'" + printable(std::string(1, c)) + "' is not a hex digit";
+        return false;
+      }
+      v = v * 16 + d;
+    }
+    out.push_back(static_cast<uint8_t>(v));
+  }
+  return true;
+}
+
+std::string format_fingerprint(const std::vector<uint8_t>& fp) {
+  static const char hex[] = "0123456789ABCDEF";
+  std::string out = "SHA256:";
+  for (size_t i = 0; i < fp.size(); ++i) {
+    if (i) out += ':';
+    out += hex[fp[i] >> 4];
+    out += hex[fp[i] & 15];
+  }
+  return out;
+}
+
+SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err) {
+  SslCtxPtr ctx = base_ctx(TLS_server_method(), err);
+  if (!ctx) return nullptr;
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1) {
+    err = "TLS_CERT '" + files.cert + "': " + openssl_error_text();
+    return nullptr;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    err = "TLS_KEY '" + files.key + "': " + openssl_error_text();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    err = "TLS_KEY '" + files.key + "' does not match TLS_CERT '" + files.cert + "'";
+    return nullptr;
+  }
+  if (!files.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx.get(), files.client_ca.c_str(), nullptr) != 1) {
+      err = "TLS_CLIENT_CA '" + files.client_ca + "': " + openssl_error_text();
+      return nullptr;
+    }
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return ctx;
+}
+
+SslCtxPtr make_client_tls(const ClientTlsOptions& opts, std::string& err) {
+  SslCtxPtr ctx = base_ctx(TLS_client_method(), err);
+  if (!ctx) return nullptr;
+  if (!opts.fingerprint.empty()) {
+    SSL_CTX_set_ex_data(ctx.get(), pin_index(), new std::vector<uint8_t>(opts.fingerprint));
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_pinned);
+  } else {
+    int ok = opts.ca_file.empty()
+                 ? SSL_CTX_set_default_verify_paths(ctx.get())
+                 : SSL_CTX_load_verify_locations(ctx.get(), opts.ca_file.c_str(), nullptr);
+    if (ok != 1) {
+      err = (opts.ca_file.empty() ? std::string("system trust store")
+                                  : "--ca-file '" + opts.ca_file + "'") +
+            ": " + openssl_error_text();
+      return nullptr;
+    }
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  }
+  if (!opts.cert.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), opts.cert.c_str()) != 1) {
+      err = "--cert '" + opts.cert + "': " + openssl_error_text();
+      return nullptr;
+    }
+    std::string key = opts.cert_key.empty() ? opts.cert : opts.cert_key;
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx.get()) != 1) {
+      err = "--cert-key '" + key + "': " + openssl_error_text();
+      return nullptr;
+    }
+  }
+  return ctx;
+}
+
+SslPtr new_client_ssl(SSL_CTX* ctx, const ClientTlsOptions& opts, const std::string& server_host,
+                      std::string& err) {
+  SslPtr ssl(SSL_new(ctx));
+  if (!ssl) {
+    err = "cannot create TLS session: " + openssl_error_text();
+    return nullptr;
+  }
+  const std::string& name = opts.server_name.empty() ? server_host : opts.server_name;
+  sockaddr_storage ss;
+  socklen_t len;
+  bool is_ip = ip_literal_to_sockaddr(name, 1, ss, len);
+  if (!is_ip) SSL_set_tlsext_host_name(ssl.get(), name.c_str());
+  if (opts.fingerprint.empty()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                   : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+    if (ok != 1) {
+      err = "cannot verify server name '" + name + "'";
+      return nullptr;
+    }
+  }
+  return ssl;
+}
