@@ -265,6 +265,7 @@ bool Cidr::matches(const std::string& ip_literal) const {
 }
 
 std::string Cidr::str() const {
+  if (family_ != AF_INET && family_ != AF_INET6) return "(none)";
   std::string s = ntop(family_, addr_);
   if (prefix_ != (family_ == AF_INET ? 32u : 128u)) s += "/" + std::to_string(prefix_);
   return s;

@@ -36,7 +36,7 @@ class Cidr {
   // Same for an IP literal ("10.0.0.5", "fd00::5"); false if not a literal.
   bool matches(const std::string& ip_literal) const;
 
-  int family() const { return family_; }  // AF_INET or AF_INET6
+  int family() const { return family_; }  // AF_INET, AF_INET6 (AF_UNSPEC if never parsed)
   unsigned prefix() const { return prefix_; }
   std::string str() const;  // "10.0.0.0/8", "fd00::/64"; a single address without /32 or /128
 
@@ -49,7 +49,7 @@ class Cidr {
   static bool parse_reason(const std::string& text, Cidr& out, std::string& why);
   bool matches_bytes(int family, const uint8_t* addr) const;
 
-  int family_ = AF_INET;  // default-constructed: 0.0.0.0/0
+  int family_ = AF_UNSPEC;  // default-constructed: matches nothing
   unsigned prefix_ = 0;
   uint8_t addr_[16] = {};  // network address, host bits zero; IPv4 uses 4 bytes
 };

@@ -89,15 +89,16 @@ Nonce random_nonce() {
   return n;
 }
 
-Proof compute_proof(const Key& key, frame::Role prover, uint16_t version, const Nonce& client_nonce,
-                    const Nonce& server_nonce, const std::string& client_name,
+Proof compute_proof(const Key& key, frame::Role prover, const std::string& client_hello,
+                    const std::string& server_hello, const std::string& client_name,
                     const std::string& binding) {
+  // Variable-length parts carry a length byte, so no two inputs run together.
   std::string msg(kProofLabel, sizeof kProofLabel);  // includes the NUL as a separator
   msg.push_back(static_cast<char>(prover));
-  msg.push_back(static_cast<char>(version >> 8));
-  msg.push_back(static_cast<char>(version & 0xff));
-  msg.append(reinterpret_cast<const char*>(client_nonce.data()), client_nonce.size());
-  msg.append(reinterpret_cast<const char*>(server_nonce.data()), server_nonce.size());
+  msg.push_back(static_cast<char>(client_hello.size()));
+  msg += client_hello;
+  msg.push_back(static_cast<char>(server_hello.size()));
+  msg += server_hello;
   msg.push_back(static_cast<char>(client_name.size()));
   msg += client_name;
   msg += binding;

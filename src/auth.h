@@ -1,10 +1,11 @@
 // Shared-key authentication of a channel (docs/PROTOCOL.md "Handshake").
 //
 // Each side sends a fresh random nonce in HELLO; each then proves it holds
-// the key with HMAC-SHA256 over a label, its role, the protocol version,
-// both nonces and the client's name. The key never crosses the wire, a
-// recorded proof is useless against a fresh nonce, and a proof made as one
-// role is useless as the other.
+// the key with HMAC-SHA256 over a label, its role, both HELLO payloads as
+// sent (the transcript: version, flags, nonces, session id, tag) and the
+// client's name. The key never crosses the wire, a recorded proof is useless
+// against a fresh nonce, a proof made as one role is useless as the other,
+// and nothing in either HELLO can be altered unnoticed.
 #pragma once
 
 #include <array>
@@ -31,8 +32,8 @@ bool decode_key_text(const std::string& text, Key& out, std::string& err);
 Nonce random_nonce();
 // binding: TLS keying material when the channel runs over TLS (empty
 // otherwise), so a proof made inside one TLS session is worthless in another.
-Proof compute_proof(const Key& key, frame::Role prover, uint16_t version, const Nonce& client_nonce,
-                    const Nonce& server_nonce, const std::string& client_name,
+Proof compute_proof(const Key& key, frame::Role prover, const std::string& client_hello,
+                    const std::string& server_hello, const std::string& client_name,
                     const std::string& binding);
 // Constant-time comparison.
 bool proof_matches(const Proof& a, const Proof& b);

@@ -4,20 +4,37 @@
 #include <sys/socket.h>
 
 #include <event2/bufferevent_ssl.h>
+#include <openssl/rand.h>
 
 #include "address.h"
 #include "log.h"
 #include "net.h"
 #include "stream.h"
 
-ForwardClient::ForwardClient(event_base* base, ClientOptions options)
+namespace {
+
+time_t loop_now(event_base* base) {
+  timeval tv;
+  event_base_gettimeofday_cached(base, &tv);
+  return tv.tv_sec;
+}
+
+}  // namespace
+
+ForwardClient::ForwardClient(event_base* base, ClientOptions options, std::function<void(int)> done)
     : base_(base),
       options_(std::move(options)),
+      done_(std::move(done)),
       reaper_(base),
-      retry_timer_(evtimer_new(base, retry_cb, this)) {}
+      retry_timer_(evtimer_new(base, retry_cb, this)) {
+  // One session id for the life of the process: the server uses it to
+  // replace our old channel at once when we reconnect.
+  RAND_bytes(session_.data(), static_cast<int>(session_.size()));
+}
 
 ForwardClient::~ForwardClient() {
-  stop();
+  connecting_.reset();
+  if (tunnel_) tunnel_->close("client shutting down");
   reaper_.reap();
 }
 
@@ -37,19 +54,46 @@ bool ForwardClient::start(std::string& err) {
   return true;
 }
 
-void ForwardClient::stop() {
+void ForwardClient::shutdown() {
   stopping_ = true;
   evtimer_del(retry_timer_.get());
   connecting_.reset();
-  if (tunnel_) tunnel_->close("client shutting down");
+  drain_deadline_ = loop_now(base_) + options_.drain_timeout_sec;
+  if (tunnel_ && tunnel_->stream_count())
+    log_notice("waiting up to %d s for %zu streams to finish", options_.drain_timeout_sec,
+               tunnel_->stream_count());
+  drain_timer_.reset(event_new(base_, -1, EV_PERSIST, drain_cb, this));
+  timeval tv{0, 100000};
+  event_add(drain_timer_.get(), &tv);
+  drain_tick();
 }
 
-void ForwardClient::log_status() const {
-  if (tunnel_ && tunnel_->up())
-    log_notice("status: channel up to %s, %zu streams", tunnel_->peer().c_str(),
-               tunnel_->stream_count());
-  else
-    log_notice("status: channel down, %s", connecting_ ? "connecting" : "waiting to retry");
+void ForwardClient::drain_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ForwardClient*>(arg)->drain_tick();
+}
+
+void ForwardClient::drain_tick() {
+  size_t n = tunnel_ ? tunnel_->stream_count() : 0;
+  if (n && loop_now(base_) < drain_deadline_) return;
+  drain_timer_.reset();
+  if (tunnel_) tunnel_->close(n ? "client shutting down, drain time over" : "client shutting down");
+  done_(0);
+}
+
+void ForwardClient::poke() {
+  if (tunnel_ && tunnel_->up()) {
+    log_notice("status: channel up to %s, tag %s: %zu streams, %llu bytes in, %llu bytes out",
+               tunnel_->peer().c_str(), options_.tag.c_str(), tunnel_->stream_count(),
+               static_cast<unsigned long long>(tunnel_->bytes_in()),
+               static_cast<unsigned long long>(tunnel_->bytes_out()));
+    return;
+  }
+  log_notice("status: channel down (%d failed attempts)%s", failures_,
+             connecting_ ? ", connecting" : ", retrying now");
+  if (!connecting_ && !tunnel_ && !stopping_) {
+    evtimer_del(retry_timer_.get());
+    connect_server();
+  }
 }
 
 void ForwardClient::connect_server() {
@@ -71,17 +115,18 @@ void ForwardClient::connect_server() {
   }
   if (!connecting_) {
     log_warnx("server %s: cannot create socket", target.c_str());
-    schedule_retry();
+    connection_lost();
     return;
   }
   bufferevent_setcb(connecting_.get(), nullptr, nullptr, connect_event_cb, this);
   timeval tv{options_.connect_timeout_sec, 0};
   bufferevent_set_timeouts(connecting_.get(), nullptr, &tv);
+  // The name is resolved again on every attempt: the server may have moved.
   if (bufferevent_socket_connect_hostname(connecting_.get(), dns_.get(), AF_UNSPEC,
                                           options_.server_host.c_str(), options_.server_port) != 0) {
     log_warnx("server %s: cannot start connecting", target.c_str());
     connecting_.reset();
-    schedule_retry();
+    connection_lost();
   }
 }
 
@@ -99,47 +144,68 @@ void ForwardClient::on_connect_event(short what) {
                       : (what & BEV_EVENT_TIMEOUT) ? "connect timed out"
                       : !tls_err.empty()           ? "TLS: " + tls_err
                                                    : evutil_socket_error_to_string(sock_err);
-    log_warnx("server %s: cannot connect: %s; retrying in %d s", target.c_str(), why.c_str(),
-              options_.retry_delay_sec);
+    log_warnx("server %s: cannot connect: %s", target.c_str(), why.c_str());
     connecting_.reset();
-    schedule_retry();
+    connection_lost();
     return;
   }
   evutil_socket_t fd = bufferevent_getfd(connecting_.get());
   set_nodelay(fd);
   set_keepalive(fd);
   bufferevent_set_timeouts(connecting_.get(), nullptr, nullptr);
-  TunnelLimits limits;
-  limits.handshake_timeout_sec = options_.connect_timeout_sec;
+  TunnelOptions o;
+  o.auth = options_.auth;
+  o.limits.handshake_timeout_sec = options_.connect_timeout_sec;
+  o.limits.heartbeat_sec = options_.heartbeat_sec;
+  o.session = session_;
+  o.tag = options_.tag;
   tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,
-                                     frame::Role::client, peer_name(fd), *this, reaper_,
-                                     options_.auth, limits);
+                                     frame::Role::client, peer_name(fd), *this, reaper_, o);
   tunnel_->start();
 }
 
+// Capped exponential back-off with jitter: retry_min, doubling per failure,
+// at most retry_max, each wait drawn from [0.5, 1.0] of that so many
+// clients cut off together do not come back together.
 void ForwardClient::schedule_retry() {
-  if (stopping_) return;
-  timeval tv{options_.retry_delay_sec, 0};
+  int shift = failures_ > 1 ? std::min(failures_ - 1, 20) : 0;
+  long long cap = std::min<long long>(static_cast<long long>(options_.retry_min_sec) << shift,
+                                      options_.retry_max_sec);
+  uint32_t r = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r);
+  long long ms = cap * 500 + static_cast<long long>(r % 1000) * cap / 2;
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  log_info("reconnecting in %.1f s", static_cast<double>(ms) / 1000);
   evtimer_add(retry_timer_.get(), &tv);
+}
+
+void ForwardClient::connection_lost() {
+  if (stopping_) return;
+  ++failures_;
+  if (!options_.reconnect) {
+    log_notice("--no-reconnect: exiting");
+    done_(1);
+    return;
+  }
+  schedule_retry();
 }
 
 void ForwardClient::retry_cb(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<ForwardClient*>(arg);
-  if (!self->tunnel_ && !self->connecting_) self->connect_server();
+  if (!self->tunnel_ && !self->connecting_ && !self->stopping_) self->connect_server();
 }
 
 void ForwardClient::tunnel_up(Tunnel& t) {
-  log_notice("server %s: channel up (protocol %u%s%s)", t.peer().c_str(), frame::kVersion,
+  failures_ = 0;
+  log_notice("server %s: channel up (protocol %u%s%s, tag %s)", t.peer().c_str(), frame::kVersion,
              options_.tls.enabled ? ", TLS" : "",
-             options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION");
+             options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
+             options_.tag.c_str());
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
   if (tunnel_.get() == &t) reaper_.bury(std::move(tunnel_));
-  if (!stopping_) {
-    log_info("reconnecting in %d s", options_.retry_delay_sec);
-    schedule_retry();
-  }
+  connection_lost();
 }
 
 void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
@@ -149,6 +215,10 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
     frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
     t.send_control(frame::Type::open_fail, id, payload);
   };
+  if (stopping_) {
+    refuse(frame::Reason::resource_limit, "client shutting down");
+    return;
+  }
   if (!options_.allow.permits(open.host, open.port)) {
     log_warnx("server %s asked for %s (stream %u): refused, not in --allow (%s)", t.peer().c_str(),
               target.c_str(), id, options_.allow.str().c_str());

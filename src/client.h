@@ -1,7 +1,9 @@
-// ForwardClient: dials the server, keeps one channel up (reconnecting after
-// a delay when it drops) and connects inner targets when the server asks.
+// ForwardClient: dials the server, keeps one channel up (reconnecting with
+// capped exponential back-off and jitter when it drops) and connects inner
+// targets when the server asks.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,8 +17,13 @@
 struct ClientOptions {
   std::string server_host;
   uint16_t server_port = 0;
-  int retry_delay_sec = 2;
-  int connect_timeout_sec = 10;  // both the channel and inner targets
+  int retry_min_sec = 1;          // --retry-delay: first wait before reconnecting
+  int retry_max_sec = 30;         // --retry-max: the wait doubles up to this
+  bool reconnect = true;          // --no-reconnect: exit when the channel ends
+  int connect_timeout_sec = 10;   // both the channel and inner targets
+  int heartbeat_sec = 10;         // --heartbeat; 0: off
+  int drain_timeout_sec = 10;     // on SIGTERM, wait this long for streams
+  std::string tag = "default";    // --tag
   AuthSettingsPtr auth;           // key (or none) and --name
   ClientTlsOptions tls;
   std::shared_ptr<SSL_CTX> tls_ctx;  // set when tls.enabled
@@ -25,13 +32,17 @@ struct ClientOptions {
 
 class ForwardClient final : public TunnelHandler {
  public:
-  ForwardClient(event_base* base, ClientOptions options);
+  // done is called when the client has nothing left to do (stopped, or
+  // --no-reconnect and the channel ended); its argument is the exit status.
+  ForwardClient(event_base* base, ClientOptions options, std::function<void(int)> done);
   ~ForwardClient();
 
   // Sets up DNS and starts the first connection attempt.
   bool start(std::string& err);
-  void stop();
-  void log_status() const;
+  // Stops reconnecting; lets streams finish for up to drain_timeout_sec.
+  void shutdown();
+  // SIGUSR1: logs the status and, if waiting to reconnect, retries now.
+  void poke();
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
@@ -40,16 +51,24 @@ class ForwardClient final : public TunnelHandler {
  private:
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
   static void retry_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void drain_cb(evutil_socket_t, short, void* arg) noexcept;
   void connect_server();
   void on_connect_event(short what);
+  void connection_lost();
   void schedule_retry();
+  void drain_tick();
 
   event_base* base_;
   ClientOptions options_;
+  std::function<void(int)> done_;
   Reaper reaper_;
   EvdnsBasePtr dns_;
   EventPtr retry_timer_;
+  EventPtr drain_timer_;
   BufferEventPtr connecting_;
   std::unique_ptr<Tunnel> tunnel_;
+  SessionId session_;
+  int failures_ = 0;  // consecutive attempts without a channel
   bool stopping_ = false;
+  time_t drain_deadline_ = 0;
 };

@@ -20,7 +20,7 @@ constexpr char kEscColon = '\x01';
 constexpr char kEscBracket = '\x02';
 constexpr size_t kMaxLine = 190;  // below inih's 200-byte line buffer
 
-enum class Section { none, defaults, mapper, clients, rules, invalid };
+enum class Section { none, defaults, mapper, clients, rules, tags, invalid };
 
 // A [RULES] line, applied once every mapping is known.
 struct RuleEntry {
@@ -64,6 +64,7 @@ std::string strip_comment(const std::string& s) {
 Section section_for(const std::string& name, bool ports_file) {
   if (strcasecmp(name.c_str(), "MAPPER") == 0) return Section::mapper;
   if (strcasecmp(name.c_str(), "RULES") == 0) return Section::rules;
+  if (strcasecmp(name.c_str(), "TAG") == 0) return Section::tags;
   if (ports_file) return Section::invalid;
   if (strcasecmp(name.c_str(), "DEFAULT") == 0) return Section::defaults;
   if (strcasecmp(name.c_str(), "CLIENTS") == 0) return Section::clients;
@@ -87,8 +88,8 @@ std::string preprocess_line(ParseState& st, std::string line) {
       st.section = section_for(name, st.is_ports_file);
       if (st.section == Section::invalid)
         st.error("unknown section [" + name + "]" +
-                 (st.is_ports_file ? " (a ports file holds [MAPPER] and [RULES] only)"
-                                   : " (expected [DEFAULT], [MAPPER], [CLIENTS] or [RULES])"));
+                 (st.is_ports_file ? " (a ports file holds [MAPPER], [TAG] and [RULES] only)"
+                                   : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS] or [RULES])"));
       return line;
     }
     // "[v6]:port = target": a key, not a section header.
@@ -266,6 +267,14 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 1, 300, c.handshake_timeout_sec)) bad("expected seconds, 1-300");
   } else if (is("MAX_HANDSHAKES")) {
     if (!parse_int(value, 1, 100000, c.max_handshakes)) bad("expected a number, 1-100000");
+  } else if (is("HEARTBEAT_INTERVAL")) {
+    if (!parse_int(value, 0, 3600, c.heartbeat_interval_sec)) bad("expected seconds, 0-3600 (0: off)");
+  } else if (is("CLIENT_WAIT")) {
+    if (!parse_int(value, 0, 3600, c.client_wait_sec)) bad("expected seconds, 0-3600");
+  } else if (is("DRAIN_TIMEOUT")) {
+    if (!parse_int(value, 0, 86400, c.drain_timeout_sec)) bad("expected seconds, 0-86400");
+  } else if (is("PID_FILE")) {
+    if (value.empty()) bad("expected a file name"); else c.pid_file = resolve(c.path, value);
   } else if (is("MAX_STREAMS_PER_CLIENT")) {
     if (!parse_int(value, 1, 10000000, c.max_streams_per_client)) bad("expected a number, 1-10000000");
   } else if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
@@ -301,6 +310,10 @@ int handle(void* user, const char* /*section*/, const char* name, const char* va
     case Section::mapper: add_mapping(*st, key, val); break;
     case Section::clients: add_client(*st, key, val); break;
     case Section::rules: add_rule(*st, key, val); break;
+    case Section::tags:
+      // "PUBLIC = tag": applied with the rules, once every mapping is known.
+      st->rules->push_back(RuleEntry{key, "TAG", val, st->file, st->line});
+      break;
     case Section::none:
       if (st->is_ports_file)
         add_mapping(*st, key, val);
@@ -362,6 +375,19 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
         continue;
       }
     }
+    if (r.kind == "TAG") {
+      bool ok = !r.value.empty() && r.value.size() <= frame::kMaxTag;
+      for (char c : r.value)
+        if (c <= 0x20 || c >= 0x7f) ok = false;
+      if (!ok) {
+        errors.push_back({r.file, r.line, "tag for " + r.target + ": bad value: '" +
+                                              printable(r.value, 80) +
+                                              "' (1-64 printable characters, no spaces)"});
+        continue;
+      }
+      for (Mapping* m : targets) m->tag = r.value;
+      continue;
+    }
     if (r.kind == "MAX_CONNECTIONS") {
       int n = 0;
       if (!parse_int(r.value, 0, 10000000, n)) {
@@ -412,6 +438,12 @@ std::string Mapping::public_name() const {
 }
 
 std::string Mapping::target_name() const { return format_host_port(target_host, target_port); }
+
+bool Mapping::same_as(const Mapping& o) const {
+  return bind_host == o.bind_host && public_port == o.public_port &&
+         target_host == o.target_host && target_port == o.target_port &&
+         access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag;
+}
 
 std::string ConfigError::str() const {
   if (line > 0) return file + ":" + std::to_string(line) + ": " + message;

@@ -20,6 +20,10 @@ struct Mapping {
   int line = 0;
   AccessList access;        // [RULES] ALLOW/DENY (global ones merged in)
   int max_connections = 0;  // [RULES] MAX_CONNECTIONS; 0: unlimited
+  std::string tag = "default";  // [TAG]: only clients with this --tag serve it
+
+  // Same listening address, target, rules and tag.
+  bool same_as(const Mapping& o) const;
 
   std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22"
   std::string target_name() const;  // "192.168.10.5:22"
@@ -52,6 +56,12 @@ struct ServerConfig {
   int handshake_timeout_sec = 5;                        // HANDSHAKE_TIMEOUT
   int max_handshakes = 64;                              // MAX_HANDSHAKES
   int max_streams_per_client = 10000;                   // MAX_STREAMS_PER_CLIENT
+
+  // Operations (issue 4).
+  int heartbeat_interval_sec = 10;  // HEARTBEAT_INTERVAL; dead after 3 missed; 0: off
+  int client_wait_sec = 5;          // CLIENT_WAIT: hold public connections for a client
+  int drain_timeout_sec = 10;       // DRAIN_TIMEOUT: bound on draining at stop and removal
+  std::string pid_file;             // PID_FILE
 };
 
 struct ConfigError {

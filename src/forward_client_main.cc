@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "alloc_tuning.h"
 #include "client.h"
+#include "daemon.h"
 #include "ev.h"
 #include "log.h"
 #include "privileges.h"
@@ -48,22 +49,31 @@ void usage(FILE* out) {
           "                                 [fd00::/64]:22, db.internal:5432, *.corp.example;\n"
           "                                 without --allow the client trusts its server fully\n"
           "      --user USER                drop root privileges to USER after reading keys\n"
-          "      --retry-delay SECONDS      wait before reconnecting (default 2)\n"
+          "      --tag NAME                 serve the server's mappings of this tag (default 'default')\n"
+          "      --retry-delay SECONDS      first wait before reconnecting (default 1); it doubles\n"
+          "                                 after each failed attempt, with jitter\n"
+          "      --retry-max SECONDS        longest wait between attempts (default 30)\n"
+          "      --no-reconnect             exit (status 1) when the channel cannot be had or ends\n"
+          "      --heartbeat SECONDS        ping the server this often; declare it dead after 3\n"
+          "                                 silent intervals (default 10, 0: off)\n"
           "      --connect-timeout SECONDS  bound on connecting the server and targets (default 10)\n"
           "      --log-level LEVEL          debug, info, notice, warning or error (default info)\n"
           "  -v, --verbose                  log at debug level\n"
           "      --syslog                   log to syslog (facility daemon) instead of stderr\n"
+          "      --daemon                   detach into the background (implies --syslog)\n"
+          "      --pid-file PATH            write the process id to PATH\n"
           "  -h, --help                     show this help and exit\n"
           "      --version                  show the version and exit\n"
           "\n"
-          "signals: TERM/INT stop, USR1 logs a status line.\n"
+          "signals: TERM/INT stop (streams get up to 10 s to finish), USR1 logs the status\n"
+          "and, while waiting to reconnect, retries at once.\n"
           "exit status: 0 ok, 1 runtime failure, 64 usage, 78 bad key or certificate.\n");
 }
 
-bool parse_seconds(const char* text, int& out) {
+bool parse_seconds(const char* text, int& out, long min = 1) {
   char* end;
   long v = strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || v < 1 || v > 3600) return false;
+  if (*text == '\0' || *end != '\0' || v < min || v > 3600) return false;
   out = static_cast<int>(v);
   return true;
 }
@@ -74,11 +84,13 @@ int main(int argc, char** argv) {
   ClientOptions opts;
   bool use_syslog = false;
   bool no_auth = false;
+  bool daemon_mode = false;
+  std::string pid_file;
   std::string key_file, name, user;
   LogLevel level = LogLevel::info;
   enum {
     kKeyFile = 256, kNoAuth, kName, kTls, kCaFile, kFingerprint, kServerName, kCert, kCertKey, kUser,
-    kAllow,
+    kAllow, kTag, kRetryMax, kNoReconnect, kHeartbeat, kDaemon, kPidFile,
   };
   static const option long_opts[] = {
       {"key-file", required_argument, nullptr, kKeyFile},
@@ -92,6 +104,12 @@ int main(int argc, char** argv) {
       {"cert-key", required_argument, nullptr, kCertKey},
       {"user", required_argument, nullptr, kUser},
       {"allow", required_argument, nullptr, kAllow},
+      {"tag", required_argument, nullptr, kTag},
+      {"retry-max", required_argument, nullptr, kRetryMax},
+      {"no-reconnect", no_argument, nullptr, kNoReconnect},
+      {"heartbeat", required_argument, nullptr, kHeartbeat},
+      {"daemon", no_argument, nullptr, kDaemon},
+      {"pid-file", required_argument, nullptr, kPidFile},
       {"retry-delay", required_argument, nullptr, 'r'},
       {"connect-timeout", required_argument, nullptr, 't'},
       {"log-level", required_argument, nullptr, 'l'},
@@ -104,8 +122,31 @@ int main(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "vh", long_opts, nullptr)) != -1) {
     switch (c) {
+      case kTag:
+        opts.tag = optarg;
+        if (opts.tag.empty() || opts.tag.size() > frame::kMaxTag ||
+            opts.tag.find_first_of(" \t\r\n") != std::string::npos) {
+          fprintf(stderr, "forward-client: --tag: 1-64 printable characters, no spaces\n");
+          return kExitUsage;
+        }
+        break;
+      case kRetryMax:
+        if (!parse_seconds(optarg, opts.retry_max_sec)) {
+          fprintf(stderr, "forward-client: --retry-max: bad value '%s' (1-3600 seconds)\n", optarg);
+          return kExitUsage;
+        }
+        break;
+      case kNoReconnect: opts.reconnect = false; break;
+      case kHeartbeat:
+        if (!parse_seconds(optarg, opts.heartbeat_sec, 0)) {
+          fprintf(stderr, "forward-client: --heartbeat: bad value '%s' (0-3600 seconds)\n", optarg);
+          return kExitUsage;
+        }
+        break;
+      case kDaemon: daemon_mode = use_syslog = true; break;
+      case kPidFile: pid_file = optarg; break;
       case 'r':
-        if (!parse_seconds(optarg, opts.retry_delay_sec)) {
+        if (!parse_seconds(optarg, opts.retry_min_sec)) {
           fprintf(stderr, "forward-client: --retry-delay: bad value '%s' (1-3600 seconds)\n", optarg);
           return kExitUsage;
         }
@@ -213,15 +254,24 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (opts.retry_max_sec < opts.retry_min_sec) opts.retry_max_sec = opts.retry_min_sec;
+
   log_init("forward-client", use_syslog, level);
   ignore_sigpipe();
   tune_allocator();
+  std::string err;
+  if (daemon_mode && !daemonize(err)) fatalx("cannot become a daemon: %s", err.c_str());
+  if (!pid_file.empty() && !write_pid_file(pid_file, err)) fatalx("pid file: %s", err.c_str());
   EventBasePtr base(event_base_new());
   if (!base) fatalx("cannot create the event loop");
-  ForwardClient client(base.get(), opts);
-  std::string err;
+  int exit_status = 0;
+  ForwardClient client(base.get(), opts, [&](int status) {
+    exit_status = status;
+    event_base_loopexit(base.get(), nullptr);
+  });
   if (!client.start(err)) {
     log_error("%s", err.c_str());
+    remove_pid_file(pid_file);
     return 1;
   }
   if (!drop_privileges(user, "", err)) {
@@ -229,16 +279,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   SignalSet signals(base.get());
+  bool stopping = false;
   auto stop = [&] {
+    if (stopping) {
+      event_base_loopexit(base.get(), nullptr);
+      return;
+    }
+    stopping = true;
     log_notice("shutting down");
-    client.stop();
-    event_base_loopexit(base.get(), nullptr);
+    client.shutdown();
   };
   signals.on(SIGTERM, stop);
   signals.on(SIGINT, stop);
-  signals.on(SIGUSR1, [&] { client.log_status(); });
+  signals.on(SIGUSR1, [&] { client.poke(); });
   log_notice("forward-client %s started; targets allowed: %s", PACKAGE_VERSION,
              opts.allow.str().c_str());
   event_base_dispatch(base.get());
-  return 0;
+  remove_pid_file(pid_file);
+  return exit_status;
 }

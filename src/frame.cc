@@ -30,7 +30,7 @@ struct Limits {
 
 bool limits_for(uint8_t type, Limits& l) {
   switch (static_cast<Type>(type)) {
-    case Type::hello: l = {8 + kNonceSize, 8 + kNonceSize, true}; return true;
+    case Type::hello: l = {kHelloFixedSize, kHelloFixedSize + kMaxTag, true}; return true;
     case Type::open: l = {8, 7 + 255, false}; return true;
     case Type::open_ok: l = {4, 4, false}; return true;
     case Type::open_fail: l = {1, 1 + kMaxReasonText, false}; return true;
@@ -112,13 +112,17 @@ bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err) {
 }
 
 void encode_hello(const Hello& h, std::string& out) {
-  uint8_t b[8 + kNonceSize];
+  uint8_t b[kHelloFixedSize];
   memcpy(b, kMagic, 4);
   put16(b + 4, h.version);
   b[6] = static_cast<uint8_t>(h.role);
   b[7] = h.flags;
   memcpy(b + 8, h.nonce.data(), kNonceSize);
+  memcpy(b + 8 + kNonceSize, h.session.data(), kSessionIdSize);
+  size_t n = std::min(h.tag.size(), kMaxTag);
+  b[kHelloFixedSize - 1] = static_cast<uint8_t>(n);
   out.append(reinterpret_cast<char*>(b), sizeof b);
+  out.append(h.tag, 0, n);
 }
 
 bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
@@ -129,7 +133,8 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
   h.version = get16(p + 4);
   // Check the size after reading the version, so an old or future peer is
   // told apart from garbage.
-  if (n != 8 + kNonceSize) {
+  if (n < kHelloFixedSize || n != kHelloFixedSize + p[kHelloFixedSize - 1] ||
+      p[kHelloFixedSize - 1] > kMaxTag) {
     err = "HELLO of " + std::to_string(n) + " bytes (version " + std::to_string(h.version) + ")";
     return false;
   }
@@ -139,6 +144,13 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
   }
   h.flags = p[7];
   memcpy(h.nonce.data(), p + 8, kNonceSize);
+  memcpy(h.session.data(), p + 8 + kNonceSize, kSessionIdSize);
+  h.tag.assign(reinterpret_cast<const char*>(p + kHelloFixedSize), p[kHelloFixedSize - 1]);
+  for (char c : h.tag)
+    if (c <= 0x20 || c >= 0x7f) {
+      err = "HELLO with a non-printable tag";
+      return false;
+    }
   if (p[6] != static_cast<uint8_t>(Role::client) && p[6] != static_cast<uint8_t>(Role::server)) {
     err = "HELLO with unknown role " + std::to_string(p[6]);
     return false;

@@ -16,7 +16,7 @@ namespace frame {
 
 constexpr size_t kHeaderSize = 12;
 constexpr uint32_t kMaxPayload = 65536;  // largest payload of any frame
-constexpr uint32_t kMaxControlPayload = 262;  // largest non-DATA payload
+constexpr uint32_t kMaxControlPayload = 262;  // largest non-DATA payload (OPEN)
 constexpr uint16_t kVersion = 1;
 constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
 constexpr size_t kMaxReasonText = 200;
@@ -24,6 +24,9 @@ constexpr uint32_t kMaxWindow = 1u << 30;  // a credit beyond this is a protocol
 constexpr size_t kNonceSize = 32;
 constexpr size_t kProofSize = 32;  // HMAC-SHA256
 constexpr size_t kMaxClientName = 64;
+constexpr size_t kSessionIdSize = 16;
+constexpr size_t kMaxTag = 64;
+constexpr size_t kHelloFixedSize = 8 + kNonceSize + kSessionIdSize + 1;  // + tag
 constexpr uint8_t kHelloFlagAuth = 0x01;  // the sender will prove a shared key
 
 enum class Type : uint8_t {
@@ -71,6 +74,8 @@ struct Hello {
   Role role = Role::client;
   uint8_t flags = 0;  // kHelloFlagAuth
   std::array<uint8_t, kNonceSize> nonce{};
+  std::array<uint8_t, kSessionIdSize> session{};  // client: stable across its reconnects
+  std::string tag;                                 // client: which mappings it serves
 };
 struct Auth {
   std::array<uint8_t, kProofSize> proof{};

@@ -9,67 +9,240 @@
 #include "net.h"
 #include "stream.h"
 
+namespace {
+
+constexpr size_t kMaxHeld = 1024;  // public connections waiting for a client, in all
+
+std::string hex_session(const SessionId& s) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < 4; ++i) {  // a prefix is enough to tell sessions apart in logs
+    out += hex[s[i] >> 4];
+    out += hex[s[i] & 15];
+  }
+  return out;
+}
+
+time_t loop_now(event_base* base) {
+  timeval tv;
+  event_base_gettimeofday_cached(base, &tv);
+  return tv.tv_sec;
+}
+
+}  // namespace
+
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
     : base_(base), config_(std::move(config)), secrets_(std::move(secrets)), reaper_(base) {}
 
 ForwardServer::~ForwardServer() {
-  stop();
+  ports_.clear();
+  inner_.reset();
+  held_.clear();
+  while (!tunnels_.empty()) tunnels_.front()->close("server shutting down");
   reaper_.reap();
 }
 
-bool ForwardServer::start(std::string& err) {
-  std::string inner_name = format_host_port(config_.inner_addr, config_.inner_port);
-  inner_ = std::make_unique<Listener>(base_, "INNER_PORT " + inner_name,
+TunnelOptions ForwardServer::tunnel_options() const {
+  TunnelOptions o;
+  o.auth = secrets_.auth;
+  o.limits.handshake_timeout_sec = config_.handshake_timeout_sec;
+  o.limits.heartbeat_sec = config_.heartbeat_interval_sec;
+  return o;
+}
+
+std::unique_ptr<Listener> ForwardServer::bind_inner(const ServerConfig& c, std::string& err) {
+  std::string name = format_host_port(c.inner_addr, c.inner_port);
+  auto l = std::make_unique<Listener>(base_, "INNER_PORT " + name,
                                       [this](evutil_socket_t fd, const sockaddr* sa) {
                                         accept_client(fd, sa);
                                       });
-  if (!inner_->bind(config_.inner_addr, config_.inner_port, err)) {
-    err = "cannot listen for clients on " + inner_name + ": " + err;
-    return false;
+  if (!l->bind(c.inner_addr, c.inner_port, err)) {
+    err = "cannot listen for clients on " + name + ": " + err;
+    return nullptr;
   }
-  log_info("listening for clients on %s (%s, %s)", inner_name.c_str(),
-           secrets_.tls ? (config_.tls_client_ca.empty() ? "TLS" : "mutual TLS") : "plain TCP",
-           config_.auth_none ? "NO AUTHENTICATION" : "key authentication");
-  if (config_.auth_none)
+  log_info("listening for clients on %s (%s, %s)", name.c_str(),
+           secrets_.tls ? (c.tls_client_ca.empty() ? "TLS" : "mutual TLS") : "plain TCP",
+           c.auth_none ? "NO AUTHENTICATION" : "key authentication");
+  if (c.auth_none)
     log_warnx("AUTH = none: anyone who can reach %s can open connections to every target",
-              inner_name.c_str());
+              name.c_str());
+  return l;
+}
+
+std::unique_ptr<ForwardServer::PublicPort> ForwardServer::bind_public(const Mapping& m,
+                                                                      std::string& err) {
+  auto port = std::make_unique<PublicPort>();
+  port->mapping = std::make_shared<const Mapping>(m);
+  PublicPort* raw = port.get();  // stable: the map holds the unique_ptr
+  port->listener = std::make_unique<Listener>(
+      base_, "mapping " + m.public_name(),
+      [this, raw](evutil_socket_t fd, const sockaddr* sa) { accept_public(*raw, fd, sa); });
+  if (!port->listener->bind(m.bind_host, m.public_port, err)) {
+    err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
+          "): " + err;
+    return nullptr;
+  }
+  return port;
+}
+
+bool ForwardServer::start(std::string& err) {
+  inner_ = bind_inner(config_, err);
+  if (!inner_) return false;
   for (const Mapping& m : config_.mappings) {
-    auto shared = std::make_shared<const Mapping>(m);
-    auto live = std::make_shared<size_t>(0);
-    auto listener = std::make_unique<Listener>(
-        base_, "mapping " + m.public_name(),
-        [this, shared, live](evutil_socket_t fd, const sockaddr* sa) {
-          accept_public(shared, live, fd, sa);
-        });
-    if (!listener->bind(m.bind_host, m.public_port, err)) {
-      err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
-            "): " + err;
-      return false;
-    }
-    log_info("mapping %s -> %s listening%s%s%s", m.public_name().c_str(), m.target_name().c_str(),
-             m.access.empty() ? "" : (", " + m.access.str()).c_str(),
-             m.max_connections ? ", max connections " : "",
-             m.max_connections ? std::to_string(m.max_connections).c_str() : "");
-    ports_.push_back(PublicPort{shared, std::move(listener)});
+    auto port = bind_public(m, err);
+    if (!port) return false;
+    log_info("mapping %s -> %s listening (tag %s%s%s%s)", m.public_name().c_str(),
+             m.target_name().c_str(), m.tag.c_str(),
+             m.access.empty() ? "" : ", ", m.access.empty() ? "" : m.access.str().c_str(),
+             m.max_connections ? (", max connections " + std::to_string(m.max_connections)).c_str() : "");
+    ports_[m.public_name()] = std::move(port);
   }
   if (config_.mappings.empty()) log_warnx("no mappings configured: nothing will be forwarded");
   return true;
 }
 
-void ForwardServer::stop() {
+void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
+  // Listening sockets and identity survive a reload; say so when they would change.
+  if (nc.user != config_.user || nc.group != config_.group)
+    log_warnx("reload: USER/GROUP changes take effect at the next restart");
+  if (nc.inner_addr != config_.inner_addr || nc.inner_port != config_.inner_port ||
+      (ns.tls != nullptr) != (secrets_.tls != nullptr)) {
+    std::string err;
+    secrets_ = ns;  // bind_inner logs with the new TLS/auth mode
+    auto l = bind_inner(nc, err);
+    if (l) {
+      inner_ = std::move(l);
+    } else {
+      log_error("reload: %s; still listening on %s", err.c_str(),
+                format_host_port(config_.inner_addr, config_.inner_port).c_str());
+      nc.inner_addr = config_.inner_addr;
+      nc.inner_port = config_.inner_port;
+    }
+  }
+  secrets_ = std::move(ns);  // new keys and certificates: for new channels only
+
+  std::map<std::string, const Mapping*> wanted;
+  for (const Mapping& m : nc.mappings) wanted[m.public_name()] = &m;
+  // Removals first, so a re-added port with a new address can bind.
+  for (auto it = ports_.begin(); it != ports_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    const Mapping& m = *it->second->mapping;
+    log_notice("mapping %s -> %s removed: not listening any more, %zu live streams drain%s",
+               m.public_name().c_str(), m.target_name().c_str(), *it->second->live,
+               nc.drain_timeout_sec ? (" for up to " + std::to_string(nc.drain_timeout_sec) + " s").c_str() : "");
+    if (*it->second->live && nc.drain_timeout_sec) schedule_drain_abort(it->second->mapping);
+    it = ports_.erase(it);
+  }
+  for (const Mapping& m : nc.mappings) {
+    auto it = ports_.find(m.public_name());
+    if (it != ports_.end()) {
+      const Mapping& old = *it->second->mapping;
+      if (!old.same_as(m)) {
+        log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
+                   m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
+                   old.target_name().c_str(), old.tag.c_str());
+        it->second->mapping = std::make_shared<const Mapping>(m);
+      } else {
+        it->second->mapping = std::make_shared<const Mapping>(m);  // new file:line
+      }
+      continue;
+    }
+    std::string err;
+    auto port = bind_public(m, err);
+    if (!port) {
+      log_error("reload: %s; mapping not added", err.c_str());
+      continue;
+    }
+    log_notice("mapping %s -> %s added (tag %s)", m.public_name().c_str(), m.target_name().c_str(),
+               m.tag.c_str());
+    ports_[m.public_name()] = std::move(port);
+  }
+  std::string path = config_.path;
+  config_ = std::move(nc);
+  config_.path = path;
+  log_notice("configuration reloaded: %zu mappings", ports_.size());
+}
+
+void ForwardServer::schedule_drain_abort(std::shared_ptr<const Mapping> removed) {
+  struct Ctx {
+    ForwardServer* self;
+    std::shared_ptr<const Mapping> mapping;  // keeps the address unique while streams refer to it
+  };
+  auto* ctx = new Ctx{this, std::move(removed)};
+  EventPtr ev(evtimer_new(
+      base_,
+      [](evutil_socket_t, short, void* arg) {
+        std::unique_ptr<Ctx> c(static_cast<Ctx*>(arg));
+        size_t n = 0;
+        for (auto& t : c->self->tunnels_)
+          n += t->abort_streams_owned_by(c->mapping.get(), "mapping removed, DRAIN_TIMEOUT passed");
+        if (n)
+          log_notice("mapping %s: %zu streams still open after DRAIN_TIMEOUT, reset",
+                     c->mapping->public_name().c_str(), n);
+      },
+      ctx));
+  timeval tv{config_.drain_timeout_sec, 0};
+  evtimer_add(ev.get(), &tv);
+  drain_timers_.push_back(std::move(ev));
+}
+
+size_t ForwardServer::stream_count() const {
+  size_t n = 0;
+  for (const auto& t : tunnels_) n += t->stream_count();
+  return n;
+}
+
+void ForwardServer::shutdown(std::function<void()> done) {
   ports_.clear();
   inner_.reset();
+  held_.clear();  // Held owns nothing that needs more than closing
+  shutdown_done_ = std::move(done);
+  shutdown_deadline_ = loop_now(base_) + config_.drain_timeout_sec;
+  size_t n = stream_count();
+  if (n) log_notice("stopped accepting; waiting up to %d s for %zu streams to finish",
+                    config_.drain_timeout_sec, n);
+  drain_tick_.reset(event_new(base_, -1, EV_PERSIST, drain_tick_cb, this));
+  timeval tv{0, 100000};
+  event_add(drain_tick_.get(), &tv);
+  drain_tick();
+}
+
+void ForwardServer::drain_tick_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ForwardServer*>(arg)->drain_tick();
+}
+
+void ForwardServer::drain_tick() {
+  size_t n = stream_count();
+  if (n && loop_now(base_) < shutdown_deadline_) return;
+  if (n) log_notice("DRAIN_TIMEOUT passed: resetting %zu streams", n);
+  drain_tick_.reset();
   while (!tunnels_.empty()) tunnels_.front()->close("server shutting down");
+  if (shutdown_done_) shutdown_done_();
 }
 
 void ForwardServer::log_status() const {
-  size_t up = 0, streams = 0;
-  for (const auto& t : tunnels_) {
+  size_t up = 0;
+  for (const auto& t : tunnels_)
     if (t->up()) ++up;
-    streams += t->stream_count();
+  log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held",
+             ports_.size(), up, tunnels_.size() - up, stream_count(), held_.size());
+  for (const auto& t : tunnels_)
+    if (t->up())
+      log_notice("status: channel from %s%s%s, tag %s, session %s: %zu streams, %llu bytes in, "
+                 "%llu bytes out",
+                 t->peer().c_str(), t->client_name().empty() ? "" : " as ",
+                 t->client_name().c_str(), t->peer_tag().c_str(),
+                 hex_session(t->peer_session()).c_str(), t->stream_count(),
+                 static_cast<unsigned long long>(t->bytes_in()),
+                 static_cast<unsigned long long>(t->bytes_out()));
+  for (const auto& kv : ports_) {
+    const Mapping& m = *kv.second->mapping;
+    log_notice("status: mapping %s -> %s, tag %s: %zu live", m.public_name().c_str(),
+               m.target_name().c_str(), m.tag.c_str(), *kv.second->live);
   }
-  log_notice("status: %zu mappings, %zu channels up (%zu connecting), %zu streams", ports_.size(),
-             up, tunnels_.size() - up, streams);
 }
 
 void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
@@ -94,11 +267,9 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
     return;
   }
   log_debug("connection from %s on INNER_PORT", name.c_str());
-  TunnelLimits limits;
-  limits.handshake_timeout_sec = config_.handshake_timeout_sec;
   tunnels_.push_back(std::make_unique<Tunnel>(std::move(bev), secrets_.tls != nullptr,
                                               frame::Role::server, name, *this, reaper_,
-                                              secrets_.auth, limits));
+                                              tunnel_options()));
   tunnels_.back()->start();
 }
 
@@ -115,14 +286,19 @@ void ForwardServer::limit_pending_handshakes() {
     }
 }
 
-Tunnel* ForwardServer::pick_tunnel() {
-  for (auto it = tunnels_.rbegin(); it != tunnels_.rend(); ++it)
-    if ((*it)->up()) return it->get();
-  return nullptr;
+Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
+  std::vector<Tunnel*> candidates;
+  for (const auto& t : tunnels_)
+    if (t->up() && t->peer_tag() == tag) candidates.push_back(t.get());
+  if (candidates.empty()) return nullptr;
+  size_t& next = round_robin_[tag];
+  Tunnel* t = candidates[next % candidates.size()];
+  ++next;
+  return t;
 }
 
-void ForwardServer::accept_public(const std::shared_ptr<const Mapping>& m, const Counter& live,
-                                  evutil_socket_t fd, const sockaddr* peer) {
+void ForwardServer::accept_public(PublicPort& port, evutil_socket_t fd, const sockaddr* peer) {
+  std::shared_ptr<const Mapping> m = port.mapping;
   std::string peer_text = format_sockaddr(peer);
   if (!m->access.permits(peer)) {
     log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
@@ -130,25 +306,39 @@ void ForwardServer::accept_public(const std::shared_ptr<const Mapping>& m, const
     close(fd);
     return;
   }
-  if (m->max_connections && *live >= static_cast<size_t>(m->max_connections)) {
+  if (m->max_connections && *port.live >= static_cast<size_t>(m->max_connections)) {
     log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
                m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
                peer_text.c_str());
     close(fd);
     return;
   }
-  Tunnel* t = pick_tunnel();
-  if (!t) {
-    log_notice("mapping %s -> %s: no client connected, closing connection from %s",
-               m->public_name().c_str(), m->target_name().c_str(), peer_text.c_str());
-    close(fd);
+  Counter live = port.live;
+  ++*live;
+  std::shared_ptr<void> lease(nullptr, [live](void*) { --*live; });
+  Tunnel* t = pick_tunnel(m->tag);
+  if (t) {
+    open_stream(*t, m, fd, peer_text, std::move(lease));
     return;
   }
-  if (t->stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
+  if (config_.client_wait_sec > 0 && held_.size() < kMaxHeld && !shutdown_done_) {
+    hold(m, fd, peer_text, std::move(lease));
+    return;
+  }
+  log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
+             m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
+             peer_text.c_str());
+  close(fd);
+}
+
+void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
+                                evutil_socket_t fd, const std::string& peer,
+                                std::shared_ptr<void> lease) {
+  if (t.stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
     log_warnx("mapping %s -> %s: client %s already has MAX_STREAMS_PER_CLIENT (%d) streams, "
               "closing connection from %s",
-              m->public_name().c_str(), m->target_name().c_str(), t->peer().c_str(),
-              config_.max_streams_per_client, peer_text.c_str());
+              m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
+              config_.max_streams_per_client, peer.c_str());
     close(fd);
     return;
   }
@@ -156,23 +346,81 @@ void ForwardServer::accept_public(const std::shared_ptr<const Mapping>& m, const
   BufferEventPtr bev(bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),
-              peer_text.c_str());
+              peer.c_str());
     close(fd);
     return;
   }
-  uint32_t id = t->allocate_id();
+  uint32_t id = t.allocate_id();
   std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
-                      peer_text + ", client " + t->peer();
-  Stream* s = t->add_stream(std::make_unique<Stream>(*t, id, std::move(bev), label));
-  ++*live;
-  s->set_lease(std::shared_ptr<void>(nullptr, [live](void*) { --*live; }));
+                      peer + ", client " + t.peer();
+  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
+  s->set_lease(std::move(lease));
+  s->set_owner(m.get());
   s->request_open(m->target_host, m->target_port);
 }
 
+void ForwardServer::hold(const std::shared_ptr<const Mapping>& m, evutil_socket_t fd,
+                         const std::string& peer, std::shared_ptr<void> lease) {
+  auto h = std::make_unique<Held>();
+  h->fd = fd;
+  h->mapping = m;
+  h->lease = std::move(lease);
+  h->peer = peer;
+  h->server = this;
+  h->timer.reset(evtimer_new(base_, held_timeout_cb, h.get()));
+  timeval tv{config_.client_wait_sec, 0};
+  evtimer_add(h->timer.get(), &tv);
+  log_info("mapping %s -> %s: no client of tag %s yet, holding connection from %s for up to %d s",
+           m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(), peer.c_str(),
+           config_.client_wait_sec);
+  held_.push_back(std::move(h));
+}
+
+void ForwardServer::held_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* h = static_cast<Held*>(arg);
+  ForwardServer* self = h->server;
+  for (auto it = self->held_.begin(); it != self->held_.end(); ++it) {
+    if (it->get() != h) continue;
+    log_notice("mapping %s -> %s: no client of tag %s within CLIENT_WAIT (%d s), closing "
+               "connection from %s",
+               h->mapping->public_name().c_str(), h->mapping->target_name().c_str(),
+               h->mapping->tag.c_str(), self->config_.client_wait_sec, h->peer.c_str());
+    self->held_.erase(it);  // closes the socket, frees h and its (no longer pending) timer
+    return;
+  }
+}
+
+void ForwardServer::release_held(const std::string& tag) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    Held& h = **it;
+    Tunnel* t = h.mapping->tag == tag ? pick_tunnel(tag) : nullptr;
+    if (!t) {
+      ++it;
+      continue;
+    }
+    evutil_socket_t fd = h.fd;
+    h.fd = -1;  // the stream owns it now
+    open_stream(*t, h.mapping, fd, h.peer, std::move(h.lease));
+    it = held_.erase(it);
+  }
+}
+
 void ForwardServer::tunnel_up(Tunnel& t) {
-  log_notice("client %s: channel up (protocol %u%s%s%s)", t.peer().c_str(), frame::kVersion,
-             secrets_.tls ? ", TLS" : "", config_.auth_none ? "" : ", authenticated",
-             t.client_name().empty() ? "" : (" as " + t.client_name()).c_str());
+  log_notice("client %s: channel up (protocol %u%s%s%s, tag %s, session %s)", t.peer().c_str(),
+             frame::kVersion, secrets_.tls ? ", TLS" : "",
+             config_.auth_none ? ", NO AUTHENTICATION" : ", authenticated",
+             t.client_name().empty() ? "" : (" as " + t.client_name()).c_str(), t.peer_tag().c_str(),
+             hex_session(t.peer_session()).c_str());
+  // A client that reconnects replaces its old channel at once, so its ports
+  // never wait for the old one to time out.
+  static const SessionId kNoSession{};
+  for (auto& other : tunnels_)
+    if (other.get() != &t && other->up() && t.peer_session() != kNoSession &&
+        other->peer_session() == t.peer_session()) {
+      other->close("replaced by a new channel of the same client session (" + t.peer() + ")");
+      break;  // the list changed; a session has at most one old channel
+    }
+  release_held(t.peer_tag());
 }
 
 void ForwardServer::tunnel_closed(Tunnel& t) {

@@ -1,12 +1,20 @@
 // ForwardServer: listens on INNER_PORT for forward-client channels and on
-// one public port per mapping; each public connection becomes a stream on
-// the newest live channel.
+// one public port per mapping; each public connection becomes a stream on a
+// channel whose client serves the mapping's tag (round robin among them).
+//
+// Reload (SIGHUP) diffs mappings by public address: unchanged ones keep
+// their listener and streams, changed ones apply to new streams, removed
+// ones stop listening while their streams drain, added ones start.
 #pragma once
 
+#include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "config.h"
 #include "ev.h"
@@ -22,36 +30,72 @@ class ForwardServer final : public TunnelHandler {
 
   // Binds INNER_PORT and every public port; false with err if any fails.
   bool start(std::string& err);
-  // Closes listeners and channels (streams are aborted).
-  void stop();
+  // Applies a new configuration that has already been validated.
+  void reload(ServerConfig config, ServerSecrets secrets);
+  // Stops accepting, lets streams finish for up to DRAIN_TIMEOUT seconds,
+  // then closes every channel and calls done.
+  void shutdown(std::function<void()> done);
   void log_status() const;
+  const ServerConfig& config() const { return config_; }
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
 
  private:
+  // Live streams (and held connections) per mapping, for MAX_CONNECTIONS.
+  // Each holds a lease on the counter, so the count is right however it ends.
+  using Counter = std::shared_ptr<size_t>;
   struct PublicPort {
-    std::shared_ptr<const Mapping> mapping;
+    std::shared_ptr<const Mapping> mapping;  // replaced on reload; streams keep theirs
+    Counter live = std::make_shared<size_t>(0);
     std::unique_ptr<Listener> listener;
   };
-  // Live streams per mapping, for MAX_CONNECTIONS. Each stream holds a lease
-  // on its counter, so the count stays right however the stream ends.
-  using Counter = std::shared_ptr<size_t>;
+  // A public connection waiting (CLIENT_WAIT) for a client of its tag.
+  struct Held {
+    ~Held() {
+      if (fd >= 0) ::close(fd);
+    }
+    evutil_socket_t fd = -1;  // owned until handed to a stream
+    std::shared_ptr<const Mapping> mapping;
+    std::shared_ptr<void> lease;
+    std::string peer;
+    EventPtr timer;
+    ForwardServer* server = nullptr;
+  };
 
+  std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
+  std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
   void accept_client(evutil_socket_t fd, const sockaddr* peer);
-  void accept_public(const std::shared_ptr<const Mapping>& m, const Counter& live,
-                     evutil_socket_t fd, const sockaddr* peer);
-  Tunnel* pick_tunnel();
+  void accept_public(PublicPort& port, evutil_socket_t fd, const sockaddr* peer);
+  void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, evutil_socket_t fd,
+                   const std::string& peer, std::shared_ptr<void> lease);
+  void hold(const std::shared_ptr<const Mapping>& m, evutil_socket_t fd, const std::string& peer,
+            std::shared_ptr<void> lease);
+  static void held_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+  void release_held(const std::string& tag);
+  // Round robin among the live channels of a tag; nullptr if none.
+  Tunnel* pick_tunnel(const std::string& tag);
   // Keeps connections still in the handshake under MAX_HANDSHAKES by
   // dropping the oldest, so junk cannot lock a real client out.
   void limit_pending_handshakes();
+  TunnelOptions tunnel_options() const;
+  size_t stream_count() const;
+  void schedule_drain_abort(std::shared_ptr<const Mapping> removed);
+  static void drain_tick_cb(evutil_socket_t, short, void* arg) noexcept;
+  void drain_tick();
 
   event_base* base_;
   ServerConfig config_;
   ServerSecrets secrets_;
   Reaper reaper_;
   std::unique_ptr<Listener> inner_;
-  std::vector<PublicPort> ports_;
-  std::list<std::unique_ptr<Tunnel>> tunnels_;  // handshaking and up, oldest first
+  std::map<std::string, std::unique_ptr<PublicPort>> ports_;  // by Mapping::public_name()
+  std::list<std::unique_ptr<Tunnel>> tunnels_;                // handshaking and up, oldest first
+  std::list<std::unique_ptr<Held>> held_;
+  std::map<std::string, size_t> round_robin_;  // next pick per tag
+  std::vector<EventPtr> drain_timers_;         // removed mappings' DRAIN_TIMEOUT
+  EventPtr drain_tick_;                        // shutdown: polls until streams are gone
+  std::function<void()> shutdown_done_;
+  time_t shutdown_deadline_ = 0;
 };

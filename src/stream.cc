@@ -249,6 +249,8 @@ void Stream::on_reset(const frame::Failure& f) {
 
 void Stream::abort(const std::string& reason) { finish(reason, true, false); }
 
+void Stream::reset(const std::string& reason) { finish(reason, true, true); }
+
 void Stream::maybe_shutdown_write() {
   if (!remote_eof_ || write_shut_) return;
   if (evbuffer_get_length(bufferevent_get_output(local_.get())) != 0) return;

@@ -35,6 +35,9 @@ class Stream : public Disposable {
   uint32_t id() const { return id_; }
   // Something to let go of when the stream ends (a connection count).
   void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
+  // Who opened the stream (the server's mapping), compared, never used.
+  void set_owner(const void* owner) { owner_ = owner; }
+  const void* owner() const { return owner_; }
   State state() const { return state_; }
 
   // Server side: ask the client to connect host:port.
@@ -55,6 +58,8 @@ class Stream : public Disposable {
 
   // The channel is gone: RST the local peer, send nothing.
   void abort(const std::string& reason);
+  // Give up on a live stream: RESET to the peer, RST to the local socket.
+  void reset(const std::string& reason);
 
   // Moves local input into DATA frames as far as credit and the channel
   // allow; called on local reads, credit, and when the channel drains.
@@ -103,4 +108,5 @@ class Stream : public Disposable {
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<void> lease_;
+  const void* owner_ = nullptr;
 };

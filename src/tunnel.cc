@@ -14,19 +14,17 @@ constexpr size_t kChannelWriteSize = 1u << 20;
 }  // namespace
 
 Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
-               TunnelHandler& handler, Reaper& reaper, AuthSettingsPtr auth, TunnelLimits limits)
+               TunnelHandler& handler, Reaper& reaper, TunnelOptions options)
     : bev_(std::move(bev)),
       role_(role),
       peer_(std::move(peer)),
       handler_(handler),
       reaper_(reaper),
-      limits_(limits),
+      options_(std::move(options)),
       tls_(tls),
-      auth_(std::move(auth)),
-      nonce_(random_nonce()),
-      peer_nonce_{} {
+      nonce_(random_nonce()) {
   bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, limits_.channel_low, 0);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, options_.limits.channel_low, 0);
   bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
   bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
   if (!tls_) {
@@ -37,6 +35,7 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
     evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
   }
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
+  heartbeat_timer_.reset(event_new(base(), -1, EV_PERSIST, heartbeat_cb, this));
 }
 
 Tunnel::~Tunnel() = default;
@@ -45,7 +44,7 @@ event_base* Tunnel::base() const { return bufferevent_get_base(bev_.get()); }
 
 void Tunnel::start() {
   if (role_ == frame::Role::client) send_hello();
-  timeval tv{limits_.handshake_timeout_sec, 0};
+  timeval tv{options_.limits.handshake_timeout_sec, 0};
   evtimer_add(handshake_timer_.get(), &tv);
   if (tls_) {
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
@@ -58,11 +57,57 @@ void Tunnel::start() {
 void Tunnel::send_hello() {
   frame::Hello hello;
   hello.role = role_;
-  hello.flags = auth_->enabled ? frame::kHelloFlagAuth : 0;
+  hello.flags = options_.auth->enabled ? frame::kHelloFlagAuth : 0;
   hello.nonce = nonce_;
-  std::string payload;
-  frame::encode_hello(hello, payload);
-  send_control(frame::Type::hello, 0, payload);
+  if (role_ == frame::Role::client) {
+    hello.session = options_.session;
+    hello.tag = options_.tag;
+  }
+  hello_sent_.clear();
+  frame::encode_hello(hello, hello_sent_);
+  send_control(frame::Type::hello, 0, hello_sent_);
+}
+
+int64_t Tunnel::loop_ms() const {
+  timeval tv;
+  event_base_gettimeofday_cached(base(), &tv);
+  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
+}
+
+void Tunnel::heartbeat_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Tunnel*>(arg)->on_heartbeat();
+}
+
+// Any frame counts as a sign of life; PINGs make sure there is one. The
+// timer ticks four times per interval so silence is noticed soon after it
+// passes three intervals.
+void Tunnel::on_heartbeat() {
+  if (state_ != State::up) return;
+  int64_t now = loop_ms();
+  int64_t interval = options_.limits.heartbeat_sec * 1000LL;
+  if (now - last_heard_ms_ > 3 * interval) {
+    close("nothing heard for " + std::to_string((now - last_heard_ms_) / 1000.0).substr(0, 4) +
+              " s (3 heartbeats missed): peer presumed dead",
+          LogLevel::warning);
+    return;
+  }
+  if (now < next_ping_ms_) return;
+  next_ping_ms_ = now + interval;
+  std::string payload(8, '\0');
+  uint64_t n = ++pings_sent_;
+  for (int i = 7; i >= 0; --i, n >>= 8) payload[i] = static_cast<char>(n & 0xff);
+  send_control(frame::Type::ping, 0, payload);
+}
+
+size_t Tunnel::abort_streams_owned_by(const void* owner, const std::string& reason) {
+  std::vector<uint32_t> ids;
+  for (auto& kv : streams_)
+    if (kv.second->owner() == owner) ids.push_back(kv.first);
+  for (uint32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->reset(reason);
+  }
+  return ids.size();
 }
 
 void Tunnel::close(const std::string& reason, LogLevel level) {
@@ -70,6 +115,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   bool was_up = state_ == State::up;
   state_ = State::closed;
   handshake_timer_.reset();
+  heartbeat_timer_.reset();
   if (was_up) {
     if (level == LogLevel::notice)
       log_notice("%s %s: channel closed: %s (%zu streams aborted)",
@@ -113,10 +159,11 @@ void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
   evbuffer* out = bufferevent_get_output(bev_.get());
   evbuffer_add(out, h, sizeof h);
   evbuffer_remove_buffer(src, out, n);
+  bytes_out_ += n;
 }
 
 bool Tunnel::congested() const {
-  return !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= limits_.channel_high;
+  return !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= options_.limits.channel_high;
 }
 
 void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
@@ -175,7 +222,7 @@ void Tunnel::event_cb(bufferevent* bev, short what, void* arg) noexcept {
 void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
   if (t->state_ == State::handshake || t->state_ == State::auth)
-    t->close("handshake not completed within " + std::to_string(t->limits_.handshake_timeout_sec) +
+    t->close("handshake not completed within " + std::to_string(t->options_.limits.handshake_timeout_sec) +
              " seconds, dropped", LogLevel::warning);
 }
 
@@ -200,6 +247,13 @@ std::string Tunnel::channel_binding() const {
 void Tunnel::become_up() {
   state_ = State::up;
   handshake_timer_.reset();
+  last_heard_ms_ = loop_ms();
+  if (options_.limits.heartbeat_sec > 0) {
+    next_ping_ms_ = last_heard_ms_ + options_.limits.heartbeat_sec * 1000LL;
+    int64_t quarter_ms = options_.limits.heartbeat_sec * 250LL;
+    timeval tv{static_cast<time_t>(quarter_ms / 1000), static_cast<suseconds_t>(quarter_ms % 1000 * 1000)};
+    event_add(heartbeat_timer_.get(), &tv);
+  }
   handler_.tunnel_up(*this);
 }
 
@@ -214,35 +268,36 @@ bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
     err = "peer announced the wrong role";
     return false;
   }
-  peer_nonce_ = hello.nonce;
   bool peer_auth = hello.flags & frame::kHelloFlagAuth;
   if (role_ == frame::Role::server) {
-    if (auth_->enabled && !peer_auth) {
+    peer_session_ = hello.session;
+    peer_tag_ = hello.tag.empty() ? "default" : hello.tag;
+    if (options_.auth->enabled && !peer_auth) {
       auth_failed("client has no key, and this server requires one (AUTH_KEY_FILE)");
       return true;
     }
     send_hello();
-    if (auth_->enabled)
+    if (options_.auth->enabled)
       state_ = State::auth;
     else
       become_up();
     return true;
   }
-  if (auth_->enabled && !peer_auth) {
+  if (options_.auth->enabled && !peer_auth) {
     auth_failed("server does not authenticate (AUTH = none); refusing it because it cannot prove it knows the key");
     return true;
   }
-  if (!auth_->enabled && peer_auth) {
+  if (!options_.auth->enabled && peer_auth) {
     auth_failed("server requires a key: give --key-file");
     return true;
   }
-  if (!auth_->enabled) {
+  if (!options_.auth->enabled) {
     become_up();
     return true;
   }
   frame::Auth a;
-  a.name = auth_->name;
-  a.proof = compute_proof(auth_->key, frame::Role::client, frame::kVersion, nonce_, peer_nonce_,
+  a.name = options_.auth->name;
+  a.proof = compute_proof(options_.auth->key, frame::Role::client, hello_sent_, hello_received_,
                           a.name, channel_binding());
   std::string payload;
   frame::encode_auth(a, payload);
@@ -257,30 +312,30 @@ bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
     return false;
   }
   if (role_ == frame::Role::server) {
-    const Key* key = auth_->key_for(a.name);
+    const Key* key = options_.auth->key_for(a.name);
     if (!key) {
       auth_failed("no key for client name '" + printable(a.name) + "'");
       return true;
     }
     std::string binding = channel_binding();
-    Proof want = compute_proof(*key, frame::Role::client, frame::kVersion, peer_nonce_, nonce_,
-                               a.name, binding);
+    Proof want = compute_proof(*key, frame::Role::client, hello_received_, hello_sent_, a.name,
+                               binding);
     if (!proof_matches(want, a.proof)) {
       auth_failed(a.name.empty() ? "wrong key" : "wrong key for client '" + a.name + "'");
       return true;
     }
     client_name_ = a.name;
     frame::Auth reply;
-    reply.proof = compute_proof(*key, frame::Role::server, frame::kVersion, peer_nonce_, nonce_,
-                                a.name, binding);
+    reply.proof = compute_proof(*key, frame::Role::server, hello_received_, hello_sent_, a.name,
+                                binding);
     std::string payload;
     frame::encode_auth(reply, payload);
     send_control(frame::Type::auth, 0, payload);
     become_up();
     return true;
   }
-  Proof want = compute_proof(auth_->key, frame::Role::server, frame::kVersion, nonce_, peer_nonce_,
-                             auth_->name, channel_binding());
+  Proof want = compute_proof(options_.auth->key, frame::Role::server, hello_sent_, hello_received_,
+                             options_.auth->name, channel_binding());
   if (!proof_matches(want, a.proof)) {
     auth_failed("server could not prove the key (wrong key, or not our server)");
     return true;
@@ -307,6 +362,7 @@ void Tunnel::on_drained() {
 void Tunnel::on_read() {
   evbuffer* in = bufferevent_get_input(bev_.get());
   std::string err;
+  int64_t now_ms = loop_ms();
   while (state_ != State::closed) {
     size_t avail = evbuffer_get_length(in);
     if (avail < frame::kHeaderSize) break;
@@ -327,6 +383,7 @@ void Tunnel::on_read() {
     }
     if (avail < frame::kHeaderSize + h.length) break;  // wait for the rest
     evbuffer_drain(in, frame::kHeaderSize);
+    last_heard_ms_ = now_ms;
     bool ok;
     if (h.type == frame::Type::data) {
       ok = dispatch_data(h, in, err);
@@ -363,6 +420,7 @@ bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& er
     evbuffer_drain(in, h.length);
     return ok;
   }
+  bytes_in_ += h.length;
   return s->on_data(in, h.length, err);
 }
 
@@ -376,6 +434,7 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       }
       frame::Hello hello;
       if (!frame::decode_hello(p, h.length, hello, err)) return false;
+      hello_received_.assign(reinterpret_cast<const char*>(p), h.length);
       return on_hello(hello, err);
     }
     case Type::auth: {

@@ -35,6 +35,16 @@ struct TunnelLimits {
   size_t channel_high = 1u << 20;         // stop reading locals above this much queued
   size_t channel_low = 512u << 10;        // resume below this
   int handshake_timeout_sec = 5;  // TLS + HELLO + AUTH must complete in this time
+  int heartbeat_sec = 10;         // PING every this often; dead after 3 silent intervals; 0: off
+};
+
+using SessionId = std::array<uint8_t, frame::kSessionIdSize>;
+
+struct TunnelOptions {
+  AuthSettingsPtr auth;
+  TunnelLimits limits;
+  SessionId session{};   // client: sent in HELLO
+  std::string tag;       // client: sent in HELLO
 };
 
 class Tunnel : public Disposable {
@@ -42,7 +52,7 @@ class Tunnel : public Disposable {
   // tls: bev is an OpenSSL bufferevent (it reads for us); otherwise a
   // socket bufferevent used for writes only.
   Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer, TunnelHandler& handler,
-         Reaper& reaper, AuthSettingsPtr auth, TunnelLimits limits = {});
+         Reaper& reaper, TunnelOptions options);
   ~Tunnel() override;
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -54,9 +64,17 @@ class Tunnel : public Disposable {
   const std::string& peer() const { return peer_; }
   // Server: the name the client authenticated with ("" if none).
   const std::string& client_name() const { return client_name_; }
+  // Server: what the client announced in its HELLO.
+  const SessionId& peer_session() const { return peer_session_; }
+  const std::string& peer_tag() const { return peer_tag_; }
+  // Bytes of DATA payload moved each way, for status lines.
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+  // Aborts every stream whose owner tag is `owner` (a removed mapping).
+  size_t abort_streams_owned_by(const void* owner, const std::string& reason);
   event_base* base() const;
   Reaper& reaper() { return reaper_; }
-  const TunnelLimits& limits() const { return limits_; }
+  const TunnelLimits& limits() const { return options_.limits; }
 
   // Idempotent single exit: logs the reason, aborts every stream, tells
   // the handler.
@@ -84,6 +102,9 @@ class Tunnel : public Disposable {
   static void write_cb(bufferevent*, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
+  void on_heartbeat();
+  int64_t loop_ms() const;
 
   void on_readable();
   void on_read();
@@ -108,12 +129,19 @@ class Tunnel : public Disposable {
   std::string peer_;
   TunnelHandler& handler_;
   Reaper& reaper_;
-  TunnelLimits limits_;
+  TunnelOptions options_;
   bool tls_;
-  AuthSettingsPtr auth_;
-  Nonce nonce_;       // ours
-  Nonce peer_nonce_;  // theirs, from HELLO
+  Nonce nonce_;             // ours
+  std::string hello_sent_;  // HELLO payloads as sent, for the proofs
+  std::string hello_received_;
   std::string client_name_;
+  SessionId peer_session_{};
+  std::string peer_tag_;
+  EventPtr heartbeat_timer_;
+  int64_t last_heard_ms_ = 0;  // loop time of the last frame from the peer
+  int64_t next_ping_ms_ = 0;
+  uint64_t pings_sent_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;
   EventPtr handshake_timer_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;

@@ -660,8 +660,11 @@ def frame_header(ftype, length, stream=0, flags=0, reserved=0):
     return struct.pack("!BBHII", ftype, flags, reserved, stream, length)
 
 
+HELLO_SIZE = 57  # magic, version, role, flags, nonce[32], session[16], tag length 0
+
+
 def hello_payload(version=1, role=1, magic=b"TCPF", flags=1):
-    return magic + struct.pack("!HBB", version, role, flags) + os.urandom(32)
+    return magic + struct.pack("!HBB", version, role, flags) + os.urandom(48) + b"\x00"
 
 
 PROBES = {
@@ -669,14 +672,14 @@ PROBES = {
     "none": b"",
     "garbage": bytes([0xFF, 0xFE, 0x00, 0x42]) + b"this is not a frame \x00\x01" * 8,
     "http": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t_garbage\r\n\r\n",
-    # valid HELLO header announcing 40 bytes, then only 3 of them
-    "half": frame_header(HELLO, 40) + hello_payload()[:3],
+    # valid HELLO header announcing a whole HELLO, then only 3 bytes of it
+    "half": frame_header(HELLO, HELLO_SIZE) + hello_payload()[:3],
     # HELLO header with an absurd length, then a little payload
     "huge": frame_header(HELLO, 0xFFFFFFF0) + b"TCPF" + b"\x00" * 60,
     # DATA as the first frame with a huge length
     "huge-data": frame_header(DATA, 0x7FFFFFFF, stream=1) + b"\x00" * 64,
     # complete HELLO but with the wrong magic
-    "bad-magic": frame_header(HELLO, 40) + hello_payload(magic=b"XXXX"),
+    "bad-magic": frame_header(HELLO, HELLO_SIZE) + hello_payload(magic=b"XXXX"),
     # complete HELLO with non-zero flags
     "bad-flags": frame_header(HELLO, 40, flags=0x80) + hello_payload(),
 }

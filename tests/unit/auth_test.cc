@@ -13,12 +13,6 @@ namespace {
 
 Key key_of(uint8_t fill, size_t n = 32) { return Key(n, fill); }
 
-Nonce nonce_of(uint8_t fill) {
-  Nonce n;
-  n.fill(fill);
-  return n;
-}
-
 // A temporary file with the given text and mode, removed at scope exit.
 struct TempFile {
   std::string path;
@@ -109,25 +103,26 @@ TEST(KeyFile, MissingFileAndDirectory) {
 
 TEST(Proof, DeterministicAndSensitiveToEveryInput) {
   Key k = key_of(7);
-  Nonce c = nonce_of(1), s = nonce_of(2);
-  Proof base = compute_proof(k, frame::Role::client, 1, c, s, "", "");
-  EXPECT_TRUE(proof_matches(base, compute_proof(k, frame::Role::client, 1, c, s, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(key_of(8), frame::Role::client, 1, c, s, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::server, 1, c, s, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 2, c, s, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 1, nonce_of(3), s, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 1, c, nonce_of(3), "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 1, s, c, "", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 1, c, s, "a", "")));
-  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, 1, c, s, "", "tls")));
+  std::string ch = "client hello bytes", sh = "server hello bytes";
+  Proof base = compute_proof(k, frame::Role::client, ch, sh, "", "");
+  EXPECT_TRUE(proof_matches(base, compute_proof(k, frame::Role::client, ch, sh, "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(key_of(8), frame::Role::client, ch, sh, "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::server, ch, sh, "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, ch + "x", sh, "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, ch, sh + "x", "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, sh, ch, "", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, ch, sh, "a", "")));
+  EXPECT_FALSE(proof_matches(base, compute_proof(k, frame::Role::client, ch, sh, "", "tls")));
 }
 
-TEST(Proof, NameAndBindingDoNotRunTogether) {
-  // The name is length-prefixed, so ("ab", "c") differs from ("a", "bc").
+TEST(Proof, PartsDoNotRunTogether) {
+  // Every variable part is length-prefixed, so moving bytes across a
+  // boundary changes the proof.
   Key k = key_of(9);
-  Nonce c = nonce_of(1), s = nonce_of(2);
-  EXPECT_FALSE(proof_matches(compute_proof(k, frame::Role::client, 1, c, s, "ab", "c"),
-                             compute_proof(k, frame::Role::client, 1, c, s, "a", "bc")));
+  EXPECT_FALSE(proof_matches(compute_proof(k, frame::Role::client, "ab", "c", "", ""),
+                             compute_proof(k, frame::Role::client, "a", "bc", "", "")));
+  EXPECT_FALSE(proof_matches(compute_proof(k, frame::Role::client, "h", "s", "ab", "c"),
+                             compute_proof(k, frame::Role::client, "h", "s", "a", "bc")));
 }
 
 TEST(Nonce, FreshEachTime) {

@@ -26,7 +26,7 @@ bool is_channel_type(Type t) {
 // A length the type allows (the smallest one).
 uint32_t valid_length(Type t) {
   switch (t) {
-    case Type::hello: return 40;
+    case Type::hello: return 57;
     case Type::auth: return 33;
     case Type::open: return 8;
     case Type::open_ok: return 4;
@@ -140,7 +140,7 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
     Type type;
     uint32_t min, max;
   } cases[] = {
-      {Type::hello, 40, 40},      {Type::open, 8, 262},  {Type::open_ok, 4, 4},
+      {Type::hello, 57, 121},     {Type::open, 8, 262},  {Type::open_ok, 4, 4},
       {Type::auth, 33, 97},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
@@ -293,10 +293,14 @@ TEST(FrameHeaderError, NonZeroStreamIdOnChannelFrames) {
 TEST(FramePayload, HelloRoundTrip) {
   for (frame::Role role : {frame::Role::client, frame::Role::server}) {
     std::string p;
-    frame::Hello in{frame::kVersion, role, frame::kHelloFlagAuth, {}};
+    frame::Hello in;
+    in.role = role;
+    in.flags = frame::kHelloFlagAuth;
+    in.tag = "edge-7";
     for (size_t i = 0; i < in.nonce.size(); ++i) in.nonce[i] = static_cast<uint8_t>(i * 9 + 1);
+    for (size_t i = 0; i < in.session.size(); ++i) in.session[i] = static_cast<uint8_t>(200 - i);
     frame::encode_hello(in, p);
-    ASSERT_EQ(40u, p.size());
+    ASSERT_EQ(frame::kHelloFixedSize + 6, p.size());
     EXPECT_EQ(std::string("TCPF\x00\x01", 6), p.substr(0, 6));
     EXPECT_EQ(static_cast<char>(role), p[6]);
     EXPECT_EQ('\x01', p[7]);
@@ -309,6 +313,8 @@ TEST(FramePayload, HelloRoundTrip) {
     EXPECT_EQ(role, h.role);
     EXPECT_EQ(frame::kHelloFlagAuth, h.flags);
     EXPECT_EQ(in.nonce, h.nonce);
+    EXPECT_EQ(in.session, h.session);
+    EXPECT_EQ("edge-7", h.tag);
   }
 }
 
@@ -364,7 +370,10 @@ TEST(FramePayload, AuthErrors) {
 TEST(FramePayload, HelloCarriesOtherVersions) {
   // The codec reports the version; refusing it is the tunnel's job.
   std::string p;
-  frame::encode_hello(frame::Hello{0x0203, frame::Role::server}, p);
+  frame::Hello hv;
+  hv.version = 0x0203;
+  hv.role = frame::Role::server;
+  frame::encode_hello(hv, p);
   EXPECT_EQ('\x02', p[4]);
   EXPECT_EQ('\x03', p[5]);
   frame::Hello h;
@@ -400,7 +409,8 @@ TEST(FramePayload, HelloUnknownRole) {
     std::string p("TCPF\x00\x01", 6);
     p.push_back(static_cast<char>(role));
     p.push_back('\0');
-    p += std::string(frame::kNonceSize, '\x5a');
+    p += std::string(frame::kNonceSize + frame::kSessionIdSize, '\x5a');
+    p.push_back('\0');  // empty tag
     frame::Hello h;
     std::string err;
     EXPECT_FALSE(frame::decode_hello(bytes(p), p.size(), h, err)) << role;
@@ -627,7 +637,7 @@ std::vector<std::string> sample_frames() {
     out.push_back(f);
   };
   std::string p;
-  frame::encode_hello(frame::Hello{frame::kVersion, frame::Role::client}, p);
+  frame::encode_hello(frame::Hello{}, p);
   add(Type::hello, 0, p);
   add(Type::open, 1, open_payload(1u << 20, 22, "fd00::5"));
   add(Type::open_ok, 1, u32_payload(1u << 20));
@@ -877,4 +887,19 @@ TEST(FrameDecode, RandomBuffersNeverCrashAndAreConsistent) {
   EXPECT_GT(counts[static_cast<int>(Result::ok)], 100);
   EXPECT_GT(counts[static_cast<int>(Result::need_more)], 100);
   EXPECT_GT(counts[static_cast<int>(Result::error)], 1000);
+}
+
+TEST(FramePayload, HelloTagErrors) {
+  frame::Hello in;
+  in.tag = "ok";
+  std::string p;
+  frame::encode_hello(in, p);
+  frame::Hello h;
+  std::string err;
+  ASSERT_TRUE(frame::decode_hello(bytes(p), p.size(), h, err)) << err;
+  EXPECT_FALSE(frame::decode_hello(bytes(p), p.size() - 1, h, err));  // tag length disagrees
+  std::string sp = p;
+  sp[sp.size() - 1] = ' ';
+  EXPECT_FALSE(frame::decode_hello(bytes(sp), sp.size(), h, err));  // space in tag
+  EXPECT_NE(std::string::npos, err.find("tag")) << err;
 }
