@@ -204,6 +204,11 @@ void ForwardClient::tunnel_up(Tunnel& t) {
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
+  for (auto& kv : udp_) {
+    kv.second->log_end("channel lost");
+    reaper_.bury(std::move(kv.second));
+  }
+  udp_.clear();
   if (tunnel_.get() == &t) reaper_.bury(std::move(tunnel_));
   connection_lost();
 }
@@ -234,4 +239,46 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
                                                     "target " + target + ", server stream " +
                                                         std::to_string(id)));
   s->connect_target(dns_.get(), open.host, open.port, options_.connect_timeout_sec, open.window);
+}
+
+void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
+  std::string target = format_host_port(printable(open.host), open.port);
+  auto refuse = [&](frame::Reason reason, const std::string& text) {
+    std::string payload;
+    frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
+    t.send_control(frame::Type::open_fail, id, payload);
+  };
+  if (stopping_) {
+    refuse(frame::Reason::resource_limit, "client shutting down");
+    return;
+  }
+  if (!options_.allow.permits(open.host, open.port)) {
+    log_warnx("server %s asked for udp %s (session %u): refused, not in --allow (%s)",
+              t.peer().c_str(), target.c_str(), id, options_.allow.str().c_str());
+    refuse(frame::Reason::not_allowed, "target not allowed by the client");
+    return;
+  }
+  auto target_ptr = std::make_unique<UdpTarget>(base_, dns_.get(), t, id, open.host, open.port,
+                                                [this](uint32_t gone) {
+                                                  auto it = udp_.find(gone);
+                                                  if (it == udp_.end()) return;
+                                                  reaper_.bury(std::move(it->second));
+                                                  udp_.erase(it);
+                                                });
+  UdpTarget* raw = target_ptr.get();
+  udp_[id] = std::move(target_ptr);
+  raw->start();  // may fail at once and forget itself (deferred free)
+}
+
+void ForwardClient::datagram_received(Tunnel&, uint32_t id, const uint8_t* p, size_t n) {
+  auto it = udp_.find(id);
+  if (it != udp_.end()) it->second->send(p, n);
+}
+
+void ForwardClient::udp_closed(Tunnel&, uint32_t id, const std::string& why) {
+  auto it = udp_.find(id);
+  if (it == udp_.end()) return;
+  it->second->log_end("ended by the server: " + why);
+  reaper_.bury(std::move(it->second));
+  udp_.erase(it);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "reaper.h"
 #include "tls.h"
 #include "tunnel.h"
+#include "udp_target.h"
 
 struct ClientOptions {
   std::string server_host;
@@ -47,6 +49,9 @@ class ForwardClient final : public TunnelHandler {
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
+  void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
+  void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) override;
+  void udp_closed(Tunnel& t, uint32_t id, const std::string& why) override;
 
  private:
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
@@ -67,6 +72,7 @@ class ForwardClient final : public TunnelHandler {
   EventPtr drain_timer_;
   BufferEventPtr connecting_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::map<uint32_t, std::unique_ptr<UdpTarget>> udp_;  // sessions on tunnel_
   SessionId session_;
   int failures_ = 0;  // consecutive attempts without a channel
   bool stopping_ = false;

@@ -138,9 +138,14 @@ std::string unescape(const char* s) {
   return out;
 }
 
-void add_mapping(ParseState& st, const std::string& key, const std::string& value) {
+void add_mapping(ParseState& st, const std::string& full_key, const std::string& value) {
   HostPort pub, target;
-  std::string err;
+  std::string err, key;
+  bool udp = false;
+  if (!split_protocol(full_key, key, udp)) {
+    st.error("bad public port '" + printable(full_key, 80) + "': the protocol is /tcp or /udp");
+    return;
+  }
   if (!parse_host_port(key, false, pub, err)) {
     st.error("bad public port '" + printable(key, 80) + "': " + err);
     return;
@@ -165,6 +170,7 @@ void add_mapping(ParseState& st, const std::string& key, const std::string& valu
   Mapping m;
   m.bind_host = pub.host;
   m.public_port = pub.port;
+  m.udp = udp;
   m.target_host = target.host;
   m.target_port = target.port;
   m.file = st.file;
@@ -275,6 +281,12 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 0, 86400, c.drain_timeout_sec)) bad("expected seconds, 0-86400");
   } else if (is("PID_FILE")) {
     if (value.empty()) bad("expected a file name"); else c.pid_file = resolve(c.path, value);
+  } else if (is("UDP_TIMEOUT")) {
+    if (!parse_int(value, 1, 86400, c.udp_timeout_sec)) bad("expected seconds, 1-86400");
+  } else if (is("UDP_MAX_SESSIONS")) {
+    if (!parse_int(value, 1, 1000000, c.udp_max_sessions)) bad("expected a number, 1-1000000");
+  } else if (is("UDP_MAX_DATAGRAM")) {
+    if (!parse_int(value, 1, 65507, c.udp_max_datagram)) bad("expected bytes, 1-65507");
   } else if (is("MAX_STREAMS_PER_CLIENT")) {
     if (!parse_int(value, 1, 10000000, c.max_streams_per_client)) bad("expected a number, 1-10000000");
   } else if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
@@ -348,9 +360,9 @@ std::string dir_of(const std::string& path) {
 // Two binds clash when they share a port and an address family and one is
 // that family's wildcard or both name the same address. IPv6 sockets are
 // bound IPv6-only, so they never clash with IPv4 ones.
-bool same_public(const Mapping& m, const HostPort& pub) {
+bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
   auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0"; };
-  if (m.public_port != pub.port) return false;
+  if (m.public_port != pub.port || m.udp != udp) return false;
   if (wildcard(m.bind_host) && wildcard(pub.host)) return true;
   return m.bind_host == pub.host;
 }
@@ -363,13 +375,15 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       for (Mapping& m : cfg.mappings) targets.push_back(&m);
     } else {
       HostPort pub;
-      std::string err;
-      if (!parse_host_port(r.target, false, pub, err)) {
-        errors.push_back({r.file, r.line, "rule for bad public port '" + printable(r.target, 80) + "': " + err});
+      std::string err, key;
+      bool udp = false;
+      if (!split_protocol(r.target, key, udp) || !parse_host_port(key, false, pub, err)) {
+        errors.push_back({r.file, r.line, "rule for bad public port '" + printable(r.target, 80) +
+                                              "': " + (err.empty() ? "bad protocol" : err)});
         continue;
       }
       for (Mapping& m : cfg.mappings)
-        if (same_public(m, pub)) targets.push_back(&m);
+        if (same_public(m, pub, udp)) targets.push_back(&m);
       if (targets.empty()) {
         errors.push_back({r.file, r.line, "rule for " + r.target + ", which no mapping uses"});
         continue;
@@ -418,7 +432,7 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
 }
 
 bool overlaps(const Mapping& a, const Mapping& b) {
-  if (a.public_port != b.public_port) return false;
+  if (a.public_port != b.public_port || a.udp != b.udp) return false;
   auto family = [](const std::string& h) { return h.find(':') == std::string::npos ? 4 : 6; };
   auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; };
   if (family(a.bind_host) != family(b.bind_host)) return false;
@@ -434,13 +448,30 @@ bool overlaps(const Mapping& a, const Mapping& b) {
 }  // namespace
 
 std::string Mapping::public_name() const {
-  return format_host_port(bind_host.empty() ? "0.0.0.0" : bind_host, public_port);
+  return format_host_port(bind_host.empty() ? "0.0.0.0" : bind_host, public_port) +
+         (udp ? "/udp" : "");
+}
+
+bool split_protocol(const std::string& key, std::string& rest, bool& udp) {
+  size_t slash = key.rfind('/');
+  udp = false;
+  if (slash == std::string::npos) {
+    rest = key;
+    return true;
+  }
+  std::string proto = key.substr(slash + 1);
+  rest = key.substr(0, slash);
+  if (strcasecmp(proto.c_str(), "udp") == 0) {
+    udp = true;
+    return true;
+  }
+  return strcasecmp(proto.c_str(), "tcp") == 0;
 }
 
 std::string Mapping::target_name() const { return format_host_port(target_host, target_port); }
 
 bool Mapping::same_as(const Mapping& o) const {
-  return bind_host == o.bind_host && public_port == o.public_port &&
+  return bind_host == o.bind_host && public_port == o.public_port && udp == o.udp &&
          target_host == o.target_host && target_port == o.target_port &&
          access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag;
 }

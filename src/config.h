@@ -14,6 +14,7 @@
 struct Mapping {
   std::string bind_host;  // IP literal; "" means every address (0.0.0.0)
   uint16_t public_port = 0;
+  bool udp = false;       // "5353/udp = ..."; TCP otherwise
   std::string target_host;  // IP literal or DNS name, resolved by the client
   uint16_t target_port = 0;
   std::string file;  // where it was defined, for messages
@@ -25,7 +26,7 @@ struct Mapping {
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;
 
-  std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22"
+  std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22", "0.0.0.0:53/udp"
   std::string target_name() const;  // "192.168.10.5:22"
 };
 
@@ -62,7 +63,16 @@ struct ServerConfig {
   int client_wait_sec = 5;          // CLIENT_WAIT: hold public connections for a client
   int drain_timeout_sec = 10;       // DRAIN_TIMEOUT: bound on draining at stop and removal
   std::string pid_file;             // PID_FILE
+
+  // UDP mappings (issue 5).
+  int udp_timeout_sec = 60;      // UDP_TIMEOUT: a session ends after this long idle
+  int udp_max_sessions = 1024;   // UDP_MAX_SESSIONS: per mapping
+  int udp_max_datagram = 65507;  // UDP_MAX_DATAGRAM: larger ones are dropped and counted
 };
+
+// Splits "1234/udp" / "1234/tcp" into "1234" and the protocol; false if the
+// suffix is something else.
+bool split_protocol(const std::string& key, std::string& rest, bool& udp);
 
 struct ConfigError {
   std::string file;

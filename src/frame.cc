@@ -41,6 +41,8 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::ping: l = {8, 8, true}; return true;
     case Type::pong: l = {8, 8, true}; return true;
     case Type::auth: l = {kProofSize + 1, kProofSize + 1 + kMaxClientName, true}; return true;
+    case Type::udp_open: l = {4, 3 + 255, false}; return true;
+    case Type::datagram: l = {0, kMaxDatagram, false}; return true;
   }
   return false;
 }
@@ -60,6 +62,8 @@ const char* type_name(Type t) {
     case Type::ping: return "PING";
     case Type::pong: return "PONG";
     case Type::auth: return "AUTH";
+    case Type::udp_open: return "UDP_OPEN";
+    case Type::datagram: return "DATAGRAM";
   }
   return "?";
 }
@@ -245,6 +249,33 @@ bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err) {
       err = "AUTH with a non-printable client name";
       return false;
     }
+  return true;
+}
+
+void encode_udp_open(const UdpOpen& u, std::string& out) {
+  uint8_t b[3];
+  put16(b, u.port);
+  size_t n = std::min<size_t>(u.host.size(), 255);
+  b[2] = static_cast<uint8_t>(n);
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+  out.append(u.host, 0, n);
+}
+
+bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err) {
+  if (n < 4 || n != 3u + p[2]) {
+    err = "malformed UDP_OPEN payload";
+    return false;
+  }
+  u.port = get16(p);
+  u.host.assign(reinterpret_cast<const char*>(p + 3), p[2]);
+  if (u.port == 0) {
+    err = "UDP_OPEN with port 0";
+    return false;
+  }
+  if (u.host.find('\0') != std::string::npos) {
+    err = "UDP_OPEN with NUL in host";
+    return false;
+  }
   return true;
 }
 

@@ -16,6 +16,7 @@ namespace frame {
 
 constexpr size_t kHeaderSize = 12;
 constexpr uint32_t kMaxPayload = 65536;  // largest payload of any frame
+constexpr uint32_t kMaxDatagram = 65507;  // largest UDP payload over IPv4
 constexpr uint32_t kMaxControlPayload = 262;  // largest non-DATA payload (OPEN)
 constexpr uint16_t kVersion = 1;
 constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
@@ -41,6 +42,8 @@ enum class Type : uint8_t {
   ping = 0x09,
   pong = 0x0a,
   auth = 0x0b,
+  udp_open = 0x0c,
+  datagram = 0x0d,
 };
 const char* type_name(Type t);
 
@@ -91,18 +94,26 @@ struct Failure {  // OPEN_FAIL and RESET
   std::string text;
 };
 
+// UDP_OPEN: the target of a UDP session.
+struct UdpOpen {
+  uint16_t port = 0;
+  std::string host;  // 1..255 bytes
+};
+
 // Payload encoders append to out.
 void encode_hello(const Hello& h, std::string& out);
 void encode_open(const Open& o, std::string& out);
 void encode_u32(uint32_t v, std::string& out);  // OPEN_OK window, WINDOW increment
 void encode_failure(const Failure& f, std::string& out);
 void encode_auth(const Auth& a, std::string& out);
+void encode_udp_open(const UdpOpen& u, std::string& out);
 
 bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err);
 bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err);
 bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err);
 bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
 bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err);
+bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err);
 
 // Whole frame: header + payload appended to out.
 void encode_frame(Type type, uint32_t stream, const std::string& payload, std::string& out);

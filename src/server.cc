@@ -69,10 +69,24 @@ std::unique_ptr<Listener> ForwardServer::bind_inner(const ServerConfig& c, std::
   return l;
 }
 
+UdpLimits ForwardServer::udp_limits() const {
+  return UdpLimits{config_.udp_timeout_sec, config_.udp_max_sessions, config_.udp_max_datagram};
+}
+
 std::unique_ptr<ForwardServer::PublicPort> ForwardServer::bind_public(const Mapping& m,
                                                                       std::string& err) {
   auto port = std::make_unique<PublicPort>();
   port->mapping = std::make_shared<const Mapping>(m);
+  if (m.udp) {
+    port->udp = std::make_unique<UdpPort>(base_, port->mapping, udp_limits(),
+                                          [this](const std::string& tag) { return pick_tunnel(tag); });
+    if (!port->udp->bind(err)) {
+      err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
+            "): " + err;
+      return nullptr;
+    }
+    return port;
+  }
   PublicPort* raw = port.get();  // stable: the map holds the unique_ptr
   port->listener = std::make_unique<Listener>(
       base_, "mapping " + m.public_name(),
@@ -144,10 +158,8 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
         log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
                    m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
                    old.target_name().c_str(), old.tag.c_str());
-        it->second->mapping = std::make_shared<const Mapping>(m);
-      } else {
-        it->second->mapping = std::make_shared<const Mapping>(m);  // new file:line
       }
+      it->second->mapping = std::make_shared<const Mapping>(m);  // also new file:line
       continue;
     }
     std::string err;
@@ -163,6 +175,8 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   std::string path = config_.path;
   config_ = std::move(nc);
   config_.path = path;
+  for (auto& kv : ports_)
+    if (kv.second->udp) kv.second->udp->set_mapping(kv.second->mapping, udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
 }
 
@@ -240,8 +254,13 @@ void ForwardServer::log_status() const {
                  static_cast<unsigned long long>(t->bytes_out()));
   for (const auto& kv : ports_) {
     const Mapping& m = *kv.second->mapping;
-    log_notice("status: mapping %s -> %s, tag %s: %zu live", m.public_name().c_str(),
-               m.target_name().c_str(), m.tag.c_str(), *kv.second->live);
+    if (kv.second->udp)
+      log_notice("status: mapping %s -> %s, tag %s: %zu udp sessions, %s", m.public_name().c_str(),
+                 m.target_name().c_str(), m.tag.c_str(), kv.second->udp->session_count(),
+                 kv.second->udp->counters().c_str());
+    else
+      log_notice("status: mapping %s -> %s, tag %s: %zu live", m.public_name().c_str(),
+                 m.target_name().c_str(), m.tag.c_str(), *kv.second->live);
   }
 }
 
@@ -424,6 +443,8 @@ void ForwardServer::tunnel_up(Tunnel& t) {
 }
 
 void ForwardServer::tunnel_closed(Tunnel& t) {
+  for (auto& kv : ports_)
+    if (kv.second->udp) kv.second->udp->channel_lost(t);
   for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it)
     if (it->get() == &t) {
       reaper_.bury(std::move(*it));
@@ -435,4 +456,20 @@ void ForwardServer::tunnel_closed(Tunnel& t) {
 void ForwardServer::open_requested(Tunnel& t, uint32_t, const frame::Open&) {
   // Unreachable: the tunnel refuses OPEN frames on the server side.
   t.close("OPEN sent to the server");
+}
+
+void ForwardServer::udp_open_requested(Tunnel& t, uint32_t, const frame::UdpOpen&) {
+  // Unreachable: the tunnel refuses UDP_OPEN frames on the server side.
+  t.close("UDP_OPEN sent to the server");
+}
+
+void ForwardServer::datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
+  for (auto& kv : ports_)
+    if (kv.second->udp && kv.second->udp->from_channel(t, id, p, n)) return;
+  // A session that ended while this datagram was on its way: dropped.
+}
+
+void ForwardServer::udp_closed(Tunnel& t, uint32_t id, const std::string& why) {
+  for (auto& kv : ports_)
+    if (kv.second->udp && kv.second->udp->closed_by_client(t, id, why)) return;
 }

@@ -22,6 +22,7 @@
 #include "reaper.h"
 #include "secrets.h"
 #include "tunnel.h"
+#include "udp_port.h"
 
 class ForwardServer final : public TunnelHandler {
  public:
@@ -41,6 +42,9 @@ class ForwardServer final : public TunnelHandler {
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
+  void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
+  void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) override;
+  void udp_closed(Tunnel& t, uint32_t id, const std::string& why) override;
 
  private:
   // Live streams (and held connections) per mapping, for MAX_CONNECTIONS.
@@ -49,7 +53,8 @@ class ForwardServer final : public TunnelHandler {
   struct PublicPort {
     std::shared_ptr<const Mapping> mapping;  // replaced on reload; streams keep theirs
     Counter live = std::make_shared<size_t>(0);
-    std::unique_ptr<Listener> listener;
+    std::unique_ptr<Listener> listener;  // TCP mappings
+    std::unique_ptr<UdpPort> udp;        // UDP mappings
   };
   // A public connection waiting (CLIENT_WAIT) for a client of its tag.
   struct Held {
@@ -80,6 +85,7 @@ class ForwardServer final : public TunnelHandler {
   // dropping the oldest, so junk cannot lock a real client out.
   void limit_pending_handshakes();
   TunnelOptions tunnel_options() const;
+  UdpLimits udp_limits() const;
   size_t stream_count() const;
   void schedule_drain_abort(std::shared_ptr<const Mapping> removed);
   static void drain_tick_cb(evutil_socket_t, short, void* arg) noexcept;

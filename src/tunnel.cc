@@ -162,6 +162,20 @@ void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
   bytes_out_ += n;
 }
 
+bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
+  if (!bev_ || n > frame::kMaxDatagram) return false;
+  // Datagrams have no flow control: rather than queue them behind bulk
+  // data without bound, drop them once the channel is well past the point
+  // where streams stop reading.
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (evbuffer_get_length(out) >= 2 * options_.limits.channel_high) return false;
+  uint8_t h[frame::kHeaderSize];
+  frame::encode_header(frame::Header{frame::Type::datagram, session, static_cast<uint32_t>(n)}, h);
+  evbuffer_add(out, h, sizeof h);
+  if (n) evbuffer_add(out, p, n);
+  return true;
+}
+
 bool Tunnel::congested() const {
   return !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= options_.limits.channel_high;
 }
@@ -387,6 +401,13 @@ void Tunnel::on_read() {
     bool ok;
     if (h.type == frame::Type::data) {
       ok = dispatch_data(h, in, err);
+    } else if (h.type == frame::Type::datagram) {
+      ok = lookup_id(h.stream, err);
+      if (ok) {
+        const uint8_t* p = h.length ? evbuffer_pullup(in, h.length) : nullptr;
+        handler_.datagram_received(*this, h.stream, p, h.length);
+      }
+      evbuffer_drain(in, h.length);
     } else {
       uint8_t payload[frame::kMaxControlPayload];
       evbuffer_remove(in, payload, h.length);
@@ -397,6 +418,13 @@ void Tunnel::on_read() {
       return;
     }
   }
+}
+
+bool Tunnel::lookup_id(uint32_t id, std::string& err) {
+  uint32_t highest = role_ == frame::Role::server ? next_id_ - 1 : highest_seen_;
+  if (id <= highest) return true;
+  err = "frame for stream " + std::to_string(id) + " that was never opened";
+  return false;
 }
 
 Stream* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
@@ -471,7 +499,14 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       }
       bool ok;
       Stream* s = lookup(h.stream, ok, err);
-      if (!s) return ok;
+      if (!s) {
+        if (ok && h.type == Type::open_fail) {
+          frame::Failure f;
+          if (!frame::decode_failure(p, h.length, f, err)) return false;
+          handler_.udp_closed(*this, h.stream, frame::reason_name(f.reason));
+        }
+        return ok;
+      }
       if (s->state() != Stream::State::opening) {
         err = std::string(frame::type_name(h.type)) + " for stream " + std::to_string(h.stream) +
               " that is not opening";
@@ -498,7 +533,10 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       if (!frame::decode_failure(p, h.length, f, err)) return false;
       bool ok;
       Stream* s = lookup(h.stream, ok, err);
-      if (s) s->on_reset(f);
+      if (s)
+        s->on_reset(f);
+      else if (ok)
+        handler_.udp_closed(*this, h.stream, printable(f.text));
       return ok;
     }
     case Type::window: {
@@ -508,8 +546,24 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       Stream* s = lookup(h.stream, ok, err);
       return s ? s->on_window(inc, err) : ok;
     }
+    case Type::udp_open: {
+      if (role_ != frame::Role::client) {
+        err = "UDP_OPEN sent to the server";
+        return false;
+      }
+      if (h.stream <= highest_seen_) {
+        err = "UDP_OPEN reuses id " + std::to_string(h.stream);
+        return false;
+      }
+      frame::UdpOpen open;
+      if (!frame::decode_udp_open(p, h.length, open, err)) return false;
+      highest_seen_ = h.stream;
+      handler_.udp_open_requested(*this, h.stream, open);
+      return true;
+    }
     case Type::data:
-      break;  // handled by dispatch_data
+    case Type::datagram:
+      break;  // handled in on_read
   }
   err = "unexpected frame";
   return false;

@@ -25,6 +25,12 @@ class TunnelHandler {
   virtual void tunnel_closed(Tunnel& t) = 0;
   // Client side: the server asks for a new stream.
   virtual void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) = 0;
+  // UDP sessions (ids from the same space as streams, kept by the handler).
+  // Client side: the server asks for a new UDP session.
+  virtual void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) = 0;
+  virtual void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) = 0;
+  // RESET or OPEN_FAIL for an id that is not a TCP stream.
+  virtual void udp_closed(Tunnel& t, uint32_t id, const std::string& why) = 0;
 
  protected:
   ~TunnelHandler() = default;
@@ -84,9 +90,15 @@ class Tunnel : public Disposable {
   // Moves n bytes from src into one DATA frame (no copy for whole chains).
   void send_data(uint32_t stream, evbuffer* src, size_t n);
   bool congested() const;
+  // Queues one DATAGRAM unless the channel is far behind; false = dropped.
+  bool send_datagram(uint32_t session, const uint8_t* p, size_t n);
   // The stream is called back (pump) once the channel has drained.
   void wait_for_drain(uint32_t stream);
 
+  // Client side: the server opened this id (UDP sessions).
+  void note_opened(uint32_t id) {
+    if (id > highest_seen_) highest_seen_ = id;
+  }
   // Server side: next unused stream id.
   uint32_t allocate_id() { return next_id_++; }
   Stream* add_stream(std::unique_ptr<Stream> s);
@@ -121,6 +133,8 @@ class Tunnel : public Disposable {
   // Finds the stream for a frame: nullptr with ok=true for an id that was
   // open once and is forgotten now; ok=false for an id never opened.
   Stream* lookup(uint32_t id, bool& ok, std::string& err);
+  // True if id was opened once on this channel (it may be gone now).
+  bool lookup_id(uint32_t id, std::string& err);
   void protocol_error(const std::string& what);
 
   BufferEventPtr bev_;

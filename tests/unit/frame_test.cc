@@ -17,7 +17,8 @@ namespace {
 
 const Type kAllTypes[] = {Type::hello, Type::open,  Type::open_ok, Type::open_fail,
                           Type::data,  Type::eof,   Type::reset,   Type::window,
-                          Type::ping,  Type::pong,  Type::auth};
+                          Type::ping,  Type::pong,  Type::auth,    Type::udp_open,
+                          Type::datagram};
 
 bool is_channel_type(Type t) {
   return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth;
@@ -28,6 +29,8 @@ uint32_t valid_length(Type t) {
   switch (t) {
     case Type::hello: return 57;
     case Type::auth: return 33;
+    case Type::udp_open: return 4;
+    case Type::datagram: return 0;
     case Type::open: return 8;
     case Type::open_ok: return 4;
     case Type::open_fail: return 1;
@@ -141,7 +144,7 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
     uint32_t min, max;
   } cases[] = {
       {Type::hello, 57, 121},     {Type::open, 8, 262},  {Type::open_ok, 4, 4},
-      {Type::auth, 33, 97},
+      {Type::auth, 33, 97},       {Type::udp_open, 4, 258}, {Type::datagram, 0, 65507},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
       {Type::pong, 8, 8},
@@ -191,7 +194,7 @@ TEST(FrameHeader, TypeAndReasonNames) {
 // Header errors
 
 TEST(FrameHeaderError, UnknownTypes) {
-  for (int type : {0x00, 0x0c, 0x0d, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x0e, 0x0f, 0x10, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE(type);
     Header h;
     std::string err;
@@ -754,7 +757,7 @@ TEST(FrameDecode, HeaderErrorsReportedBeforePayloadArrives) {
     std::vector<uint8_t> raw;
   } cases[] = {
       {"type 0x00", raw_header(0x00, 0, 0, 1, 4)},
-      {"type 0x0c", raw_header(0x0c, 0, 0, 1, 4)},
+      {"type 0x0e", raw_header(0x0e, 0, 0, 1, 4)},
       {"type 0xff", raw_header(0xff, 0, 0, 1, 4)},
       {"flags", raw_header(0x05, 1, 0, 1, 4)},
       {"reserved", raw_header(0x05, 0, 1, 1, 4)},
@@ -796,7 +799,7 @@ TEST(FrameDecode, OversizedLengthDoesNotWaitForPayload) {
 TEST(FrameDecode, ErrorAfterValidFrame) {
   std::string buf;
   frame::encode_frame(Type::ping, 0, "abcdefgh", buf);
-  std::vector<uint8_t> bad = raw_header(0x0c, 0, 0, 1, 1);
+  std::vector<uint8_t> bad = raw_header(0x0e, 0, 0, 1, 1);
   buf.append(bad.begin(), bad.end());
   frame::Frame fr;
   size_t used = 0;
@@ -853,6 +856,14 @@ TEST(FrameDecode, RandomBuffersNeverCrashAndAreConsistent) {
         switch (fr.header.type) {
           case Type::hello: frame::decode_hello(p, len, he, err); break;
           case Type::auth: frame::decode_auth(p, len, au, err); break;
+          case Type::udp_open: {
+            frame::UdpOpen uo;
+            if (frame::decode_udp_open(p, len, uo, err)) {
+              ASSERT_EQ(len, 3 + uo.host.size());
+            }
+            break;
+          }
+          case Type::datagram: break;
           case Type::open:
             if (frame::decode_open(p, len, op, err)) {
               ASSERT_EQ(len, 7 + op.host.size());
@@ -902,4 +913,32 @@ TEST(FramePayload, HelloTagErrors) {
   sp[sp.size() - 1] = ' ';
   EXPECT_FALSE(frame::decode_hello(bytes(sp), sp.size(), h, err));  // space in tag
   EXPECT_NE(std::string::npos, err.find("tag")) << err;
+}
+
+TEST(FramePayload, UdpOpenRoundTripAndErrors) {
+  frame::UdpOpen in;
+  in.port = 53;
+  in.host = "dns.internal";
+  std::string p;
+  frame::encode_udp_open(in, p);
+  ASSERT_EQ(3 + in.host.size(), p.size());
+  frame::UdpOpen out;
+  std::string err;
+  ASSERT_TRUE(frame::decode_udp_open(bytes(p), p.size(), out, err)) << err;
+  EXPECT_EQ(53, out.port);
+  EXPECT_EQ("dns.internal", out.host);
+  EXPECT_FALSE(frame::decode_udp_open(bytes(p), p.size() - 1, out, err));
+  std::string zero = p;
+  zero[0] = zero[1] = '\0';
+  EXPECT_FALSE(frame::decode_udp_open(bytes(zero), zero.size(), out, err));
+  EXPECT_NE(std::string::npos, err.find("port 0")) << err;
+}
+
+TEST(FrameHeader, DatagramLimits) {
+  Header h;
+  std::string err;
+  EXPECT_TRUE(header_ok(raw_header(0x0d, 0, 0, 7, 0), h, err)) << err;  // empty datagram is legal
+  EXPECT_TRUE(header_ok(raw_header(0x0d, 0, 0, 7, 65507), h, err)) << err;
+  EXPECT_FALSE(header_ok(raw_header(0x0d, 0, 0, 7, 65508), h, err));
+  EXPECT_FALSE(header_ok(raw_header(0x0d, 0, 0, 0, 10), h, err));  // needs a session id
 }

@@ -1,0 +1,130 @@
+#include "udp_target.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include "address.h"
+#include "frame.h"
+#include "log.h"
+#include "tunnel.h"
+
+namespace {
+constexpr size_t kMaxPending = 16;  // datagrams held while a name resolves
+constexpr int kBatch = 64;
+}  // namespace
+
+UdpTarget::UdpTarget(event_base* base, evdns_base* dns, Tunnel& tunnel, uint32_t id,
+                     const std::string& host, uint16_t port, std::function<void(uint32_t)> forget)
+    : base_(base), dns_(dns), tunnel_(tunnel), id_(id), host_(host), port_(port),
+      forget_(std::move(forget)) {}
+
+UdpTarget::~UdpTarget() {
+  if (resolving_) evdns_getaddrinfo_cancel(resolving_);
+  read_event_.reset();
+  if (fd_ >= 0) close(fd_);
+}
+
+void UdpTarget::start() {
+  sockaddr_storage ss;
+  socklen_t len;
+  if (ip_literal_to_sockaddr(host_, port_, ss, len)) {
+    connect_to(reinterpret_cast<sockaddr*>(&ss), len);
+    return;
+  }
+  evutil_addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_protocol = IPPROTO_UDP;
+  std::string port = std::to_string(port_);
+  // May call back at once (e.g. /etc/hosts); the request pointer is then null.
+  resolving_ = evdns_getaddrinfo(dns_, host_.c_str(), port.c_str(), &hints, resolved_cb, this);
+}
+
+void UdpTarget::resolved_cb(int result, evutil_addrinfo* res, void* arg) noexcept {
+  auto* self = static_cast<UdpTarget*>(arg);
+  self->resolving_ = nullptr;
+  if (result == EVUTIL_EAI_CANCEL) return;
+  if (result != 0 || !res) {
+    self->fail(std::string("DNS: ") + evutil_gai_strerror(result),
+               static_cast<int>(frame::Reason::dns));
+  } else {
+    self->connect_to(res->ai_addr, static_cast<socklen_t>(res->ai_addrlen));
+  }
+  if (res) evutil_freeaddrinfo(res);
+}
+
+void UdpTarget::connect_to(const sockaddr* sa, socklen_t len) {
+  fd_ = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0 || connect(fd_, sa, len) != 0) {
+    int err = errno;
+    fail(strerror(err), static_cast<int>(err == ENETUNREACH || err == EHOSTUNREACH
+                                             ? frame::Reason::unreachable
+                                             : frame::Reason::other));
+    return;
+  }
+  read_event_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, readable_cb, this));
+  event_add(read_event_.get(), nullptr);
+  log_info("udp session %u started: target %s via %s", id_, format_host_port(host_, port_).c_str(),
+           format_sockaddr(sa).c_str());
+  for (const std::string& d : pending_) send(reinterpret_cast<const uint8_t*>(d.data()), d.size());
+  pending_.clear();
+}
+
+void UdpTarget::fail(const std::string& why, int reason) {
+  std::string payload;
+  frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), why}, payload);
+  tunnel_.send_control(frame::Type::open_fail, id_, payload);
+  log_end("cannot reach target: " + why);
+  forget_(id_);
+}
+
+void UdpTarget::send(const uint8_t* p, size_t n) {
+  if (fd_ < 0) {
+    if (pending_.size() < kMaxPending)
+      pending_.emplace_back(reinterpret_cast<const char*>(p), n);
+    else
+      ++dropped_;
+    return;
+  }
+  // A refused earlier datagram (ICMP) shows up here as ECONNREFUSED; UDP
+  // carries on regardless.
+  if (::send(fd_, p, n, 0) < 0) {
+    ++dropped_;
+    return;
+  }
+  ++dgrams_in_;
+  bytes_in_ += n;
+}
+
+void UdpTarget::readable_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<UdpTarget*>(arg)->on_readable();
+}
+
+void UdpTarget::on_readable() {
+  static uint8_t buf[65536];
+  for (int i = 0; i < kBatch; ++i) {
+    ssize_t n = recv(fd_, buf, sizeof buf, MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      ++dropped_;  // ECONNREFUSED from an ICMP error and the like
+      continue;
+    }
+    if (n > static_cast<ssize_t>(frame::kMaxDatagram) ||
+        !tunnel_.send_datagram(id_, buf, static_cast<size_t>(n))) {
+      ++dropped_;
+      continue;
+    }
+    ++dgrams_out_;
+    bytes_out_ += static_cast<uint64_t>(n);
+  }
+}
+
+void UdpTarget::log_end(const std::string& why) {
+  log_info("udp session %u ended: target %s, %llu datagrams/%llu bytes to target, "
+           "%llu datagrams/%llu bytes back, %llu dropped: %s",
+           id_, format_host_port(host_, port_).c_str(), static_cast<unsigned long long>(dgrams_in_),
+           static_cast<unsigned long long>(bytes_in_), static_cast<unsigned long long>(dgrams_out_),
+           static_cast<unsigned long long>(bytes_out_), static_cast<unsigned long long>(dropped_),
+           why.c_str());
+}
