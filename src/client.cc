@@ -213,51 +213,41 @@ void ForwardClient::tunnel_closed(Tunnel& t) {
   connection_lost();
 }
 
-void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
-  std::string target = format_host_port(printable(open.host), open.port);
-  auto refuse = [&](frame::Reason reason, const std::string& text) {
-    std::string payload;
-    frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
-    t.send_control(frame::Type::open_fail, id, payload);
-  };
+// Refuses (OPEN_FAIL) what the client will not open: anything while it
+// stops, and targets outside --allow. kind names the request in the log.
+bool ForwardClient::admit(Tunnel& t, uint32_t id, const std::string& host, uint16_t port,
+                          const char* kind) {
   if (stopping_) {
-    refuse(frame::Reason::resource_limit, "client shutting down");
-    return;
+    t.send_failure(frame::Type::open_fail, id, frame::Reason::resource_limit,
+                   "client shutting down");
+    return false;
   }
-  if (!options_.allow.permits(open.host, open.port)) {
-    log_warnx("server %s asked for %s (stream %u): refused, not in --allow (%s)", t.peer().c_str(),
-              target.c_str(), id, options_.allow.str().c_str());
-    refuse(frame::Reason::not_allowed, "target not allowed by the client");
-    return;
+  if (!options_.allow.permits(host, port)) {
+    log_warnx("server %s asked for %s (%s, id %u): refused, not in --allow (%s)",
+              t.peer().c_str(), format_host_port(printable(host), port).c_str(), kind, id,
+              options_.allow.str().c_str());
+    t.send_failure(frame::Type::open_fail, id, frame::Reason::not_allowed,
+                   "target not allowed by the client");
+    return false;
   }
+  return true;
+}
+
+void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
+  if (!admit(t, id, open.host, open.port, "tcp")) return;
   BufferEventPtr bev(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
-    refuse(frame::Reason::resource_limit, "out of memory");
+    t.send_failure(frame::Type::open_fail, id, frame::Reason::resource_limit, "out of memory");
     return;
   }
-  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev),
-                                                    "target " + target + ", server stream " +
-                                                        std::to_string(id)));
+  std::string label = "target " + format_host_port(printable(open.host), open.port) +
+                      ", server stream " + std::to_string(id);
+  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->connect_target(dns_.get(), open.host, open.port, options_.connect_timeout_sec, open.window);
 }
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
-  std::string target = format_host_port(printable(open.host), open.port);
-  auto refuse = [&](frame::Reason reason, const std::string& text) {
-    std::string payload;
-    frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
-    t.send_control(frame::Type::open_fail, id, payload);
-  };
-  if (stopping_) {
-    refuse(frame::Reason::resource_limit, "client shutting down");
-    return;
-  }
-  if (!options_.allow.permits(open.host, open.port)) {
-    log_warnx("server %s asked for udp %s (session %u): refused, not in --allow (%s)",
-              t.peer().c_str(), target.c_str(), id, options_.allow.str().c_str());
-    refuse(frame::Reason::not_allowed, "target not allowed by the client");
-    return;
-  }
+  if (!admit(t, id, open.host, open.port, "udp")) return;
   auto target_ptr = std::make_unique<UdpTarget>(base_, dns_.get(), t, id, open.host, open.port,
                                                 [this](uint32_t gone) {
                                                   auto it = udp_.find(gone);

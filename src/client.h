@@ -57,6 +57,7 @@ class ForwardClient final : public TunnelHandler {
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
   static void retry_cb(evutil_socket_t, short, void* arg) noexcept;
   static void drain_cb(evutil_socket_t, short, void* arg) noexcept;
+  bool admit(Tunnel& t, uint32_t id, const std::string& host, uint16_t port, const char* kind);
   void connect_server();
   void on_connect_event(short what);
   void connection_lost();

@@ -125,9 +125,7 @@ void Stream::on_target_failed(short what) {
     }
     f.text = evutil_socket_error_to_string(sock_err);
   }
-  std::string payload;
-  frame::encode_failure(f, payload);
-  tunnel_.send_control(frame::Type::open_fail, id_, payload);
+  tunnel_.send_failure(frame::Type::open_fail, id_, static_cast<frame::Reason>(f.reason), f.text);
   finish(std::string("cannot connect target: ") + f.text, false, false);
 }
 
@@ -307,14 +305,7 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
                     frame::Reason reset_reason) {
   if (state_ == State::done) return;
   state_ = State::done;
-  if (send_reset) {
-    frame::Failure f;
-    f.reason = static_cast<uint8_t>(reset_reason);
-    f.text = reason;
-    std::string payload;
-    frame::encode_failure(f, payload);
-    tunnel_.send_control(frame::Type::reset, id_, payload);
-  }
+  if (send_reset) tunnel_.send_failure(frame::Type::reset, id_, reset_reason, reason);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   log_info("stream %u closed: %s, sent %llu bytes, received %llu bytes, %.3f s: %s", id_,
            label_.c_str(), static_cast<unsigned long long>(bytes_to_peer_),

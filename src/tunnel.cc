@@ -152,6 +152,13 @@ void Tunnel::send_control(frame::Type type, uint32_t stream, const std::string& 
   if (!payload.empty()) evbuffer_add(out, payload.data(), payload.size());
 }
 
+void Tunnel::send_failure(frame::Type type, uint32_t stream, frame::Reason reason,
+                          const std::string& text) {
+  std::string payload;
+  frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), text}, payload);
+  send_control(type, stream, payload);
+}
+
 void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
   if (!bev_) return;
   uint8_t h[frame::kHeaderSize];

@@ -87,6 +87,9 @@ class Tunnel : public Disposable {
   void close(const std::string& reason, LogLevel level = LogLevel::notice);
 
   void send_control(frame::Type type, uint32_t stream, const std::string& payload);
+  // OPEN_FAIL or RESET with a reason and text.
+  void send_failure(frame::Type type, uint32_t stream, frame::Reason reason,
+                    const std::string& text);
   // Moves n bytes from src into one DATA frame (no copy for whole chains).
   void send_data(uint32_t stream, evbuffer* src, size_t n);
   bool congested() const;

@@ -200,11 +200,8 @@ void UdpPort::end(std::map<std::string, std::unique_ptr<Session>>::iterator it,
                   const std::string& why, bool tell_client) {
   if (it == by_peer_.end()) return;
   Session* s = it->second.get();
-  if (tell_client && !s->tunnel->closed()) {
-    std::string payload;
-    frame::encode_failure(frame::Failure{static_cast<uint8_t>(frame::Reason::other), why}, payload);
-    s->tunnel->send_control(frame::Type::reset, s->id, payload);
-  }
+  if (tell_client && !s->tunnel->closed())
+    s->tunnel->send_failure(frame::Type::reset, s->id, frame::Reason::other, why);
   log_info("udp session %u ended: mapping %s -> %s, peer %s, %llu datagrams/%llu bytes in, "
            "%llu datagrams/%llu bytes out, %llu dropped, %.3f s: %s",
            s->id, mapping_->public_name().c_str(), mapping_->target_name().c_str(),

@@ -72,9 +72,7 @@ void UdpTarget::connect_to(const sockaddr* sa, socklen_t len) {
 }
 
 void UdpTarget::fail(const std::string& why, int reason) {
-  std::string payload;
-  frame::encode_failure(frame::Failure{static_cast<uint8_t>(reason), why}, payload);
-  tunnel_.send_control(frame::Type::open_fail, id_, payload);
+  tunnel_.send_failure(frame::Type::open_fail, id_, static_cast<frame::Reason>(reason), why);
   log_end("cannot reach target: " + why);
   forget_(id_);
 }
