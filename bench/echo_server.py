@@ -1,27 +1,64 @@
 #!/usr/bin/env python3
 """Tiny non-blocking TCP echo server for the bench (selectors, one thread).
 
-usage: echo_server.py PORT
+usage: echo_server.py PORT [--procs K]
 
 Binds 127.0.0.1:PORT only. Echoes every byte back on the same connection;
 on EOF from the peer it finishes sending what is pending, then closes.
 Prints "LISTENING <port>" once bound. Exits on SIGTERM/SIGINT.
+
+--procs K (default 1): K processes, each with its own SO_REUSEPORT listener
+on the same port (the kernel spreads connections over them by a hash of
+the address pair), for when one process may not hold all the connections'
+descriptors (RLIMIT_NOFILE). All K sockets are bound before "LISTENING" is
+printed; the parent stops its forked workers on SIGTERM, and a worker
+exits by itself if the parent goes away.
 """
+import argparse
 import errno
+import os
 import selectors
 import signal
 import socket
 import sys
+import time
 
 
 def main():
-    port = int(sys.argv[1])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("--procs", type=int, default=1)
+    a = ap.parse_args()
+    port = a.port
+    k = max(1, a.procs)
+    lsocks = []
+    for _ in range(k):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if k > 1:
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        ls.bind(("127.0.0.1", port))
+        ls.listen(4096)
+        ls.setblocking(False)
+        lsocks.append(ls)
+    parent = os.getpid()
+    kids = []
+    lsock = lsocks[0]
+    for j in range(1, k):
+        pid = os.fork()
+        if pid == 0:
+            kids = []
+            lsock = lsocks[j]
+            break
+        kids.append(pid)
+    for ls in lsocks:
+        if ls is not lsock:
+            ls.close()
+    serve(lsock, port, parent if os.getpid() != parent else None, kids)
+
+
+def serve(lsock, port, parent, kids):
     sel = selectors.DefaultSelector()
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
-    lsock.listen(4096)
-    lsock.setblocking(False)
     sel.register(lsock, selectors.EVENT_READ, None)
 
     pending = {}  # sock -> bytearray still to send
@@ -29,7 +66,8 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    print("LISTENING %d" % port, flush=True)
+    if parent is None:
+        print("LISTENING %d" % port, flush=True)
 
     def close(s):
         try:
@@ -53,6 +91,8 @@ def main():
         sel.modify(s, ev, "c")
 
     while not stop:
+        if parent is not None and os.getppid() != parent:
+            break  # the parent is gone
         try:
             events = sel.select(timeout=0.5)
         except InterruptedError:
@@ -101,6 +141,19 @@ def main():
     for s in list(pending):
         close(s)
     lsock.close()
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for pid in kids:
+        for _ in range(50):  # bounded: 5 s, then SIGKILL
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ SPAWNED_PID=""       # PID of the most recent spawn()
 
 log()  { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 warn() { printf '[bench %s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die()  { printf '[bench %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+die()  { printf '[bench %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 2; }
 
 # spawn LOGFILE CMD ARGS... : start CMD in the background, stdout+stderr to
 # LOGFILE, stdin from /dev/null. Sets SPAWNED_PID (no subshell, so the PID is
@@ -133,6 +133,22 @@ wait_for_log() {
 # rss_kib PID : VmRSS in KiB (empty if the process is gone).
 rss_kib() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
+}
+
+# rss_parts_kib PID... : "ANON FILE SHMEM" (RssAnon, RssFile, RssShmem in
+# KiB) summed over PIDs: FILE is the binary's and shared libraries' pages.
+rss_parts_kib() {
+    local pid a=0 f=0 s=0 k v _
+    for pid in "$@"; do
+        while read -r k v _; do
+            case $k in
+                RssAnon:) a=$(( a + v )) ;;
+                RssFile:) f=$(( f + v )) ;;
+                RssShmem:) s=$(( s + v )) ;;
+            esac
+        done < <(cat "/proc/$pid/status" 2>/dev/null)
+    done
+    echo "$a $f $s"
 }
 
 # rss_sum_kib PID... : sum of VmRSS over PIDs.

@@ -7,10 +7,18 @@ Input: one record per line, tab-separated, first field the kind:
   meta     KEY VALUE
   tput     PATH STREAMS ROUND GBIT/S|FAIL
   cpu      PATH STREAMS ROUND PERCENT      (path processes, % of one core)
+  wrk      PATH MODE ROUND RPS P50_US P99_US REQUESTS ERRORS | PATH MODE ROUND FAIL
+  wrkcpu   PATH MODE ROUND PERCENT
+  streams  PATH N                         (streams held through PATH)
   mem      PATH PROCESS STATE KIB          (STATE: idle, held, after)
+  memparts PATH PROCESS STATE ANON FILE SHMEM  (KiB: RssAnon, RssFile, RssShmem)
   memcheck PATH opened N SECONDS | PATH recheck OK LINE
-  problem  PATH WHAT MESSAGE
+  lat      PATH BULK N P50 P90 P99 MAX MEAN BULK_GBPS (us) | PATH BULK FAIL
+  note     PATH WHAT MESSAGE               (skipped things; not failures)
+  problem  PATH WHAT MESSAGE               (failed measurements)
 To add a measure: have run.sh record a new kind and add a section here.
+The last section, "Targets", checks the issue-7 targets as ratios within
+this run.
 """
 import statistics
 import sys
@@ -21,7 +29,9 @@ LABEL = OrderedDict([
     ("haproxy", "haproxy"),
     ("sshR", "ssh -R"),
     ("tcpf", "tcp-forward"),
+    ("tcpf_tls", "tcp-forward TLS"),
 ])
+SUBJECTS = ("tcpf", "tcpf_tls")
 SUBJECT = "tcpf"
 # memory comparisons: (tcp-forward process, anchor path, anchor process)
 MEM_PAIRS = [
@@ -30,6 +40,8 @@ MEM_PAIRS = [
     ("total", "sshR", "total"),
     ("forward-server", "haproxy", "haproxy"),
 ]
+WRK_MODES = [("keepalive", "keep-alive"), ("close", "new connection")]
+TARGET_STREAMS = 10000
 
 
 def label(pid):
@@ -38,6 +50,21 @@ def label(pid):
 
 def fmt_num(v, nd=2):
     return "n/a" if v is None else "%.*f" % (nd, v)
+
+
+def fmt_ms(us):
+    if us is None:
+        return "n/a"
+    ms = us / 1000.0
+    return "%.2f" % ms if ms < 10 else "%.1f" % ms
+
+
+def fmt_int(v):
+    return "n/a" if v is None else "{:,}".format(int(round(v)))
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
 
 
 def table(headers, rows, aligns):
@@ -61,12 +88,29 @@ def table(headers, rows, aligns):
     return "\n".join(out)
 
 
+def ordered(paths):
+    """Paths in LABEL order, unknown ones after."""
+    paths = set(paths)
+    return [x for x in LABEL if x in paths] + sorted(paths - set(LABEL))
+
+
+def median_or_none(v):
+    ok = [x for x in v if x is not None]
+    return statistics.median(ok) if ok else None
+
+
 def main():
     meta = OrderedDict()
     tput = defaultdict(list)          # (path, P) -> [gbps or None]
     cpu = defaultdict(list)           # (path, P) -> [percent of one core]
+    wrk_raw = defaultdict(list)       # (path, mode) -> [dict or None (failed)]
+    wrkcpu_raw = defaultdict(list)    # (path, mode) -> [percent]
+    nstreams = {}                     # path -> N
     mem = OrderedDict()               # (path, proc) -> {state: kib}
+    memparts = {}                     # (path, proc, state) -> (anon, file, shmem)
     memcheck = defaultdict(dict)      # path -> {kind: (a, b)}
+    lat = OrderedDict()               # (path, bulk) -> dict or None (failed)
+    notes = OrderedDict()             # (path, msg) -> [what...]
     problems = []
     with open(sys.argv[1]) as f:
         for raw in f:
@@ -78,35 +122,72 @@ def main():
                 tput[(r[1], int(r[2]))].append(None if r[4] == "FAIL" else float(r[4]))
             elif kind == "cpu":
                 cpu[(r[1], int(r[2]))].append(float(r[4]))
+            elif kind == "wrk":
+                if r[4] == "FAIL":
+                    wrk_raw[(r[1], r[2])].append(None)
+                else:
+                    wrk_raw[(r[1], r[2])].append(
+                        dict(rps=float(r[4]), p50=float(r[5]), p99=float(r[6]),
+                             reqs=int(r[7]), errors=int(r[8])))
+            elif kind == "wrkcpu":
+                wrkcpu_raw[(r[1], r[2])].append(float(r[4]))
+            elif kind == "streams":
+                nstreams[r[1]] = int(r[2])
             elif kind == "mem":
                 mem.setdefault((r[1], r[2]), {})[r[3]] = int(r[4])
+            elif kind == "memparts":
+                memparts[(r[1], r[2], r[3])] = tuple(int(v) for v in r[4:7])
             elif kind == "memcheck":
                 memcheck[r[1]][r[2]] = (r[3], r[4] if len(r) > 4 else "")
+            elif kind == "lat":
+                if r[3] == "FAIL":
+                    lat[(r[1], r[2])] = None
+                else:
+                    lat[(r[1], r[2])] = dict(n=int(r[3]), p50=float(r[4]), p90=float(r[5]),
+                                             p99=float(r[6]), max=float(r[7]), mean=float(r[8]),
+                                             gbps=float(r[9]))
+            elif kind == "note":
+                notes.setdefault((r[1], r[3]), []).append(r[2])
             elif kind == "problem":
                 problems.append((r[1], r[2], r[3]))
+
+    # wrk: medians over rounds (None when every round failed)
+    wrk = {}
+    wrk_rounds = max([len(v) for v in wrk_raw.values()] or [0])
+    for k, v in wrk_raw.items():
+        ok = [d for d in v if d]
+        if not ok:
+            wrk[k] = None
+            continue
+        wrk[k] = dict((f, statistics.median(d[f] for d in ok)) for f in ("rps", "p50", "p99"))
+        wrk[k]["errors"] = sum(d["errors"] for d in ok)
+        wrk[k]["failed"] = v.count(None)
+    wrkcpu = {k: statistics.median(v) for k, v in wrkcpu_raw.items() if v}
 
     p = print
     p("tcp-forward benchmark (loopback only)  %s" % meta.get("date", ""))
     p("  host:      %s" % meta.get("host", ""))
-    p("  load avg:  start %s / end %s (1, 5, 15 min; >0.3 means the box was busy)"
+    p("  load avg:  start %s / end %s (1, 5, 15 min; >0.3 at the start means the box was busy)"
       % (meta.get("loadavg_start", "?"), meta.get("loadavg_end", "?")))
-    p("  tools:     %s | %s | %s" % (meta.get("iperf3", ""), meta.get("haproxy", ""),
-                                     meta.get("openssh", "")))
+    p("  tools:     %s" % meta.get("tools", ""))
     if "ssh_cipher" in meta:
         p("  ssh -R:    negotiated cipher %s" % meta["ssh_cipher"])
     p("  daemons:   %s" % meta.get("forward_server", ""))
+    if "tcpf_auth" in meta:
+        p("             channel authentication: %s" % meta["tcpf_auth"])
+    if "tls_forced" in meta:
+        p("             %s" % meta["tls_forced"])
     p("  settings:  %s" % meta.get("settings", ""))
+    secs = ["%s %ss" % (k[len("seconds_"):], v) for k, v in meta.items() if k.startswith("seconds_")]
+    p("  sections:  %s (fd limit %s)" % (", ".join(secs) or meta.get("sections", ""),
+                                          meta.get("fd_limit", "?")))
 
     # ---------------------------------------------------------- throughput
+    med = {k: median_or_none(v) for k, v in tput.items()}
     if tput:
         ps = sorted({k[1] for k in tput})
-        paths = [x for x in LABEL if any((x, q) in tput for q in ps)]
-        paths += sorted({k[0] for k in tput} - set(paths))
+        paths = ordered(k[0] for k in tput)
         rounds = max(len(v) for v in tput.values())
-        med = {}
-        for k, v in tput.items():
-            ok = [x for x in v if x is not None]
-            med[k] = statistics.median(ok) if ok else None
         p("")
         title = "Throughput: iperf3 through each path to one iperf3 server, receiver side, Gbit/s"
         if rounds > 1:
@@ -125,18 +206,19 @@ def main():
                 row.append(cell)
             rows.append(row)
         p(table(["path"] + ["-P %d" % q for q in ps], rows, "l" + "r" * len(ps)))
-        if any(k[0] == SUBJECT for k in tput):
+        subjects = [s for s in SUBJECTS if any(k[0] == s for k in tput)]
+        if subjects and any(k[0] in ("haproxy", "sshR", "direct") for k in tput):
             p("")
             p("Ratios (same run; >1 means tcp-forward is faster)")
             rows = []
-            for anchor in ("haproxy", "sshR", "direct"):
-                if not any(k[0] == anchor for k in tput):
-                    continue
-                row = ["%s / %s" % (label(SUBJECT), label(anchor))]
-                for q in ps:
-                    a, b = med.get((SUBJECT, q)), med.get((anchor, q))
-                    row.append(fmt_num(a / b) if a is not None and b else "n/a")
-                rows.append(row)
+            for subj in subjects:
+                for anchor in ("haproxy", "sshR", "direct"):
+                    if not any(k[0] == anchor for k in tput):
+                        continue
+                    row = ["%s / %s" % (label(subj), label(anchor))]
+                    for q in ps:
+                        row.append(fmt_num(ratio(med.get((subj, q)), med.get((anchor, q)))))
+                    rows.append(row)
             p(table(["ratio"] + ["-P %d" % q for q in ps], rows, "l" + "r" * len(ps)))
         if cpu:
             p("")
@@ -159,66 +241,253 @@ def main():
                 hdr += ["-P %d CPU" % q, "Gbit/s/core"]
             p(table(hdr, rows, "l" + "r" * 2 * len(ps)))
 
-    # ---------------------------------------------------------- memory
-    if mem:
-        n = int(meta.get("streams", "1000"))
-        # add per-path totals when a path has several processes
-        by_path = OrderedDict()
-        for (path, proc), st in mem.items():
-            by_path.setdefault(path, OrderedDict())[proc] = st
-        for path, procs in by_path.items():
-            if len(procs) > 1:
-                tot = {}
-                for s in ("idle", "held", "after"):
-                    if all(s in st for st in procs.values()):
-                        tot[s] = sum(st[s] for st in procs.values())
-                procs["total"] = tot
+    # ---------------------------------------------------------- wrk
+    def wrk_get(path, mode, key):
+        d = wrk.get((path, mode))
+        return d[key] if d else None
 
-        def per_stream(st):
-            if "idle" in st and "held" in st:
-                return (st["held"] - st["idle"]) / n
-            return None
-
+    if wrk:
+        paths = ordered(k[0] for k in wrk)
+        modes = [m for m in WRK_MODES if any(k[1] == m[0] for k in wrk)]
         p("")
-        p("Memory: VmRSS in KiB; %d idle streams held through one instance to an echo server" % n)
-        p("  (each stream echo-verified before the reading and re-verified after it)")
+        p("HTTP: wrk -> nginx (1 KiB file) through each path; req/s, latency p50/p99 in ms,"
+          " CPU of the path's processes (% of one core)"
+          + ("; medians of %d rounds" % wrk_rounds if wrk_rounds > 1 else ""))
+        hdr = ["path"]
+        for _, mlabel in modes:
+            hdr += ["%s req/s" % mlabel, "p50", "p99", "CPU"]
         rows = []
-        # tcp-forward first, then the anchors in the order they were measured
-        order = ([SUBJECT] if SUBJECT in by_path else []) + \
-            [x for x in by_path if x != SUBJECT]
+        for x in paths:
+            row = [label(x)]
+            for m, _ in modes:
+                d = wrk.get((x, m), "missing")
+                if d == "missing":
+                    row += ["n/a"] * 4
+                    continue
+                if d is None:
+                    row += ["FAILED", "", "", ""]
+                    continue
+                cell = fmt_int(d["rps"])
+                if d["errors"]:
+                    cell += " [%d err]" % d["errors"]
+                if d["failed"]:
+                    cell += " [%d failed]" % d["failed"]
+                c = wrkcpu.get((x, m))
+                row += [cell, fmt_ms(d["p50"]), fmt_ms(d["p99"]),
+                        "n/a" if c is None else "%.0f%%" % c]
+            rows.append(row)
+        p(table(hdr, rows, "l" + "r" * (len(hdr) - 1)))
+        subjects = [s for s in SUBJECTS if any(k[0] == s for k in wrk)]
+        if subjects and any(k[0] in ("haproxy", "sshR", "direct") for k in wrk):
+            p("")
+            p("HTTP ratios (same run; req/s: >1 means tcp-forward serves more; p99: <1 means"
+              " tcp-forward is faster)")
+            hdr = ["ratio"]
+            for _, mlabel in modes:
+                hdr += ["%s req/s" % mlabel, "p99"]
+            rows = []
+            for subj in subjects:
+                for anchor in ("haproxy", "sshR", "direct"):
+                    if not any(k[0] == anchor for k in wrk):
+                        continue
+                    row = ["%s / %s" % (label(subj), label(anchor))]
+                    for m, _ in modes:
+                        row.append(fmt_num(ratio(wrk_get(subj, m, "rps"), wrk_get(anchor, m, "rps"))))
+                        row.append(fmt_num(ratio(wrk_get(subj, m, "p99"), wrk_get(anchor, m, "p99"))))
+                    rows.append(row)
+            p(table(hdr, rows, "l" + "r" * (len(hdr) - 1)))
+
+    # ---------------------------------------------------------- streams
+    by_path = OrderedDict()
+    for (path, proc), st in mem.items():
+        by_path.setdefault(path, OrderedDict())[proc] = st
+    for path, procs in by_path.items():
+        if len(procs) > 1:
+            tot = {}
+            for s in ("idle", "held", "after"):
+                if all(s in st for st in procs.values()):
+                    tot[s] = sum(st[s] for st in procs.values())
+            procs["total"] = tot
+
+    def per_stream(path, st):
+        n = nstreams.get(path)
+        if n and "idle" in st and "held" in st:
+            return (st["held"] - st["idle"]) / n
+        return None
+
+    order = [x for x in SUBJECTS if x in by_path] + [x for x in by_path if x not in SUBJECTS]
+    if mem:
+        p("")
+        p("Concurrency: N idle streams held through one instance to an echo server; VmRSS in KiB")
+        p("  (each stream echo-verified when opened and re-verified after the 'held' reading)")
+        rows = []
         for path in order:
             for proc, st in by_path[path].items():
-                rows.append([label(path), proc,
+                rows.append([label(path), proc, fmt_int(nstreams.get(path)),
                              str(st.get("idle", "n/a")), str(st.get("held", "n/a")),
-                             fmt_num(per_stream(st)), str(st.get("after", "n/a"))])
-        p(table(["path", "process", "idle", "%d streams" % n, "KiB/stream", "after close"],
-                rows, "llrrrr"))
-        checks = []
+                             fmt_num(per_stream(path, st)), str(st.get("after", "n/a"))])
+        p(table(["path", "process", "streams", "idle", "held", "KiB/stream", "after close"],
+                rows, "llrrrrr"))
+        parts = []
+        for path in order:
+            for proc in by_path[path]:
+                mp = memparts.get((path, proc, "idle"))
+                if mp and path in SUBJECTS:
+                    parts.append("%s %s KiB anon + %s KiB file (binary, shared libraries)%s"
+                                 % (proc, mp[0], mp[1], " + %s KiB shmem" % mp[2] if mp[2] else ""))
+        if parts:
+            p("  idle RSS = " + "; ".join(parts))
+        rows = []
         for path in order:
             c = memcheck.get(path, {})
-            if "opened" in c:
-                s = "%s: %s opened+verified in %ss" % (label(path), c["opened"][0], c["opened"][1])
-                if "recheck" in c:
-                    s += ", %s re-verified" % c["recheck"][0]
-                checks.append(s)
-        if checks:
-            p("  streams: " + "; ".join(checks))
-
+            n = nstreams.get(path)
+            opened = c.get("opened")
+            rate = None
+            if opened and float(opened[1]) > 0:
+                rate = int(opened[0]) / float(opened[1])
+            rechecked = c["recheck"][0] if "recheck" in c else "n/a"
+            rows.append([label(path), fmt_int(n),
+                         opened[0] if opened else "FAILED",
+                         "%.1f" % float(opened[1]) if opened else "n/a",
+                         fmt_int(rate), rechecked])
+        p("")
+        p(table(["path", "streams", "opened+verified", "seconds", "streams/s", "re-verified"],
+                rows, "lrrrrr"))
         rows = []
         for proc, anchor, aproc in MEM_PAIRS:
-            a = per_stream(by_path.get(SUBJECT, {}).get(proc, {}))
-            b = per_stream(by_path.get(anchor, {}).get(aproc, {}))
-            if a is None and b is None:
+            a = per_stream(SUBJECT, by_path.get(SUBJECT, {}).get(proc, {}))
+            b = per_stream(anchor, by_path.get(anchor, {}).get(aproc, {}))
+            if a is None or b is None:
                 continue
-            ratio = fmt_num(a / b) if a is not None and b else "n/a"
             rows.append(["%s %s / %s %s" % (label(SUBJECT), proc, label(anchor), aproc),
-                         fmt_num(a), fmt_num(b), ratio])
+                         fmt_num(a), fmt_num(b), fmt_num(ratio(a, b))])
         if rows:
             p("")
             p("Memory per stream (KiB; ratio <1 means tcp-forward uses less)")
             p(table(["comparison", "tcp-forward", "anchor", "ratio"], rows, "lrrr"))
 
-    # ---------------------------------------------------------- problems
+    # ---------------------------------------------------------- latency
+    if lat:
+        paths = ordered(k[0] for k in lat)
+        bulks = []
+        for k in lat:
+            if k[1] not in bulks:
+                bulks.append(k[1])
+        bulks.sort(key=lambda b: {"none": 0, "down": 1, "up": 2}.get(b, 3))
+        p("")
+        p("Interactive latency: %s-byte request/response round trips on one stream, ms;"
+          % meta.get("lat_size", "64"))
+        p("  bulk = another stream through the same path at full speed: down = target -> public"
+          " peer (like a download), up = the reverse")
+        rows = []
+        for x in paths:
+            for b in bulks:
+                if (x, b) not in lat:
+                    continue
+                d = lat[(x, b)]
+                if d is None:
+                    rows.append([label(x), b, "FAILED", "", "", "", "", ""])
+                    continue
+                rows.append([label(x), b, str(d["n"]), fmt_ms(d["p50"]), fmt_ms(d["p90"]),
+                             fmt_ms(d["p99"]), fmt_ms(d["max"]),
+                             "-" if b == "none" else fmt_num(d["gbps"])])
+        p(table(["path", "bulk", "round trips", "p50", "p90", "p99", "max", "bulk Gbit/s"],
+                rows, "llrrrrrr"))
+
+    # ---------------------------------------------------------- targets
+    targets = []   # (description, measured text, status)
+
+    def target(desc, value, ok, why_na=None, fmt=None):
+        if value is None:
+            targets.append((desc, why_na or "not measured", "n/a"))
+        else:
+            targets.append((desc, fmt(value) if fmt else fmt_num(value),
+                            "met" if ok(value) else "NOT met"))
+
+    def skipped(path, section):
+        for (pth, msg), whats in notes.items():
+            if pth == path and section in whats and msg.startswith("skipped"):
+                return msg
+        return None
+
+    def tput_na(path):
+        if any(k[0] == path for k in tput):
+            return "failed"
+        return "skipped" if skipped(path, "iperf3") else "not measured"
+
+    def wrk_na(path, mode):
+        if (path, mode) in wrk:
+            return "failed"
+        return "skipped" if skipped(path, "wrk") else "not measured"
+
+    x = lambda v: "%.2fx" % v  # noqa: E731
+    target("iperf3 1 stream: tcp-forward >= 1.0x haproxy",
+           ratio(med.get(("tcpf", 1)), med.get(("haproxy", 1))), lambda v: v >= 1.0,
+           tput_na("tcpf"), x)
+    target("iperf3 1 stream: tcp-forward >= 2x ssh -R",
+           ratio(med.get(("tcpf", 1)), med.get(("sshR", 1))), lambda v: v >= 2.0,
+           tput_na("tcpf"), x)
+    target("iperf3 1 stream: tcp-forward TLS >= 1.2x ssh -R (AES-GCM)",
+           ratio(med.get(("tcpf_tls", 1)), med.get(("sshR", 1))), lambda v: v >= 1.2,
+           tput_na("tcpf_tls"), x)
+    target("wrk keep-alive: req/s >= 0.9x haproxy",
+           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("haproxy", "keepalive", "rps")),
+           lambda v: v >= 0.9, wrk_na("tcpf", "keepalive"), x)
+    target("wrk keep-alive: req/s >= 3x ssh -R",
+           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("sshR", "keepalive", "rps")),
+           lambda v: v >= 3.0, wrk_na("tcpf", "keepalive"), x)
+    target("wrk keep-alive: p99 <= 1.5x haproxy's",
+           ratio(wrk_get("tcpf", "keepalive", "p99"), wrk_get("haproxy", "keepalive", "p99")),
+           lambda v: v <= 1.5, wrk_na("tcpf", "keepalive"), x)
+    target("wrk new connection: req/s >= 3x ssh -R",
+           ratio(wrk_get("tcpf", "close", "rps"), wrk_get("sshR", "close", "rps")),
+           lambda v: v >= 3.0, wrk_na("tcpf", "close"), x)
+
+    n = nstreams.get("tcpf")
+    c = memcheck.get("tcpf", {})
+    if n is None:
+        target("%s streams through one tunnel, all checks pass" % fmt_int(TARGET_STREAMS),
+               None, None, skipped("tcpf", "streams") and "skipped (see Notes)")
+    else:
+        opened = int(c["opened"][0]) if "opened" in c else 0
+        rechecked = int(c["recheck"][0]) if "recheck" in c else 0
+        desc = "%s streams through one tunnel, all checks pass" % fmt_int(TARGET_STREAMS)
+        val = "%s opened+verified, %s re-verified" % (fmt_int(opened), fmt_int(rechecked))
+        if n < TARGET_STREAMS:
+            targets.append((desc, val + " (only %s held: BENCH_STREAMS)" % fmt_int(n), "n/a"))
+        else:
+            targets.append((desc, val, "met" if opened == n and rechecked == n else "NOT met"))
+    tf = by_path.get("tcpf", {})
+    kib = lambda v: "%.2f KiB" % v  # noqa: E731
+    for proc in ("forward-server", "forward-client"):
+        target("<= 8 KiB RSS per held stream: %s" % proc,
+               per_stream("tcpf", tf.get(proc, {})), lambda v: v <= 8.0,
+               "streams failed" if n else None, kib)
+    for proc in ("forward-server", "forward-client"):
+        idle = tf.get(proc, {}).get("idle")
+        target("idle RSS < 4 MiB: %s" % proc, idle, lambda v: v < 4096, None,
+               lambda v: "%.2f MiB" % (v / 1024.0))
+    for b in [k[1] for k in lat if k[0] == "tcpf" and k[1] != "none"] or ["down"]:
+        d = lat.get(("tcpf", b), "missing")
+        target("interactive p99 under bulk (%s) < 5 ms" % b,
+               None if d in (None, "missing") else d["p99"], lambda v: v < 5000,
+               "failed" if d is None else None, lambda v: "%s ms" % fmt_ms(v))
+
+    if targets:
+        p("")
+        measured = [t for t in targets if t[2] != "n/a"]
+        met = [t for t in measured if t[2] == "met"]
+        p("Targets (issue 7; ratios within this run): %d of %d measured targets met"
+          % (len(met), len(measured)))
+        p(table(["target", "this run", "status"],
+                [[a, b, c] for a, b, c in targets], "lrl"))
+
+    # ---------------------------------------------------------- notes/problems
+    if notes:
+        p("")
+        p("Notes:")
+        for (path, msg), whats in notes.items():
+            p("  - %s (%s): %s" % (label(path), ", ".join(dict.fromkeys(whats)), msg))
     p("")
     if problems:
         p("Problems (%d):" % len(problems))
