@@ -304,20 +304,16 @@ path_logs_tcpf()  { echo "${PATH_LOGS[tcpf]:-}"; }
 
 # ---------------------------------------------------------------- tcp-forward TLS
 # >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>> TLS HOOK <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
-# The TLS mode of tcp-forward is being built. Until `forward-server --help`
-# mentions TLS, this path is skipped everywhere with a printed note (not a
-# failure); BENCH_TLS_FORCE=1 runs it anyway (to try a work-in-progress
-# build). When it runs, it is tcpf_start with:
+# tcp-forward over TLS: tcpf_start with
 #   server config [DEFAULT] lines  BENCH_TLS_SERVER_CONF, default TLS_DEFAULT_SERVER_CONF
 #   extra forward-client options   BENCH_TLS_CLIENT_ARGS, default TLS_DEFAULT_CLIENT_ARGS
 # in which @CERT@, @KEY@ and @CA@ are replaced by a self-signed ECDSA P-256
 # certificate for IP 127.0.0.1 (made once in the temp dir), its key, and the
 # certificate again as the CA to verify against. Channel authentication is
-# added as for plain tcp-forward (BENCH_TCPF_AUTH).
-# The defaults below are the option names of the work-in-progress TLS code
-# (server TLS_CERT/TLS_KEY, client --ca-file) as of this writing: CHECK THEM
-# WHEN TLS LANDS. The targets section compares this path with ssh -R
-# (issue 7: TLS >= 1.2x ssh -R with AES-GCM, one stream).
+# added as for plain tcp-forward (BENCH_TCPF_AUTH). The path is skipped with
+# a note when `forward-server --help` does not mention TLS (an old build);
+# BENCH_TLS_FORCE=1 runs it anyway. The targets section compares this path
+# with ssh -R (issue 7: TLS >= 1.2x ssh -R with AES-GCM, one stream).
 TLS_DEFAULT_SERVER_CONF=$'TLS_CERT = @CERT@\nTLS_KEY = @KEY@'
 TLS_DEFAULT_CLIENT_ARGS='--ca-file @CA@'
 PATH_LABEL[tcpf_tls]="tcp-forward TLS"

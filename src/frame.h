@@ -22,6 +22,10 @@ constexpr uint16_t kVersion = 1;
 constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
 constexpr size_t kMaxReasonText = 200;
 constexpr uint32_t kMaxWindow = 1u << 30;  // a credit beyond this is a protocol error
+// The server may send this much DATA on a stream before OPEN_OK: the first
+// request travels with the OPEN instead of a round trip later. OPEN_OK's
+// window counts these bytes.
+constexpr uint32_t kEarlyWindow = 65536;
 constexpr size_t kNonceSize = 32;
 constexpr size_t kProofSize = 32;  // HMAC-SHA256
 constexpr size_t kMaxClientName = 64;

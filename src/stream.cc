@@ -56,6 +56,9 @@ void Stream::watch_reads() {
 }
 
 void Stream::request_open(const std::string& host, uint16_t port) {
+  // Early data: read and forward the first bytes while the client connects.
+  send_ = SendCredit(frame::kEarlyWindow);
+  early_ = true;
   frame::Open open;
   open.window = recv_.window();
   open.port = port;
@@ -64,11 +67,14 @@ void Stream::request_open(const std::string& host, uint16_t port) {
   frame::encode_open(open, payload);
   tunnel_.send_control(frame::Type::open, id_, payload);
   log_debug("stream %u: OPEN %s sent (%s)", id_, open.host.c_str(), label_.c_str());
+  pump();
 }
 
 void Stream::on_open_ok(uint32_t window) {
   log_debug("stream %u: open (%s)", id_, label_.c_str());
-  become_open(window);
+  // The window includes the early-data credit we started with.
+  if (window > frame::kEarlyWindow) send_.grant(window - frame::kEarlyWindow);
+  become_open();
 }
 
 void Stream::on_open_fail(const frame::Failure& f) {
@@ -101,7 +107,7 @@ void Stream::on_target_connected() {
   frame::encode_u32(recv_.window(), payload);
   tunnel_.send_control(frame::Type::open_ok, id_, payload);
   log_debug("stream %u: connected (%s)", id_, label_.c_str());
-  become_open(static_cast<uint32_t>(send_.available()));
+  become_open();
 }
 
 void Stream::on_target_failed(short what) {
@@ -129,10 +135,10 @@ void Stream::on_target_failed(short what) {
   finish(std::string("cannot connect target: ") + f.text, false, false);
 }
 
-void Stream::become_open(uint32_t send_window) {
-  send_ = SendCredit(send_window);
+void Stream::become_open() {
   state_ = State::open;
-  pump();
+  maybe_shutdown_write();  // an EOF that came before the connect completed
+  if (state_ == State::open) pump();
 }
 
 void Stream::set_reading(bool on) {
@@ -146,7 +152,7 @@ void Stream::set_reading(bool on) {
 }
 
 void Stream::on_readable() {
-  if (state_ != State::open || local_eof_) return;
+  if (!can_send() || local_eof_) return;
   size_t got;
   switch (read_socket(bufferevent_getfd(local_.get()), bufferevent_get_input(local_.get()),
                       kLocalReadSize, got)) {
@@ -164,7 +170,7 @@ void Stream::on_readable() {
 }
 
 void Stream::pump() {
-  if (state_ != State::open || eof_sent_) return;
+  if (!can_send() || eof_sent_) return;
   evbuffer* in = bufferevent_get_input(local_.get());
   size_t len = evbuffer_get_length(in);
   bool blocked = false;
@@ -200,7 +206,8 @@ void Stream::channel_drained() {
 }
 
 bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
-  if (state_ != State::open || remote_eof_) {
+  // While the target connects, early data waits in the output buffer.
+  if (state_ == State::done || (state_ == State::opening && !connecting_) || remote_eof_) {
     err = "DATA on stream " + std::to_string(id_) + " in state " + state_name(state_) +
           (remote_eof_ ? " after EOF" : "");
     return false;
@@ -216,7 +223,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
 }
 
 bool Stream::on_eof(std::string& err) {
-  if (state_ != State::open || remote_eof_) {
+  if (state_ == State::done || (state_ == State::opening && !connecting_) || remote_eof_) {
     err = "EOF on stream " + std::to_string(id_) + " in state " + state_name(state_) +
           (remote_eof_ ? " twice" : "");
     return false;
@@ -250,7 +257,7 @@ void Stream::abort(const std::string& reason) { finish(reason, true, false); }
 void Stream::reset(const std::string& reason) { finish(reason, true, true); }
 
 void Stream::maybe_shutdown_write() {
-  if (!remote_eof_ || write_shut_) return;
+  if (!remote_eof_ || write_shut_ || state_ != State::open) return;
   if (evbuffer_get_length(bufferevent_get_output(local_.get())) != 0) return;
   write_shut_ = true;
   shutdown(bufferevent_getfd(local_.get()), SHUT_WR);
@@ -276,18 +283,14 @@ void Stream::on_output_drained(size_t n) {
 }
 
 void Stream::on_local_event(short what) {
-  if (state_ == State::opening && !connecting_) {
-    finish("local peer went away before the target answered", true, false);
-    return;
-  }
-  if (state_ == State::opening) {
+  if (state_ == State::opening && connecting_) {
     if (what & BEV_EVENT_CONNECTED)
       on_target_connected();
     else
       on_target_failed(what);
     return;
   }
-  if (state_ != State::open) return;
+  if (!can_send()) return;
   if (what & BEV_EVENT_EOF) {
     local_eof_ = true;
     pump();

@@ -79,7 +79,9 @@ class Stream : public Disposable {
   void on_target_connected();
   void on_target_failed(short what);
   void on_output_drained(size_t n);
-  void become_open(uint32_t send_window);
+  void become_open();
+  // Open, or a server stream still opening but allowed early data.
+  bool can_send() const { return state_ == State::open || (state_ == State::opening && early_); }
   void set_reading(bool on);
   void maybe_shutdown_write();
   void maybe_finish();
@@ -99,6 +101,7 @@ class Stream : public Disposable {
   RecvWindow recv_;
   bool reading_ = false;
   bool connecting_ = false;  // client side: connect() to the target in progress
+  bool early_ = false;       // server side: may send kEarlyWindow bytes before OPEN_OK
   bool local_eof_ = false;   // local peer shut its write side
   bool eof_sent_ = false;    // we sent EOF for local -> channel
   bool remote_eof_ = false;  // peer sent EOF for channel -> local

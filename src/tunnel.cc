@@ -522,6 +522,10 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       if (h.type == Type::open_ok) {
         uint32_t window;
         if (!frame::decode_u32(p, h.length, window, err)) return false;
+        if (window < frame::kEarlyWindow) {
+          err = "OPEN_OK window " + std::to_string(window) + " below the early-data window";
+          return false;
+        }
         s->on_open_ok(window);
       } else {
         frame::Failure f;
