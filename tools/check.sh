@@ -62,5 +62,39 @@ if [ "${SKIP_DISTCHECK:-0}" != 1 ]; then
   fi
 fi
 
+# ---- fuzz: libFuzzer targets for a bounded time (tools/fuzz.sh), one test
+# per target; SKIP_FUZZ=1 skips them, FUZZ_SECONDS sets the total time. ----
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  bash tools/fuzz.sh >fuzz.out 2>&1
+  fuzz_rc=$?
+  grep -E '^(PASS|FAIL): fuzz ' fuzz.out
+  fuzz_pass=$(grep -c '^PASS: fuzz ' fuzz.out)
+  fuzz_fail=$(grep -c '^FAIL: fuzz ' fuzz.out)
+  passed=$((passed + fuzz_pass))
+  failed=$((failed + fuzz_fail))
+  if [ "$fuzz_fail" != 0 ]; then
+    grep -A 22 '^FAIL: fuzz ' fuzz.out | grep -v '^FAIL: fuzz '
+  elif [ "$fuzz_rc" != 0 ] || [ "$fuzz_pass" = 0 ]; then
+    echo "FAIL: fuzz (tools/fuzz.sh exited $fuzz_rc)"; tail -30 fuzz.out
+    failed=$((failed + 1))
+  fi
+fi
+# ---- end fuzz ----
+
+# ---- deb: build the Debian package from a clean copy, lintian, install,
+# run the installed daemons, purge (tools/deb-test.sh); one test.
+# SKIP_DEB=1 skips it. ----
+if [ "${SKIP_DEB:-0}" != 1 ]; then
+  if bash tools/deb-test.sh >deb-test.out 2>&1; then
+    echo "PASS: deb"
+    passed=$((passed + 1))
+  else
+    grep '^FAIL: deb' deb-test.out || echo "FAIL: deb (tools/deb-test.sh failed)"
+    tail -40 deb-test.out
+    failed=$((failed + 1))
+  fi
+fi
+# ---- end deb ----
+
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -250,6 +250,15 @@ TEST(CidrMatch, OtherFamiliesNeverMatch) {
   EXPECT_FALSE(cidr("0.0.0.0/0").matches(static_cast<const sockaddr*>(nullptr)));
 }
 
+TEST(CidrMatch, DefaultMatchesNothing) {
+  Cidr none;
+  EXPECT_EQ(AF_UNSPEC, none.family());
+  EXPECT_EQ("(none)", none.str());
+  EXPECT_FALSE(none.matches(v4("0.0.0.0").sa()));
+  EXPECT_FALSE(none.matches(v6("::").sa()));
+  EXPECT_FALSE(TargetRule().matches("0.0.0.0", 1));
+}
+
 TEST(CidrMatch, Literals) {
   EXPECT_TRUE(cidr("10.0.0.0/8").matches(std::string("10.9.8.7")));
   EXPECT_TRUE(cidr("10.0.0.0/8").matches(std::string("::ffff:10.9.8.7")));
