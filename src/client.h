@@ -77,5 +77,5 @@ class ForwardClient final : public TunnelHandler {
   SessionId session_;
   int failures_ = 0;  // consecutive attempts without a channel
   bool stopping_ = false;
-  time_t drain_deadline_ = 0;
+  int64_t drain_deadline_ms_ = 0;
 };

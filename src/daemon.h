@@ -1,14 +1,22 @@
-// Detaching from the terminal and the pid file.
+// Detaching from the terminal, and the pid file.
 #pragma once
 
 #include <string>
 
-// fork + setsid + fork, chdir("/"), stdio to /dev/null. The parent exits 0.
-// Call after sockets are bound (so bind errors reach the terminal) and call
-// event_reinit() on the event base afterwards.
+// fork + setsid + fork, chdir("/"), stdio to /dev/null. The original
+// process waits until the daemon calls daemon_ready() and then exits 0; if
+// the daemon exits first (a start-up failure) it exits 1, so the caller of
+// --daemon learns about failures (daemon(7)). Call after the sockets are
+// bound, and event_reinit() the event base afterwards.
 bool daemonize(std::string& err);
+// Tells the waiting original process that start-up is complete.
+void daemon_ready();
 
-// Writes getpid() to path (atomically, via a temporary file). The file is
-// removed again by remove_pid_file() at exit.
+// Makes a relative path absolute against the current directory (before
+// daemonize() changes it).
+std::string absolute_path(const std::string& path);
+
+// Writes getpid() to path (atomically, via a temporary file); removed again
+// by remove_pid_file() at exit.
 bool write_pid_file(const std::string& path, std::string& err);
 void remove_pid_file(const std::string& path);

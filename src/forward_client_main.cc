@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
         }
         break;
       case kDaemon: daemon_mode = use_syslog = true; break;
-      case kPidFile: pid_file = optarg; break;
+      case kPidFile: pid_file = absolute_path(optarg); break;
       case 'r':
         if (!parse_seconds(optarg, opts.retry_min_sec)) {
           fprintf(stderr, "forward-client: --retry-delay: bad value '%s' (1-3600 seconds)\n", optarg);
@@ -278,6 +278,7 @@ int main(int argc, char** argv) {
     log_error("cannot drop privileges: %s", err.c_str());
     return 1;
   }
+  daemon_ready();
   SignalSet signals(base.get());
   bool stopping = false;
   auto stop = [&] {

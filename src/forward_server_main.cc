@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     printf("configuration OK\n");
     return 0;
   }
-  std::string pid_file = pid_file_opt.empty() ? config.pid_file : pid_file_opt;
+  std::string pid_file = pid_file_opt.empty() ? config.pid_file : absolute_path(pid_file_opt);
 
   log_init("forward-server", use_syslog, verbose ? LogLevel::debug : config.log_level);
   ignore_sigpipe();
@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   }
   if (!config.user.empty() || !config.group.empty())
     log_info("running as uid %d gid %d", static_cast<int>(getuid()), static_cast<int>(getgid()));
+  daemon_ready();
 
   SignalSet signals(base.get());
   bool stopping = false;

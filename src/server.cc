@@ -23,10 +23,10 @@ std::string hex_session(const SessionId& s) {
   return out;
 }
 
-time_t loop_now(event_base* base) {
+int64_t loop_now_ms(event_base* base) {
   timeval tv;
   event_base_gettimeofday_cached(base, &tv);
-  return tv.tv_sec;
+  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
 }
 
 }  // namespace
@@ -147,7 +147,8 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
     log_notice("mapping %s -> %s removed: not listening any more, %zu live streams drain%s",
                m.public_name().c_str(), m.target_name().c_str(), *it->second->live,
                nc.drain_timeout_sec ? (" for up to " + std::to_string(nc.drain_timeout_sec) + " s").c_str() : "");
-    if (*it->second->live && nc.drain_timeout_sec) schedule_drain_abort(it->second->mapping);
+    if (*it->second->live && nc.drain_timeout_sec)
+      schedule_drain_abort(*it->second, nc.drain_timeout_sec);
     it = ports_.erase(it);
   }
   for (const Mapping& m : nc.mappings) {
@@ -180,25 +181,29 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   log_notice("configuration reloaded: %zu mappings", ports_.size());
 }
 
-void ForwardServer::schedule_drain_abort(std::shared_ptr<const Mapping> removed) {
+// Streams are tagged with their port's live counter, which outlives
+// reloads (unlike Mapping objects) and is kept alive by each stream's lease,
+// so the tag cannot be reused by another port while such streams exist.
+void ForwardServer::schedule_drain_abort(const PublicPort& removed, int drain_timeout_sec) {
   struct Ctx {
     ForwardServer* self;
-    std::shared_ptr<const Mapping> mapping;  // keeps the address unique while streams refer to it
+    std::shared_ptr<const Mapping> mapping;
+    Counter live;
   };
-  auto* ctx = new Ctx{this, std::move(removed)};
+  auto* ctx = new Ctx{this, removed.mapping, removed.live};
   EventPtr ev(evtimer_new(
       base_,
       [](evutil_socket_t, short, void* arg) {
         std::unique_ptr<Ctx> c(static_cast<Ctx*>(arg));
         size_t n = 0;
         for (auto& t : c->self->tunnels_)
-          n += t->abort_streams_owned_by(c->mapping.get(), "mapping removed, DRAIN_TIMEOUT passed");
+          n += t->abort_streams_owned_by(c->live.get(), "mapping removed, DRAIN_TIMEOUT passed");
         if (n)
           log_notice("mapping %s: %zu streams still open after DRAIN_TIMEOUT, reset",
                      c->mapping->public_name().c_str(), n);
       },
       ctx));
-  timeval tv{config_.drain_timeout_sec, 0};
+  timeval tv{drain_timeout_sec, 0};
   evtimer_add(ev.get(), &tv);
   drain_timers_.push_back(std::move(ev));
 }
@@ -214,7 +219,7 @@ void ForwardServer::shutdown(std::function<void()> done) {
   inner_.reset();
   held_.clear();  // Held owns nothing that needs more than closing
   shutdown_done_ = std::move(done);
-  shutdown_deadline_ = loop_now(base_) + config_.drain_timeout_sec;
+  shutdown_deadline_ms_ = loop_now_ms(base_) + config_.drain_timeout_sec * 1000LL;
   size_t n = stream_count();
   if (n) log_notice("stopped accepting; waiting up to %d s for %zu streams to finish",
                     config_.drain_timeout_sec, n);
@@ -230,7 +235,7 @@ void ForwardServer::drain_tick_cb(evutil_socket_t, short, void* arg) noexcept {
 
 void ForwardServer::drain_tick() {
   size_t n = stream_count();
-  if (n && loop_now(base_) < shutdown_deadline_) return;
+  if (n && loop_now_ms(base_) < shutdown_deadline_ms_) return;
   if (n) log_notice("DRAIN_TIMEOUT passed: resetting %zu streams", n);
   drain_tick_.reset();
   while (!tunnels_.empty()) tunnels_.front()->close("server shutting down");
@@ -337,11 +342,11 @@ void ForwardServer::accept_public(PublicPort& port, evutil_socket_t fd, const so
   std::shared_ptr<void> lease(nullptr, [live](void*) { --*live; });
   Tunnel* t = pick_tunnel(m->tag);
   if (t) {
-    open_stream(*t, m, fd, peer_text, std::move(lease));
+    open_stream(*t, m, live, fd, peer_text, std::move(lease));
     return;
   }
   if (config_.client_wait_sec > 0 && held_.size() < kMaxHeld && !shutdown_done_) {
-    hold(m, fd, peer_text, std::move(lease));
+    hold(m, live, fd, peer_text, std::move(lease));
     return;
   }
   log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
@@ -351,7 +356,7 @@ void ForwardServer::accept_public(PublicPort& port, evutil_socket_t fd, const so
 }
 
 void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
-                                evutil_socket_t fd, const std::string& peer,
+                                const Counter& live, evutil_socket_t fd, const std::string& peer,
                                 std::shared_ptr<void> lease) {
   if (t.stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
     log_warnx("mapping %s -> %s: client %s already has MAX_STREAMS_PER_CLIENT (%d) streams, "
@@ -374,15 +379,16 @@ void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>&
                       peer + ", client " + t.peer();
   Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->set_lease(std::move(lease));
-  s->set_owner(m.get());
+  s->set_owner(live.get());
   s->request_open(m->target_host, m->target_port);
 }
 
-void ForwardServer::hold(const std::shared_ptr<const Mapping>& m, evutil_socket_t fd,
-                         const std::string& peer, std::shared_ptr<void> lease) {
+void ForwardServer::hold(const std::shared_ptr<const Mapping>& m, const Counter& live,
+                         evutil_socket_t fd, const std::string& peer, std::shared_ptr<void> lease) {
   auto h = std::make_unique<Held>();
   h->fd = fd;
   h->mapping = m;
+  h->live = live;
   h->lease = std::move(lease);
   h->peer = peer;
   h->server = this;
@@ -419,7 +425,7 @@ void ForwardServer::release_held(const std::string& tag) {
     }
     evutil_socket_t fd = h.fd;
     h.fd = -1;  // the stream owns it now
-    open_stream(*t, h.mapping, fd, h.peer, std::move(h.lease));
+    open_stream(*t, h.mapping, h.live, fd, h.peer, std::move(h.lease));
     it = held_.erase(it);
   }
 }

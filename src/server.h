@@ -63,6 +63,7 @@ class ForwardServer final : public TunnelHandler {
     }
     evutil_socket_t fd = -1;  // owned until handed to a stream
     std::shared_ptr<const Mapping> mapping;
+    Counter live;
     std::shared_ptr<void> lease;
     std::string peer;
     EventPtr timer;
@@ -73,10 +74,10 @@ class ForwardServer final : public TunnelHandler {
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
   void accept_client(evutil_socket_t fd, const sockaddr* peer);
   void accept_public(PublicPort& port, evutil_socket_t fd, const sockaddr* peer);
-  void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, evutil_socket_t fd,
-                   const std::string& peer, std::shared_ptr<void> lease);
-  void hold(const std::shared_ptr<const Mapping>& m, evutil_socket_t fd, const std::string& peer,
-            std::shared_ptr<void> lease);
+  void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, const Counter& live,
+                   evutil_socket_t fd, const std::string& peer, std::shared_ptr<void> lease);
+  void hold(const std::shared_ptr<const Mapping>& m, const Counter& live, evutil_socket_t fd,
+            const std::string& peer, std::shared_ptr<void> lease);
   static void held_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   void release_held(const std::string& tag);
   // Round robin among the live channels of a tag; nullptr if none.
@@ -87,7 +88,7 @@ class ForwardServer final : public TunnelHandler {
   TunnelOptions tunnel_options() const;
   UdpLimits udp_limits() const;
   size_t stream_count() const;
-  void schedule_drain_abort(std::shared_ptr<const Mapping> removed);
+  void schedule_drain_abort(const PublicPort& removed, int drain_timeout_sec);
   static void drain_tick_cb(evutil_socket_t, short, void* arg) noexcept;
   void drain_tick();
 
@@ -103,5 +104,5 @@ class ForwardServer final : public TunnelHandler {
   std::vector<EventPtr> drain_timers_;         // removed mappings' DRAIN_TIMEOUT
   EventPtr drain_tick_;                        // shutdown: polls until streams are gone
   std::function<void()> shutdown_done_;
-  time_t shutdown_deadline_ = 0;
+  int64_t shutdown_deadline_ms_ = 0;
 };

@@ -270,7 +270,9 @@ check_binaries() {
 
 # write_config MAPPING...: write $CONFIG with a fresh INNER_PORT and one
 # [MAPPER] line per argument ("127.0.0.1:PUB = 127.0.0.1:TARGET").  Sets
-# CONFIG, INNER_PORT and PUBLIC_PORTS.
+# CONFIG, INNER_PORT and PUBLIC_PORTS.  $EXTRA_DEFAULTS (more [DEFAULT]
+# lines) and $EXTRA_SECTIONS (whole sections after [MAPPER], e.g. "[TAG]")
+# are written when set.
 write_config() {
     local m pub
     INNER_PORT=$(free_port) || fail "no free port for INNER_PORT"
@@ -290,6 +292,7 @@ write_config() {
             pub=${pub// /}
             PUBLIC_PORTS+=("${pub##*:}")
         done
+        if [ -n "${EXTRA_SECTIONS:-}" ]; then printf '%s\n' "$EXTRA_SECTIONS"; fi
     } >"$CONFIG"
 }
 
@@ -351,4 +354,271 @@ start_tunnel() {
 # assert_daemons_alive: both daemons still running.
 assert_server_alive() {
     is_alive "$SERVER_PID" || fail "forward-server (pid $SERVER_PID) is not running any more"
+}
+
+# ---------------------------------------------------------------------------
+# Security tests (t_auth, t_replay, t_tls, t_junk, t_rules, t_client_allow,
+# t_privdrop).  Additions only: nothing above depends on them.
+
+# sech ARGS...: run tests/integration/sec_helpers.py in the foreground.
+sech() {
+    python3 -u "$LIB_DIR/sec_helpers.py" "$@"
+}
+
+# start_sech NAME ARGS...: sec_helpers.py in the background (start_bg).
+start_sech() {
+    local name=$1
+    shift
+    start_bg "$name" python3 -u "$LIB_DIR/sec_helpers.py" "$@"
+}
+
+# make_key PATH [BYTES] [MODE]: a hex key of BYTES random bytes (default 32),
+# file mode MODE (default 600).
+make_key() {
+    local path=$1 bytes=${2:-32} mode=${3:-600}
+    (umask 077 && openssl rand -hex "$bytes" >"$path") || fail "cannot make a key with openssl"
+    chmod "$mode" "$path" || fail "chmod $mode $path"
+}
+
+# start_server_as NAME [CONFIG]: like start_server, but the log is
+# $TMP/NAME.log and the configuration CONFIG (default $CONFIG).  Sets
+# SERVER_PID, SERVER_LOG.
+start_server_as() {
+    local name=$1 cfg=${2:-$CONFIG} p
+    check_binaries
+    start_bg "$name" "$FORWARD_SERVER" "$cfg"
+    SERVER_PID=$BG_PID
+    SERVER_LOG=$TMP/$name.log
+    wait_port $LOCALHOST "$INNER_PORT" 10 ||
+        fail "forward-server ($name) did not listen on INNER_PORT $INNER_PORT within 10 s"
+    for p in "${PUBLIC_PORTS[@]}"; do
+        wait_port $LOCALHOST "$p" 10 ||
+            fail "forward-server ($name) did not listen on public port $p within 10 s"
+    done
+    is_alive "$SERVER_PID" || fail "forward-server ($name) exited at startup"
+}
+
+# start_client_to NAME PORT ARGS...: a forward-client to 127.0.0.1:PORT with
+# exactly ARGS (no default key).  Sets CLIENT_PID, CLIENT_LOG.
+start_client_to() {
+    local name=$1 port=$2
+    shift 2
+    check_binaries
+    start_bg "$name" "$FORWARD_CLIENT" -v --retry-delay 1 "$@" $LOCALHOST "$port"
+    CLIENT_PID=$BG_PID
+    CLIENT_LOG=$TMP/$name.log
+}
+
+# start_client_with NAME ARGS...: start_client_to NAME $INNER_PORT ARGS...
+start_client_with() {
+    local name=$1
+    shift
+    start_client_to "$name" "$INNER_PORT" "$@"
+}
+
+# stop_bg PID [TIMEOUT]: TERM one process we started and reap it (bounded).
+stop_bg() {
+    kill_bg "$1" TERM
+    wait_bg "$1" "${2:-10}" >/dev/null 2>&1
+    if is_alive "$1"; then
+        kill_bg "$1" KILL
+        wait_bg "$1" 5 >/dev/null 2>&1
+    fi
+    return 0
+}
+
+# run_bounded NAME SECONDS CMD ARGS...: run CMD (output to $TMP/NAME.log)
+# and wait at most SECONDS for it to exit.  Sets RUN_RC (124: it did not
+# exit and was killed) and RUN_OUT (its output).
+run_bounded() {
+    local name=$1 secs=$2
+    shift 2
+    start_bg "$name" "$@"
+    wait_bg "$BG_PID" "$secs"
+    RUN_RC=$?
+    if [ $RUN_RC = 124 ]; then
+        stop_bg "$BG_PID" 5
+        RUN_RC=124
+    fi
+    RUN_OUT=$(cat "$TMP/$name.log" 2>/dev/null)
+}
+
+# assert_no_log FILE EXTENDED-REGEX WHAT: FILE has no matching line.
+assert_no_log() {
+    local n
+    n=$(log_count "$1" "$2")
+    [ "$n" = 0 ] || fail "$3 ($n lines matching '$2' in $(basename "$1"): $(grep -m1 -E -- "$2" "$1"))"
+}
+
+# note_failure MESSAGE: record a failed check and keep going, so one
+# defect does not hide the others; finish_test reports them all.
+note_failure() {
+    _NOTED_FAILURES+=("$*")
+    echo "INFO: $TEST_NAME: CHECK FAILED: $*" >&2
+}
+
+# finish_test: PASS, or FAIL listing every note_failure.
+finish_test() {
+    local n=0 msg="" f
+    for f in ${_NOTED_FAILURES[@]+"${_NOTED_FAILURES[@]}"}; do
+        n=$((n + 1))
+        msg+=" [$n] $f"
+    done
+    [ $n = 0 ] || fail "$n check(s) failed:$msg"
+    pass
+}
+
+# make_ca DIR NAME: a CA (DIR/NAME.key, DIR/NAME.crt), EC P-256, 2 days.
+make_ca() {
+    local dir=$1 name=$2
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$dir/$name.key" -out "$dir/$name.crt" -days 2 -subj "/CN=tcp-forward test $name" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        >"$dir/$name.openssl.log" 2>&1 || fail "openssl: cannot make CA $name: $(tail -n 3 "$dir/$name.openssl.log")"
+}
+
+# make_cert DIR NAME CA USAGE [SAN]: DIR/NAME.{key,crt} signed by DIR/CA.*,
+# extendedKeyUsage USAGE (serverAuth or clientAuth), optional subjectAltName.
+# CA "self" makes a self-signed certificate.
+make_cert() {
+    local dir=$1 name=$2 ca=$3 usage=$4 san=${5:-} ext
+    ext=$dir/$name.ext
+    {
+        echo "basicConstraints=CA:FALSE"
+        echo "keyUsage=critical,digitalSignature,keyEncipherment"
+        echo "extendedKeyUsage=$usage"
+        [ -n "$san" ] && echo "subjectAltName=$san"
+    } >"$ext"
+    if [ "$ca" = self ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$dir/$name.key" -out "$dir/$name.crt" -days 2 -subj "/CN=tcp-forward test $name" \
+            -extensions v3_ext -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[v3_ext]\n'; cat "$ext") \
+            >"$dir/$name.openssl.log" 2>&1 || fail "openssl: cannot make $name: $(tail -n 3 "$dir/$name.openssl.log")"
+        return
+    fi
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=tcp-forward test $name" \
+        >"$dir/$name.openssl.log" 2>&1 &&
+        openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.crt" -CAkey "$dir/$ca.key" \
+            -CAcreateserial -out "$dir/$name.crt" -days 2 -extfile "$ext" \
+            >>"$dir/$name.openssl.log" 2>&1 ||
+        fail "openssl: cannot make $name: $(tail -n 3 "$dir/$name.openssl.log")"
+}
+
+# cert_pin CERT: "SHA256:AA:BB:..." from openssl x509 -fingerprint -sha256.
+cert_pin() {
+    local fp
+    fp=$(openssl x509 -noout -fingerprint -sha256 -in "$1") || return 1
+    echo "SHA256:${fp#*=}"
+}
+
+# ---------------------------------------------------------------------------
+# Operations tests (t_reload, t_reconnect, t_heartbeat, t_tags, t_grace,
+# t_daemon, t_shutdown).  Additions only: nothing above depends on them.
+
+# write_config_file FILE MAPPING...: like write_config, but into FILE, for
+# the INNER_PORT already chosen, and atomically (written aside, then
+# renamed, so a SIGHUP never reads half a file).  Honours $EXTRA_DEFAULTS
+# and $EXTRA_SECTIONS; leaves CONFIG and PUBLIC_PORTS alone.
+write_config_file() {
+    local file=$1 m
+    shift
+    [ -n "${INNER_PORT:-}" ] || fail "write_config_file: INNER_PORT not set"
+    {
+        echo "[DEFAULT]"
+        echo "INNER_PORT = $INNER_PORT"
+        echo "INNER_ADDR = $LOCALHOST"
+        echo "LOG_LEVEL = debug"
+        echo "AUTH_KEY_FILE = $(test_key)"
+        if [ -n "${EXTRA_DEFAULTS:-}" ]; then printf '%s\n' "$EXTRA_DEFAULTS"; fi
+        echo "[MAPPER]"
+        for m in "$@"; do
+            echo "$m"
+        done
+        if [ -n "${EXTRA_SECTIONS:-}" ]; then printf '%s\n' "$EXTRA_SECTIONS"; fi
+    } >"$file.new" && mv -f "$file.new" "$file" || fail "cannot write $file"
+}
+
+# start_nginx NAME PORT ROOT: nginx serving the folder ROOT on
+# 127.0.0.1:PORT only, one foreground process (no master, no daemon), with
+# its configuration, pid, temp folders and error log under $TMP/NAME (log
+# $TMP/NAME.log).  Waits until it listens.  Sets NGINX_PID.
+start_nginx() {
+    local name=$1 port=$2 root=$3 dir
+    dir=$TMP/$name
+    mkdir -p "$dir" || fail "mkdir $dir"
+    cat >"$dir/nginx.conf" <<NGINX || fail "cannot write $dir/nginx.conf"
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    server {
+        listen $LOCALHOST:$port;
+        root $root;
+    }
+}
+NGINX
+    command -v nginx >/dev/null || fail "nginx not installed (tools/deps.sh test)"
+    start_bg "$name" nginx -e stderr -p "$dir" -c "$dir/nginx.conf"
+    NGINX_PID=$BG_PID
+    wait_port $LOCALHOST "$port" 10 || fail "nginx ($name) did not listen on $port within 10 s"
+}
+
+# adopt_pid NAME PID: track a process this test caused to start but did
+# not fork itself (a --daemon), so kill_bg works on it and kill_started
+# ends it on exit like the others.
+adopt_pid() {
+    is_alive "$2" || return 1
+    _BG_PIDS+=("$2")
+    _BG_STARTS+=("$(_proc_field "$2" 19)")
+    _BG_NAMES+=("$1")
+}
+
+# wait_log_ms FILE EXTENDED-REGEX COUNT TIMEOUT_MS: like wait_log, polling
+# every 20 ms, for measuring how soon something is logged.
+wait_log_ms() {
+    local file=$1 re=$2 count=$3 deadline
+    deadline=$(($(now_ms) + $4))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        [ "$(log_count "$file" "$re")" -ge "$count" ] && return 0
+        sleep 0.02
+    done
+    [ "$(log_count "$file" "$re")" -ge "$count" ]
+}
+
+# wait_not_listening HOST PORT [TIMEOUT]: poll (bounded) until nothing
+# listens on HOST:PORT any more.
+wait_not_listening() {
+    local host=$1 port=$2 timeout=${3:-10} i n
+    n=$((timeout * 10))
+    for ((i = 0; i < n; i++)); do
+        port_listening "$host" "$port" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# http_get URL OUTFILE [MAX_TIME]: one GET with a fresh connection; prints
+# the HTTP status (000 when there was none) and returns curl's status.
+http_get() {
+    curl -sS --noproxy '*' --max-time "${3:-10}" -H 'Connection: close' \
+        -o "$2" -w '%{http_code}' "$1" 2>>"$TMP/http_get.err"
+}
+
+# ms_to_s MS: "1.234"
+ms_to_s() {
+    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
