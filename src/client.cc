@@ -143,7 +143,10 @@ void ForwardClient::on_connect_event(short what) {
     std::string why = dns_err                      ? evutil_gai_strerror(dns_err)
                       : (what & BEV_EVENT_TIMEOUT) ? "connect timed out"
                       : !tls_err.empty()           ? "TLS: " + tls_err
-                                                   : evutil_socket_error_to_string(sock_err);
+                      : (sock_err == 0 && options_.tls.enabled)
+                          ? "TLS handshake failed: the server closed the connection (is it a "
+                            "TLS server? without TLS_CERT on the server, drop --tls)"
+                          : evutil_socket_error_to_string(sock_err);
     log_warnx("server %s: cannot connect: %s", target.c_str(), why.c_str());
     connecting_.reset();
     connection_lost();
@@ -159,8 +162,10 @@ void ForwardClient::on_connect_event(short what) {
   o.limits.heartbeat_sec = options_.heartbeat_sec;
   o.session = session_;
   o.tag = options_.tag;
+  std::string peer = peer_name(fd);
+  if (peer == "?") peer = format_host_port(options_.server_host, options_.server_port);
   tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,
-                                     frame::Role::client, peer_name(fd), *this, reaper_, o);
+                                     frame::Role::client, peer, *this, reaper_, o);
   tunnel_->start();
 }
 

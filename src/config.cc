@@ -360,9 +360,12 @@ std::string dir_of(const std::string& path) {
 // Two binds clash when they share a port and an address family and one is
 // that family's wildcard or both name the same address. IPv6 sockets are
 // bound IPv6-only, so they never clash with IPv4 ones.
+// A rule or tag key without an address ("1234") names the port on every
+// address; with one ("127.0.0.1:1234") only that address.
 bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
   auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0"; };
   if (m.public_port != pub.port || m.udp != udp) return false;
+  if (pub.host.empty()) return true;
   if (wildcard(m.bind_host) && wildcard(pub.host)) return true;
   return m.bind_host == pub.host;
 }

@@ -65,8 +65,9 @@ void usage(FILE* out) {
           "  -h, --help                     show this help and exit\n"
           "      --version                  show the version and exit\n"
           "\n"
-          "signals: TERM/INT stop (streams get up to 10 s to finish), USR1 logs the status\n"
-          "and, while waiting to reconnect, retries at once.\n"
+          "signals: TERM/INT stop (streams get up to 10 s to finish), USR1 (and HUP: there is\n"
+          "no configuration to reload) logs the status and, while waiting to reconnect,\n"
+          "retries at once.\n"
           "exit status: 0 ok, 1 runtime failure, 64 usage, 78 bad key or certificate.\n");
 }
 
@@ -293,6 +294,8 @@ int main(int argc, char** argv) {
   signals.on(SIGTERM, stop);
   signals.on(SIGINT, stop);
   signals.on(SIGUSR1, [&] { client.poke(); });
+  // Nothing to reload (no config file); HUP must not kill the client.
+  signals.on(SIGHUP, [&] { client.poke(); });
   log_notice("forward-client %s started; targets allowed: %s", PACKAGE_VERSION,
              opts.allow.str().c_str());
   event_base_dispatch(base.get());

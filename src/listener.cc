@@ -50,6 +50,13 @@ void Listener::error_cb(evconnlistener* l, void* arg) noexcept {
   }
 }
 
+void Listener::pause_one_turn() {
+  if (!listener_) return;
+  evconnlistener_disable(listener_.get());
+  timeval tv{0, 0};
+  evtimer_add(resume_timer_.get(), &tv);
+}
+
 void Listener::resume_cb(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<Listener*>(arg);
   if (self->listener_) evconnlistener_enable(self->listener_.get());

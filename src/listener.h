@@ -20,6 +20,9 @@ class Listener {
   // false with err on failure.
   bool bind(const std::string& host, uint16_t port, std::string& err);
   const std::string& name() const { return name_; }
+  // Stops accepting until the event loop's next turn (also ends the accept
+  // burst libevent is in, when called from the accept callback).
+  void pause_one_turn();
 
  private:
   static void accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int, void* arg) noexcept;

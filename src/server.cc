@@ -295,6 +295,13 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
                                               frame::Role::server, name, *this, reaper_,
                                               tunnel_options()));
   tunnels_.back()->start();
+  // libevent accepts everything queued in one go and closes the dropped
+  // ones only after the loop turn; at the cap, pause accepting until the
+  // next turn so open sockets stay near MAX_HANDSHAKES even in a burst.
+  size_t pending = 0;
+  for (const auto& t : tunnels_)
+    if (!t->up()) ++pending;
+  if (pending >= static_cast<size_t>(config_.max_handshakes) && inner_) inner_->pause_one_turn();
 }
 
 void ForwardServer::limit_pending_handshakes() {
@@ -441,7 +448,7 @@ void ForwardServer::tunnel_up(Tunnel& t) {
   static const SessionId kNoSession{};
   for (auto& other : tunnels_)
     if (other.get() != &t && other->up() && t.peer_session() != kNoSession &&
-        other->peer_session() == t.peer_session()) {
+        other->peer_session() == t.peer_session() && other->client_name() == t.client_name()) {
       other->close("replaced by a new channel of the same client session (" + t.peer() + ")");
       break;  // the list changed; a session has at most one old channel
     }

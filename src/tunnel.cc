@@ -137,6 +137,12 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     auto it = streams_.find(id);
     if (it != streams_.end()) it->second->abort("channel lost: " + reason);
   }
+  // A last word (the HELLO that tells a refused client why) should reach
+  // the peer: one non-blocking write of what is queued, plain sockets only.
+  if (!tls_ && bev_) {
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (evbuffer_get_length(out)) evbuffer_write(out, bufferevent_getfd(bev_.get()));
+  }
   // Freeing inside our own callback is safe: libevent holds a reference.
   read_event_.reset();
   bev_.reset();
@@ -220,7 +226,9 @@ void Tunnel::on_readable() {
       close(state_ == State::up ? "peer closed the channel" : handshake_eof_reason());
       break;
     case ReadResult::error:
-      close(std::string("channel error: ") + evutil_socket_error_to_string(errno), LogLevel::warning);
+      close(std::string("channel error: ") + evutil_socket_error_to_string(errno) +
+                (state_ == State::up ? "" : " (" + handshake_eof_reason() + ")"),
+            LogLevel::warning);
       break;
   }
 }
@@ -251,6 +259,9 @@ std::string Tunnel::handshake_eof_reason() const {
   if (role_ == frame::Role::server) return "closed during the handshake";
   // The server logs the real reason; give the usual suspects here.
   if (state_ == State::auth) return "server closed the channel during authentication: wrong key?";
+  if (!options_.auth->enabled)
+    return "server closed the connection during the handshake: does it require a key "
+           "(--key-file)?";
   return std::string("server closed the connection during the handshake: ") +
          (tls_ ? "not a tcp-forward server, or it refused our certificate?"
                : "does the server use TLS (then add --tls), or is it not a tcp-forward server?");
@@ -293,11 +304,13 @@ bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
   if (role_ == frame::Role::server) {
     peer_session_ = hello.session;
     peer_tag_ = hello.tag.empty() ? "default" : hello.tag;
+    // Our HELLO goes first even to a client we refuse: its AUTH flag tells
+    // the client why (it needs a key).
+    send_hello();
     if (options_.auth->enabled && !peer_auth) {
       auth_failed("client has no key, and this server requires one (AUTH_KEY_FILE)");
       return true;
     }
-    send_hello();
     if (options_.auth->enabled)
       state_ = State::auth;
     else
@@ -391,6 +404,8 @@ void Tunnel::on_read() {
     evbuffer_copyout(in, hb, sizeof hb);
     frame::Header h;
     if (!frame::decode_header(hb, h, err)) {
+      if (state_ == State::handshake && hb[0] == 0x16 && hb[1] == 0x03)
+        err = "a TLS handshake, but this side does not use TLS (TLS_CERT/TLS_KEY, or drop --tls)";
       protocol_error(state_ == State::handshake ? "not a tcp-forward peer (" + err + ")" : err);
       return;
     }
