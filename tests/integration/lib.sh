@@ -205,9 +205,15 @@ pass() {
 # free_port: print a TCP port on 127.0.0.1 that the kernel just handed out
 # for bind(port 0); never the same port twice within one test.
 free_port() {
+    unique_port "${PYH[@]}" free-port
+}
+
+# unique_port CMD...: run CMD, which prints a free port, until it prints one
+# not handed out before in this test (bounded).
+unique_port() {
     local p i
     for ((i = 0; i < 20; i++)); do
-        p=$("${PYH[@]}" free-port) || return 1
+        p=$("$@") || return 1
         if ! grep -qx "$p" "$TMP/.ports" 2>/dev/null; then
             echo "$p" >>"$TMP/.ports"
             echo "$p"

@@ -13,16 +13,7 @@ UDPH=(python3 -u "$LIB_DIR/udp_helpers.py")
 # free_udp_port: a port free for TCP and UDP on 127.0.0.1, never the same
 # twice within one test (shares lib.sh's record of handed-out ports).
 free_udp_port() {
-    local p i
-    for ((i = 0; i < 20; i++)); do
-        p=$("${UDPH[@]}" free-port) || return 1
-        if ! grep -qx "$p" "$TMP/.ports" 2>/dev/null; then
-            echo "$p" >>"$TMP/.ports"
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
+    unique_port "${UDPH[@]}" free-port
 }
 
 # udp_bound HOST PORT: a UDP socket is bound to HOST:PORT (or the wildcard).
