@@ -11,16 +11,6 @@
 #include "net.h"
 #include "stream.h"
 
-namespace {
-
-int64_t loop_now_ms(event_base* base) {
-  timeval tv;
-  event_base_gettimeofday_cached(base, &tv);
-  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
-}
-
-}  // namespace
-
 ForwardClient::ForwardClient(event_base* base, ClientOptions options, std::function<void(int)> done)
     : base_(base),
       options_(std::move(options)),
@@ -58,7 +48,7 @@ void ForwardClient::shutdown() {
   stopping_ = true;
   evtimer_del(retry_timer_.get());
   connecting_.reset();
-  drain_deadline_ms_ = loop_now_ms(base_) + options_.drain_timeout_sec * 1000LL;
+  drain_deadline_ms_ = loop_time_ms(base_) + options_.drain_timeout_sec * 1000LL;
   if (tunnel_ && tunnel_->stream_count())
     log_notice("waiting up to %d s for %zu streams to finish", options_.drain_timeout_sec,
                tunnel_->stream_count());
@@ -74,7 +64,7 @@ void ForwardClient::drain_cb(evutil_socket_t, short, void* arg) noexcept {
 
 void ForwardClient::drain_tick() {
   size_t n = tunnel_ ? tunnel_->stream_count() : 0;
-  if (n && loop_now_ms(base_) < drain_deadline_ms_) return;
+  if (n && loop_time_ms(base_) < drain_deadline_ms_) return;
   drain_timer_.reset();
   if (tunnel_) tunnel_->close(n ? "client shutting down, drain time over" : "client shutting down");
   done_(0);

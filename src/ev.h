@@ -2,6 +2,7 @@
 // is stateless, so each pointer stays pointer-sized.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include <event2/buffer.h>
@@ -27,3 +28,11 @@ using ListenerPtr = std::unique_ptr<evconnlistener, CFree<evconnlistener_free>>;
 using EvdnsBasePtr = std::unique_ptr<evdns_base, CFree<evdns_base_free_all>>;
 
 static_assert(sizeof(BufferEventPtr) == sizeof(void*), "deleter must be stateless");
+
+// The loop's cached time in milliseconds: cheap, and the same for every
+// callback of one loop turn.
+inline int64_t loop_time_ms(event_base* base) {
+  timeval tv;
+  event_base_gettimeofday_cached(base, &tv);
+  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
+}

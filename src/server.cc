@@ -23,12 +23,6 @@ std::string hex_session(const SessionId& s) {
   return out;
 }
 
-int64_t loop_now_ms(event_base* base) {
-  timeval tv;
-  event_base_gettimeofday_cached(base, &tv);
-  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
-}
-
 }  // namespace
 
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
@@ -219,7 +213,7 @@ void ForwardServer::shutdown(std::function<void()> done) {
   inner_.reset();
   held_.clear();  // Held owns nothing that needs more than closing
   shutdown_done_ = std::move(done);
-  shutdown_deadline_ms_ = loop_now_ms(base_) + config_.drain_timeout_sec * 1000LL;
+  shutdown_deadline_ms_ = loop_time_ms(base_) + config_.drain_timeout_sec * 1000LL;
   size_t n = stream_count();
   if (n) log_notice("stopped accepting; waiting up to %d s for %zu streams to finish",
                     config_.drain_timeout_sec, n);
@@ -235,7 +229,7 @@ void ForwardServer::drain_tick_cb(evutil_socket_t, short, void* arg) noexcept {
 
 void ForwardServer::drain_tick() {
   size_t n = stream_count();
-  if (n && loop_now_ms(base_) < shutdown_deadline_ms_) return;
+  if (n && loop_time_ms(base_) < shutdown_deadline_ms_) return;
   if (n) log_notice("DRAIN_TIMEOUT passed: resetting %zu streams", n);
   drain_tick_.reset();
   while (!tunnels_.empty()) tunnels_.front()->close("server shutting down");

@@ -68,12 +68,6 @@ void Tunnel::send_hello() {
   send_control(frame::Type::hello, 0, hello_sent_);
 }
 
-int64_t Tunnel::loop_ms() const {
-  timeval tv;
-  event_base_gettimeofday_cached(base(), &tv);
-  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
-}
-
 void Tunnel::heartbeat_cb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<Tunnel*>(arg)->on_heartbeat();
 }
@@ -83,7 +77,7 @@ void Tunnel::heartbeat_cb(evutil_socket_t, short, void* arg) noexcept {
 // passes three intervals.
 void Tunnel::on_heartbeat() {
   if (state_ != State::up) return;
-  int64_t now = loop_ms();
+  int64_t now = loop_time_ms(base());
   int64_t interval = options_.limits.heartbeat_sec * 1000LL;
   if (now - last_heard_ms_ > 3 * interval) {
     close("nothing heard for " + std::to_string((now - last_heard_ms_) / 1000.0).substr(0, 4) +
@@ -279,7 +273,7 @@ std::string Tunnel::channel_binding() const {
 void Tunnel::become_up() {
   state_ = State::up;
   handshake_timer_.reset();
-  last_heard_ms_ = loop_ms();
+  last_heard_ms_ = loop_time_ms(base());
   if (options_.limits.heartbeat_sec > 0) {
     next_ping_ms_ = last_heard_ms_ + options_.limits.heartbeat_sec * 1000LL;
     int64_t quarter_ms = options_.limits.heartbeat_sec * 250LL;
@@ -396,7 +390,7 @@ void Tunnel::on_drained() {
 void Tunnel::on_read() {
   evbuffer* in = bufferevent_get_input(bev_.get());
   std::string err;
-  int64_t now_ms = loop_ms();
+  int64_t now_ms = loop_time_ms(base());
   while (state_ != State::closed) {
     size_t avail = evbuffer_get_length(in);
     if (avail < frame::kHeaderSize) break;

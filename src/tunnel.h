@@ -119,7 +119,6 @@ class Tunnel : public Disposable {
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
   void on_heartbeat();
-  int64_t loop_ms() const;
 
   void on_readable();
   void on_read();

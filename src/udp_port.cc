@@ -58,12 +58,6 @@ void UdpPort::set_mapping(std::shared_ptr<const Mapping> m, UdpLimits limits) {
   limits_ = limits;
 }
 
-int64_t UdpPort::now_ms() const {
-  timeval tv;
-  event_base_gettimeofday_cached(base_, &tv);
-  return tv.tv_sec * 1000LL + tv.tv_usec / 1000;
-}
-
 std::string UdpPort::counters() const {
   return "dropped: " + std::to_string(dropped_oversize_) + " oversize, " +
          std::to_string(dropped_congested_) + " channel busy, " + std::to_string(dropped_denied_) +
@@ -103,7 +97,7 @@ void UdpPort::on_readable() {
     Session* s = it != by_peer_.end() ? it->second.get()
                                       : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);
     if (!s) continue;
-    s->last_ms = now_ms();
+    s->last_ms = loop_time_ms(base_);
     if (s->tunnel->send_datagram(s->id, buf, static_cast<size_t>(n))) {
       ++s->dgrams_in;
       s->bytes_in += static_cast<uint64_t>(n);
@@ -136,7 +130,7 @@ UdpPort::Session* UdpPort::open_session(const sockaddr* peer, socklen_t len, con
   memcpy(&s->peer, peer, len);
   s->peer_len = len;
   s->peer_text = peer_text;
-  s->started_ms = s->last_ms = now_ms();
+  s->started_ms = s->last_ms = loop_time_ms(base_);
   frame::UdpOpen open;
   open.host = m.target_host;
   open.port = m.target_port;
@@ -155,7 +149,7 @@ bool UdpPort::from_channel(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
   auto it = by_id_.find({&t, id});
   if (it == by_id_.end()) return false;
   Session* s = it->second;
-  s->last_ms = now_ms();
+  s->last_ms = loop_time_ms(base_);
   ssize_t r = sendto(fd_, p, n, 0, reinterpret_cast<sockaddr*>(&s->peer), s->peer_len);
   if (r < 0) {
     ++s->dropped;
@@ -187,7 +181,7 @@ void UdpPort::sweep_cb(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void UdpPort::sweep() {
-  int64_t now = now_ms();
+  int64_t now = loop_time_ms(base_);
   int64_t idle = limits_.timeout_sec * 1000LL;
   for (auto it = by_peer_.begin(); it != by_peer_.end();) {
     auto next = std::next(it);
@@ -209,7 +203,7 @@ void UdpPort::end(std::map<std::string, std::unique_ptr<Session>>::iterator it,
            static_cast<unsigned long long>(s->bytes_in),
            static_cast<unsigned long long>(s->dgrams_out),
            static_cast<unsigned long long>(s->bytes_out),
-           static_cast<unsigned long long>(s->dropped), (now_ms() - s->started_ms) / 1000.0,
+           static_cast<unsigned long long>(s->dropped), (loop_time_ms(base_) - s->started_ms) / 1000.0,
            why.c_str());
   by_id_.erase({s->tunnel, s->id});
   by_peer_.erase(it);

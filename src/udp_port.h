@@ -67,7 +67,6 @@ class UdpPort {
   // Logs the end line and forgets the session; tells the client if asked.
   void end(std::map<std::string, std::unique_ptr<Session>>::iterator it, const std::string& why,
            bool tell_client);
-  int64_t now_ms() const;
 
   event_base* base_;
   std::shared_ptr<const Mapping> mapping_;

@@ -234,15 +234,21 @@ port_listening() {
     grep -qE "^ *[0-9]+: (0{32}|0{16}FFFF0000$hexhost):$hexport [0-9A-F]+:0000 0A " /proc/net/tcp6 2>/dev/null
 }
 
-# wait_port HOST PORT [TIMEOUT]: poll (bounded) until HOST:PORT listens.
-wait_port() {
-    local host=$1 port=$2 timeout=${3:-10} i n
-    n=$((timeout * 10))
+# wait_until TIMEOUT CMD...: poll CMD every 0.1 s until it succeeds, for at
+# most TIMEOUT seconds.
+wait_until() {
+    local n=$(($1 * 10)) i
+    shift
     for ((i = 0; i < n; i++)); do
-        port_listening "$host" "$port" && return 0
+        "$@" && return 0
         sleep 0.1
     done
     return 1
+}
+
+# wait_port HOST PORT [TIMEOUT]: poll (bounded) until HOST:PORT listens.
+wait_port() {
+    wait_until "${3:-10}" port_listening "$1" "$2"
 }
 
 # log_count FILE EXTENDED-REGEX: number of matching lines.

@@ -27,13 +27,7 @@ udp_bound() {
 
 # wait_udp HOST PORT [TIMEOUT]: poll (bounded) until HOST:PORT is bound.
 wait_udp() {
-    local host=$1 port=$2 timeout=${3:-10} i n
-    n=$((timeout * 10))
-    for ((i = 0; i < n; i++)); do
-        udp_bound "$host" "$port" && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_until "${3:-10}" udp_bound "$1" "$2"
 }
 
 # split_public_ports: after write_config, keep the TCP ports in PUBLIC_PORTS
