@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 #include "address.h"
 #include "socket_reader.h"
@@ -136,6 +137,12 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   if (!tls_ && bev_) {
     evbuffer* out = bufferevent_get_output(bev_.get());
     if (evbuffer_get_length(out)) evbuffer_write(out, bufferevent_getfd(bev_.get()));
+  }
+  // libevent closes the socket only at the end of this loop turn; end the
+  // connection now, so a burst of dropped handshakes does not linger.
+  if (bev_) {
+    evutil_socket_t fd = bufferevent_getfd(bev_.get());
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
   }
   // Freeing inside our own callback is safe: libevent holds a reference.
   read_event_.reset();
