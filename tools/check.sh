@@ -44,6 +44,8 @@ for trs in tests/integration/*.trs; do
     failed=$((failed + 1))
     log=${trs%.trs}.log
     echo "---- $log (tail) ----"; tail -30 "$log"
+    # the reason last, so that a shortened CI excerpt still shows it
+    grep -E '^FAIL: |CHECK FAILED' "$log" | tail -5
   fi
 done
 if [ "$check_rc" != 0 ] && [ "$failed" = 0 ]; then

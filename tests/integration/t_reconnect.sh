@@ -78,9 +78,11 @@ for cycle in 1 2 3; do
 done
 
 # --- 2. kill -9 the server, restart it ---------------------------------------
+# t_kill before the kill: requests refused while kill_bg/wait_bg return
+# belong to the server's down time, not to the client kills above
+t_kill=$(now_ms)
 kill_bg "$SERVER_PID" KILL || fail "cannot kill the server"
 wait_bg "$SERVER_PID" 5 >/dev/null
-t_kill=$(now_ms)
 # let the client fail at least one attempt, so the back-off is exercised
 wait_log "$CLIENT_LOG" 'cannot connect' 1 10 || fail "the client made no (failing) reconnection attempt within 10 s"
 sleep 1
