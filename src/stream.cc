@@ -33,15 +33,14 @@ Stream::Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string la
       label_(std::move(label)),
       recv_(tunnel.limits().stream_window),
       started_(std::chrono::steady_clock::now()) {
-  bufferevent_setcb(local_.get(), nullptr, write_cb, event_cb, this);
-  bufferevent_set_max_single_write(local_.get(), kLocalWriteSize);
-  // The bufferevent only writes; reading is ours and waits for the open.
+  // The bufferevent reports connect()'s outcome (client side) and holds
+  // the buffers; reading waits for the open.
+  bufferevent_setcb(local_.get(), nullptr, nullptr, event_cb, this);
   bufferevent_disable(local_.get(), EV_READ);
-  bufferevent_enable(local_.get(), EV_WRITE);
   // A socket bufferevent freezes its input's tail so that only its own
   // reader appends; we are that reader now.
   evbuffer_unfreeze(bufferevent_get_input(local_.get()), 0);
-  if (bufferevent_getfd(local_.get()) >= 0) watch_reads();
+  if (bufferevent_getfd(local_.get()) >= 0) take_over_io();
   output_cb_entry_ = evbuffer_add_cb(bufferevent_get_output(local_.get()), output_cb, this);
 }
 
@@ -50,9 +49,24 @@ Stream::~Stream() {
     evbuffer_remove_cb_entry(bufferevent_get_output(local_.get()), output_cb_entry_);
 }
 
-void Stream::watch_reads() {
-  read_event_.reset(event_new(tunnel_.base(), bufferevent_getfd(local_.get()), EV_READ | EV_PERSIST,
-                              readable_cb, this));
+void Stream::take_over_io() {
+  evutil_socket_t fd = bufferevent_getfd(local_.get());
+  bufferevent_disable(local_.get(), EV_WRITE);
+  read_event_.reset(event_new(tunnel_.base(), fd, EV_READ | EV_PERSIST, readable_cb, this));
+  writer_ = std::make_unique<SocketWriter>(tunnel_.base(), fd, bufferevent_get_output(local_.get()),
+                                           kLocalWriteSize, static_cast<SocketWriter::Owner&>(*this));
+  // Early data that came while the target connected.
+  if (evbuffer_get_length(bufferevent_get_output(local_.get()))) writer_->schedule();
+}
+
+void Stream::on_written() {
+  // The bufferevent's write callback used to say this (low-water mark 0).
+  if (evbuffer_get_length(bufferevent_get_output(local_.get())) == 0) maybe_shutdown_write();
+}
+
+void Stream::on_write_error(int err) {
+  errno = err;
+  on_local_event(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
 }
 
 void Stream::request_open(const std::string& host, uint16_t port) {
@@ -101,7 +115,7 @@ void Stream::on_target_connected() {
   set_nodelay(fd);
   bufferevent_set_timeouts(local_.get(), nullptr, nullptr);
   connecting_ = false;
-  watch_reads();
+  take_over_io();
   label_ += " via " + local_name(fd);
   std::string payload;
   frame::encode_u32(recv_.window(), payload);
@@ -219,6 +233,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   }
   bytes_from_peer_ += n;
   evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
+  if (writer_) writer_->schedule();  // connecting: take_over_io() will
   return true;
 }
 
@@ -319,6 +334,7 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
       output_cb_entry_ = nullptr;
     }
     if (abortive) set_abortive_close(bufferevent_getfd(local_.get()));
+    writer_.reset();
     read_event_.reset();
     local_.reset();  // safe inside our own callback: libevent holds a reference
   }
@@ -328,10 +344,6 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
 
 void Stream::readable_cb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<Stream*>(arg)->on_readable();
-}
-
-void Stream::write_cb(bufferevent*, void* arg) noexcept {
-  static_cast<Stream*>(arg)->maybe_shutdown_write();
 }
 
 void Stream::event_cb(bufferevent*, short what, void* arg) noexcept {

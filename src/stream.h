@@ -19,10 +19,11 @@
 #include "flow.h"
 #include "frame.h"
 #include "reaper.h"
+#include "socket_writer.h"
 
 class Tunnel;
 
-class Stream : public Disposable {
+class Stream : public Disposable, private SocketWriter::Owner {
  public:
   enum class State { opening, open, done };
 
@@ -69,13 +70,16 @@ class Stream : public Disposable {
 
  private:
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
-  static void write_cb(bufferevent*, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
 
   void on_readable();
+  void on_written() override;
+  void on_write_error(int err) override;
+  // Once the socket is connected: reads (read_event_) and writes (writer_)
+  // are ours, the bufferevent only holds the buffers.
+  void take_over_io();
   void on_local_event(short what);
-  void watch_reads();
   void on_target_connected();
   void on_target_failed(short what);
   void on_output_drained(size_t n);
@@ -92,8 +96,9 @@ class Stream : public Disposable {
 
   Tunnel& tunnel_;
   uint32_t id_;
-  BufferEventPtr local_;  // writes and connect; reads go through read_event_
+  BufferEventPtr local_;  // buffers, and the client's connect
   EventPtr read_event_;   // see socket_reader.h for why
+  std::unique_ptr<SocketWriter> writer_;  // see socket_writer.h
   evbuffer_cb_entry* output_cb_entry_ = nullptr;
   std::string label_;
   State state_ = State::opening;
