@@ -193,7 +193,7 @@ void ForwardClient::retry_cb(evutil_socket_t, short, void* arg) noexcept {
 void ForwardClient::tunnel_up(Tunnel& t) {
   failures_ = 0;
   log_notice("server %s: channel up (protocol %u%s%s, tag %s)", t.peer().c_str(), frame::kVersion,
-             options_.tls.enabled ? ", TLS" : "",
+             t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
 }

@@ -433,7 +433,7 @@ void ForwardServer::release_held(const std::string& tag) {
 
 void ForwardServer::tunnel_up(Tunnel& t) {
   log_notice("client %s: channel up (protocol %u%s%s%s, tag %s, session %s)", t.peer().c_str(),
-             frame::kVersion, secrets_.tls ? ", TLS" : "",
+             frame::kVersion, t.tls_summary().c_str(),
              config_.auth_none ? ", NO AUTHENTICATION" : ", authenticated",
              t.client_name().empty() ? "" : (" as " + t.client_name()).c_str(), t.peer_tag().c_str(),
              hex_session(t.peer_session()).c_str());

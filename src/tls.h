@@ -45,3 +45,5 @@ std::string openssl_error_text();
 std::string tls_error_text(bufferevent* bev);
 // 32 bytes of TLS keying material (RFC 5705 exporter) for channel binding.
 std::string tls_channel_binding(bufferevent* bev);
+// "TLSv1.3 TLS_AES_128_GCM_SHA256": what the handshake settled on, for logs.
+std::string tls_summary(bufferevent* bev);

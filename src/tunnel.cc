@@ -32,8 +32,12 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
     read_event_.reset(event_new(base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
                                 readable_cb, this));
     // Socket bufferevents freeze their input's tail for their own reader;
-    // we are that reader now.
+    // we are that reader now, and the writer.
     evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    writer_ = std::make_unique<SocketWriter>(base(), bufferevent_getfd(bev_.get()),
+                                             bufferevent_get_output(bev_.get()), kChannelWriteSize,
+                                             static_cast<SocketWriter::Owner&>(*this));
   }
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   heartbeat_timer_.reset(event_new(base(), -1, EV_PERSIST, heartbeat_cb, this));
@@ -50,7 +54,6 @@ void Tunnel::start() {
   if (tls_) {
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   } else {
-    bufferevent_enable(bev_.get(), EV_WRITE);
     event_add(read_event_.get(), nullptr);
   }
 }
@@ -145,6 +148,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
   }
   // Freeing inside our own callback is safe: libevent holds a reference.
+  writer_.reset();
   read_event_.reset();
   bev_.reset();
   handler_.tunnel_closed(*this);
@@ -157,6 +161,7 @@ void Tunnel::send_control(frame::Type type, uint32_t stream, const std::string& 
   evbuffer* out = bufferevent_get_output(bev_.get());
   evbuffer_add(out, h, sizeof h);
   if (!payload.empty()) evbuffer_add(out, payload.data(), payload.size());
+  flush_soon();
 }
 
 void Tunnel::send_failure(frame::Type type, uint32_t stream, frame::Reason reason,
@@ -174,6 +179,7 @@ void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
   evbuffer_add(out, h, sizeof h);
   evbuffer_remove_buffer(src, out, n);
   bytes_out_ += n;
+  flush_soon();
 }
 
 bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
@@ -187,6 +193,7 @@ bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
   frame::encode_header(frame::Header{frame::Type::datagram, session, static_cast<uint32_t>(n)}, h);
   evbuffer_add(out, h, sizeof h);
   if (n) evbuffer_add(out, p, n);
+  flush_soon();
   return true;
 }
 
@@ -236,6 +243,17 @@ void Tunnel::on_readable() {
 
 void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_drained(); }
 
+// The plain-socket counterpart of write_cb and the bufferevent's
+// low-water mark.
+void Tunnel::on_written() {
+  if (bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) <= options_.limits.channel_low)
+    on_drained();
+}
+
+void Tunnel::on_write_error(int err) {
+  close(std::string("channel error: ") + evutil_socket_error_to_string(err), LogLevel::warning);
+}
+
 void Tunnel::event_cb(bufferevent* bev, short what, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
   if (what & BEV_EVENT_EOF) {
@@ -270,6 +288,11 @@ std::string Tunnel::handshake_eof_reason() const {
 
 void Tunnel::auth_failed(const std::string& why) {
   close("authentication failed: " + why, LogLevel::warning);
+}
+
+std::string Tunnel::tls_summary() const {
+  if (!tls_ || !bev_) return "";
+  return ", " + ::tls_summary(bev_.get());
 }
 
 std::string Tunnel::channel_binding() const {

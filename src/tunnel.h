@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "log.h"
 #include "reaper.h"
+#include "socket_writer.h"
 
 class Stream;
 class Tunnel;
@@ -53,10 +54,10 @@ struct TunnelOptions {
   std::string tag;       // client: sent in HELLO
 };
 
-class Tunnel : public Disposable {
+class Tunnel : public Disposable, private SocketWriter::Owner {
  public:
-  // tls: bev is an OpenSSL bufferevent (it reads for us); otherwise a
-  // socket bufferevent used for writes only.
+  // tls: bev is an OpenSSL bufferevent (it reads and writes for us);
+  // otherwise a socket bufferevent used for its buffers only.
   Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer, TunnelHandler& handler,
          Reaper& reaper, TunnelOptions options);
   ~Tunnel() override;
@@ -81,6 +82,8 @@ class Tunnel : public Disposable {
   event_base* base() const;
   Reaper& reaper() { return reaper_; }
   const TunnelLimits& limits() const { return options_.limits; }
+  // ", TLSv1.3 TLS_AES_128_GCM_SHA256" on TLS channels, "" on plain ones.
+  std::string tls_summary() const;
 
   // Idempotent single exit: logs the reason, aborts every stream, tells
   // the handler.
@@ -119,6 +122,12 @@ class Tunnel : public Disposable {
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
   void on_heartbeat();
+  void on_written() override;
+  void on_write_error(int err) override;
+  // Plain channels: write what was queued later in this loop turn.
+  void flush_soon() {
+    if (writer_) writer_->schedule();
+  }
 
   void on_readable();
   void on_read();
@@ -141,6 +150,7 @@ class Tunnel : public Disposable {
 
   BufferEventPtr bev_;
   EventPtr read_event_;  // plain sockets: one big readv per wakeup (socket_reader.h)
+  std::unique_ptr<SocketWriter> writer_;  // plain sockets (socket_writer.h); TLS: bev_ writes
   frame::Role role_;
   std::string peer_;
   TunnelHandler& handler_;

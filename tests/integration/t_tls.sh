@@ -63,6 +63,8 @@ tls_client() {
     if [ "$want" = up ]; then
         if wait_log "$CLIENT_LOG" "channel up" 1 10; then
             grep -q "channel up.*TLS" "$CLIENT_LOG" || note_failure "$name: channel up but not over TLS"
+            grep -q "channel up.*\(TLS_AES_128_GCM_SHA256\|AES128-GCM\)" "$CLIENT_LOG" ||
+                note_failure "$name: the channel does not use AES-128-GCM (the server prefers it)"
             info "$name: $(grep -m1 "channel up" "$CLIENT_LOG" | sed 's/.*\]: //')"
         else
             note_failure "$name: no channel within 10 s: $(grep -m1 -E '\[(warning|error)\]' "$CLIENT_LOG" | sed 's/.*\]: //' | cut -c1-200)"
