@@ -273,7 +273,7 @@ tcpf_start() {
         return 1
     fi
     # shellcheck disable=SC2086
-    spawn "$INST_DIR/client.log" "$FORWARD_CLIENT" $TCPF_AUTH_ARGS $client_args 127.0.0.1 "$inner"
+    spawn "$INST_DIR/client.log" "$FORWARD_CLIENT" --log-level "$BENCH_TCPF_LOG_LEVEL" $TCPF_AUTH_ARGS $client_args 127.0.0.1 "$inner"
     cpid=$SPAWNED_PID
     PATH_PIDS[$id]="$spid $cpid"
     if ! wait_for_log "$INST_DIR/client.log" 'channel up' "$STARTUP_TIMEOUT" "$cpid"; then
