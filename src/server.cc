@@ -237,11 +237,9 @@ void ForwardServer::drain_tick() {
 }
 
 void ForwardServer::log_status() const {
-  size_t up = 0;
-  for (const auto& t : tunnels_)
-    if (t->up()) ++up;
+  size_t pending = pending_handshakes();
   log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held",
-             ports_.size(), up, tunnels_.size() - up, stream_count(), held_.size());
+             ports_.size(), tunnels_.size() - pending, pending, stream_count(), held_.size());
   for (const auto& t : tunnels_)
     if (t->up())
       log_notice("status: channel from %s%s%s, tag %s, session %s: %zu streams, %llu bytes in, "
@@ -292,17 +290,19 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
   // libevent accepts everything queued in one go and closes the dropped
   // ones only after the loop turn; at the cap, pause accepting until the
   // next turn so open sockets stay near MAX_HANDSHAKES even in a burst.
+  if (pending_handshakes() >= static_cast<size_t>(config_.max_handshakes) && inner_)
+    inner_->pause_one_turn();
+}
+
+size_t ForwardServer::pending_handshakes() const {
   size_t pending = 0;
   for (const auto& t : tunnels_)
     if (!t->up()) ++pending;
-  if (pending >= static_cast<size_t>(config_.max_handshakes) && inner_) inner_->pause_one_turn();
+  return pending;
 }
 
 void ForwardServer::limit_pending_handshakes() {
-  size_t pending = 0;
-  for (const auto& t : tunnels_)
-    if (!t->up()) ++pending;
-  if (pending < static_cast<size_t>(config_.max_handshakes)) return;
+  if (pending_handshakes() < static_cast<size_t>(config_.max_handshakes)) return;
   for (const auto& t : tunnels_)
     if (!t->up()) {
       t->close("dropped: MAX_HANDSHAKES (" + std::to_string(config_.max_handshakes) +

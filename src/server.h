@@ -85,6 +85,7 @@ class ForwardServer final : public TunnelHandler {
   // Keeps connections still in the handshake under MAX_HANDSHAKES by
   // dropping the oldest, so junk cannot lock a real client out.
   void limit_pending_handshakes();
+  size_t pending_handshakes() const;  // channels not up yet
   TunnelOptions tunnel_options() const;
   UdpLimits udp_limits() const;
   size_t stream_count() const;
