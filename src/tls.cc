@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>  // ev_read, for tls_read_buffered()
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -56,11 +57,13 @@ SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
     return nullptr;
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  // There is one channel per client, so its record buffers are kept (no
-  // SSL_MODE_RELEASE_BUFFERS: that frees and reallocates them around every
-  // record of a bulk transfer). No read-ahead either: bufferevent_openssl
-  // only reads when the socket is readable, so records buffered inside
-  // OpenSSL would wait (it stalls the handshake).
+  // Read-ahead into a 64 KiB buffer takes about four records per read
+  // system call instead of two calls (header, body) per record; see
+  // tls_read_buffered() for the one place where that needs a nudge.
+  // SSL_MODE_RELEASE_BUFFERS would free and reallocate that buffer around
+  // every read of a bulk transfer, so the one buffer per channel is kept.
+  SSL_CTX_set_read_ahead(ctx.get(), 1);
+  SSL_CTX_set_default_read_buffer_len(ctx.get(), 64u << 10);
   // AES-128-GCM first: AES-NI makes it the fastest suite on servers, and
   // the server's order decides.
   SSL_CTX_set_ciphersuites(ctx.get(),
@@ -109,6 +112,13 @@ std::string tls_error_text(bufferevent* bev) {
     }
   }
   return out;
+}
+
+void tls_read_buffered(bufferevent* bev) {
+  SSL* ssl = bufferevent_openssl_get_ssl(bev);
+  // bufferevent_openssl reads only on socket readiness; run its read
+  // callback as if the socket were readable.
+  if (ssl && SSL_has_pending(ssl)) event_active(&bev->ev_read, EV_READ, 1);
 }
 
 std::string tls_summary(bufferevent* bev) {

@@ -45,5 +45,10 @@ std::string openssl_error_text();
 std::string tls_error_text(bufferevent* bev);
 // 32 bytes of TLS keying material (RFC 5705 exporter) for channel binding.
 std::string tls_channel_binding(bufferevent* bev);
+// With read-ahead, records that came in with the end of the handshake, or
+// behind the one record bufferevent_openssl reads per callback, wait inside
+// OpenSSL where no socket event will announce them: call this after the
+// handshake and after each read callback to have them read.
+void tls_read_buffered(bufferevent* bev);
 // "TLSv1.3 TLS_AES_128_GCM_SHA256": what the handshake settled on, for logs.
 std::string tls_summary(bufferevent* bev);

@@ -53,6 +53,8 @@ void Tunnel::start() {
   evtimer_add(handshake_timer_.get(), &tv);
   if (tls_) {
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    // The client's handshake is already done (see tls_read_buffered).
+    if (role_ == frame::Role::client) tls_read_buffered(bev_.get());
   } else {
     event_add(read_event_.get(), nullptr);
   }
@@ -218,7 +220,13 @@ void Tunnel::forget_stream(uint32_t id) {
   streams_.erase(it);
 }
 
-void Tunnel::read_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_read(); }
+void Tunnel::read_cb(bufferevent*, void* arg) noexcept {
+  auto* t = static_cast<Tunnel*>(arg);
+  t->on_read();
+  // bufferevent_openssl stops after one record even when read-ahead holds
+  // more (tls.h); ask for the rest in this same loop turn.
+  if (t->bev_) tls_read_buffered(t->bev_.get());
+}
 
 void Tunnel::readable_cb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<Tunnel*>(arg)->on_readable();
@@ -256,6 +264,10 @@ void Tunnel::on_write_error(int err) {
 
 void Tunnel::event_cb(bufferevent* bev, short what, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {  // the server's TLS handshake is done
+    tls_read_buffered(bev);
+    return;
+  }
   if (what & BEV_EVENT_EOF) {
     t->close(t->state_ == State::up ? "peer closed the channel" : t->handshake_eof_reason());
   } else if (what & BEV_EVENT_ERROR) {
