@@ -5,7 +5,6 @@
 #include <cstring>
 #include <netdb.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "address.h"
 #include "log.h"
@@ -16,7 +15,6 @@
 namespace {
 constexpr size_t kLocalReadSize = 256u << 10;  // per read() call
 constexpr size_t kLocalWriteSize = 256u << 10;
-constexpr size_t kWriteThroughMin = 16u << 10;  // smaller DATA is batched per loop turn
 
 const char* state_name(Stream::State s) {
   switch (s) {
@@ -234,41 +232,9 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
     return false;
   }
   bytes_from_peer_ += n;
-  size_t direct = write_through(src, n);
-  if (direct < n) {
-    evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n - direct);
-    if (writer_) writer_->schedule();  // connecting: take_over_io() will
-  }
+  evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
+  if (writer_) writer_->schedule();  // connecting: take_over_io() will
   return true;
-}
-
-// Bulk DATA goes from the channel's input straight to the local socket
-// when nothing is queued ahead of it: one writev, where moving the bytes to
-// the output buffer first would copy them (frames never line up with the
-// channel's read chunks). Small frames are left to the writer's batching.
-size_t Stream::write_through(evbuffer* src, size_t n) {
-  if (!writer_ || n < kWriteThroughMin || writer_->waiting() ||
-      evbuffer_get_length(bufferevent_get_output(local_.get())) != 0)
-    return 0;
-  evbuffer_iovec vec[8];
-  int nvec = evbuffer_peek(src, static_cast<ev_ssize_t>(n), nullptr, vec, 8);
-  if (nvec <= 0 || nvec > 8) return 0;
-  iovec iov[8];
-  size_t room = n;
-  for (int i = 0; i < nvec; ++i) {
-    iov[i].iov_base = vec[i].iov_base;
-    iov[i].iov_len = std::min(vec[i].iov_len, room);
-    room -= iov[i].iov_len;
-  }
-  ssize_t w;
-  do {
-    w = writev(bufferevent_getfd(local_.get()), iov, nvec);
-  } while (w < 0 && errno == EINTR);
-  // Errors are left to the writer: it meets them again and reports them.
-  if (w <= 0) return 0;
-  evbuffer_drain(src, static_cast<size_t>(w));
-  on_output_drained(static_cast<size_t>(w));
-  return static_cast<size_t>(w);
 }
 
 bool Stream::on_eof(std::string& err) {

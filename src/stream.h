@@ -83,9 +83,6 @@ class Stream : public Disposable, private SocketWriter::Owner {
   void on_target_connected();
   void on_target_failed(short what);
   void on_output_drained(size_t n);
-  // Writes up to n bytes of src directly to the local socket if nothing is
-  // queued; returns how many left src that way.
-  size_t write_through(evbuffer* src, size_t n);
   void become_open();
   // Open, or a server stream still opening but allowed early data.
   bool can_send() const { return state_ == State::open || (state_ == State::opening && early_); }
