@@ -747,11 +747,14 @@ def _socket_inodes(pid):
 
 
 def established_on_port(pid, port):
-    """ESTABLISHED sockets owned by pid whose local port is port."""
+    """ESTABLISHED sockets owned by pid whose local port is port.  Counted as
+    distinct inodes: /proc/net/tcp is read a page at a time and resumes by
+    position in a hash bucket, so under heavy connection churn the same
+    socket can appear twice in one pass."""
     inodes = _socket_inodes(pid)
     if inodes is None:
         return None
-    n = 0
+    seen = set()
     needle = ":%04X " % port
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -764,10 +767,10 @@ def established_on_port(pid, port):
                     local, state, inode = fields[1], fields[3], fields[9]
                     if state == "01" and int(local.rsplit(":", 1)[1], 16) == port \
                             and inode in inodes:
-                        n += 1
+                        seen.add(inode)
         except OSError:
             pass
-    return n
+    return len(seen)
 
 
 def rss_kb(pid):
