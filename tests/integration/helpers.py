@@ -9,7 +9,6 @@ diagnostics go to stderr.  Exit status 0 means the check passed.
 Run ``helpers.py -h`` for the list of subcommands.
 """
 
-import argparse
 import errno
 import hashlib
 import os
@@ -21,16 +20,9 @@ import sys
 import threading
 import time
 
+from testnet import HOST, connect, listener, log, out, subcommands
+
 CHUNK = 65536
-HOST = "127.0.0.1"
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def out(*args):
-    print(*args, flush=True)
 
 
 def parse_size(text):
@@ -101,23 +93,6 @@ def reply_for(request_digest, size):
 
 # ---------------------------------------------------------------------------
 # socket helpers
-
-
-def connect(port, host=HOST, timeout=10.0, bind_local=True):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    if bind_local:
-        s.bind((HOST, 0))
-    s.connect((host, port))
-    return s
-
-
-def listener(port, host=HOST, backlog=1024):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port))
-    s.listen(backlog)
-    return s
 
 
 def recv_until_eof(s, sink, limit_time):
@@ -733,14 +708,7 @@ def cmd_probe(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def add(name, func, help_text):
-        sp = sub.add_parser(name, help=help_text)
-        sp.set_defaults(func=func)
-        return sp
+    p, add = subcommands(__doc__)
 
     def server(sp, port=True):
         if port:

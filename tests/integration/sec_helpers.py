@@ -22,7 +22,6 @@ means the check passed.
 Run ``sec_helpers.py CMD -h`` for the options of each.
 """
 
-import argparse
 import base64
 import os
 import selectors
@@ -32,17 +31,10 @@ import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
+from testnet import HOST, connect, listener, log, out, subcommands
+
 HEADER = 12
 HELLO, OPEN, AUTH, PING = 0x01, 0x02, 0x0B, 0x09
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def out(*args):
-    print(*args, flush=True)
 
 
 def frame(ftype, payload=b"", stream=0):
@@ -60,22 +52,6 @@ def split_frames(data):
         frames.append((t, sid, data[pos + HEADER:pos + HEADER + n]))
         pos += HEADER + n
     return frames, pos
-
-
-def connect(port, src=HOST, host=HOST, timeout=5.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect((host, port))
-    return s
-
-
-def listener(port, host=HOST, backlog=128):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port))
-    s.listen(backlog)
-    return s
 
 
 def read_until_close(s, limit, first_only=False):
@@ -859,14 +835,7 @@ def cmd_check_absent(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def add(name, func):
-        sp = sub.add_parser(name, help=(func.__doc__ or "").split("\n")[0])
-        sp.set_defaults(func=func)
-        return sp
+    p, add = subcommands(__doc__)
 
     sp = add("relay", cmd_relay)
     sp.add_argument("--listen", type=int, required=True)

@@ -8,7 +8,6 @@ has a timeout and every server a bounded lifetime.  Results go to stdout as
 passed.  ``udp_helpers.py -h`` lists the subcommands.
 """
 
-import argparse
 import os
 import random
 import select
@@ -17,29 +16,9 @@ import struct
 import sys
 import time
 
-HOST = "127.0.0.1"
+from testnet import HOST, log, now, out, pct, subcommands
+
 MAX_UDP = 65507
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def out(*args):
-    print(*args, flush=True)
-
-
-def now():
-    return time.monotonic()
-
-
-def pct(values, p):
-    """p-th percentile (nearest rank) of a list; 0.0 when empty."""
-    if not values:
-        return 0.0
-    v = sorted(values)
-    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
-    return v[k]
 
 
 def udp_socket(src=HOST, sport=0, bufsize=4 << 20):
@@ -698,14 +677,7 @@ def cmd_dns_load(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def add(name, func, help_text):
-        sp = sub.add_parser(name, help=help_text)
-        sp.set_defaults(func=func)
-        return sp
+    p, add = subcommands(__doc__)
 
     def target(sp):
         sp.add_argument("--port", type=int, required=True)
