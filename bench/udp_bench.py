@@ -16,23 +16,17 @@ Exit status 1 when a reply was bad or more than --max-loss were lost.
 """
 
 import argparse
+import os
 import random
 import select
 import socket
 import struct
 import sys
-import time
 
-
-def now():
-    return time.monotonic()
-
-
-def pct(values, p):
-    if not values:
-        return 0.0
-    v = sorted(values)
-    return v[max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))]
+# The clock and percentile helpers are the integration tests' own.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from testnet import now, pct  # noqa: E402
 
 
 def udp_socket(port=0):
