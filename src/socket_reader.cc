@@ -1,15 +1,12 @@
 #include "socket_reader.h"
 
 #include <cerrno>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 
-ReadResult read_socket(evutil_socket_t fd, evbuffer* buf, size_t max_bytes, size_t& got) {
+ReadResult read_socket(evutil_socket_t fd, evbuffer* buf, size_t max_bytes, ReadAhead& ahead,
+                       size_t& got) {
   got = 0;
-  int pending = 0;
-  size_t want = 4096;  // also what EOF or an error needs to surface
-  if (ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) want = static_cast<size_t>(pending);
-  if (want > max_bytes) want = max_bytes;
+  size_t want = ahead.next(max_bytes);
   evbuffer_iovec vec[2];
   int n = evbuffer_reserve_space(buf, static_cast<ev_ssize_t>(want), vec, 2);
   if (n <= 0) {
@@ -44,5 +41,6 @@ ReadResult read_socket(evutil_socket_t fd, evbuffer* buf, size_t max_bytes, size
   }
   evbuffer_commit_space(buf, vec, used);
   got = static_cast<size_t>(r);
+  ahead.saw(want, got);
   return ReadResult::data;
 }

@@ -116,7 +116,9 @@ void Stream::on_target_connected() {
   bufferevent_set_timeouts(local_.get(), nullptr, nullptr);
   connecting_ = false;
   take_over_io();
-  label_ += " via " + local_name(fd);
+  // Only the info and debug lines name the local address: skip the
+  // getsockname() per connection when they are not logged.
+  if (log_enabled(LogLevel::info)) label_ += " via " + local_name(fd);
   std::string payload;
   frame::encode_u32(recv_.window(), payload);
   tunnel_.send_control(frame::Type::open_ok, id_, payload);
@@ -169,7 +171,7 @@ void Stream::on_readable() {
   if (!can_send() || local_eof_) return;
   size_t got;
   switch (read_socket(bufferevent_getfd(local_.get()), bufferevent_get_input(local_.get()),
-                      kLocalReadSize, got)) {
+                      kLocalReadSize, read_ahead_, got)) {
     case ReadResult::data:
     case ReadResult::again:
       pump();

@@ -19,6 +19,7 @@
 #include "flow.h"
 #include "frame.h"
 #include "reaper.h"
+#include "socket_reader.h"
 #include "socket_writer.h"
 
 class Tunnel;
@@ -98,6 +99,7 @@ class Stream : public Disposable, private SocketWriter::Owner {
   uint32_t id_;
   BufferEventPtr local_;  // buffers, and the client's connect
   EventPtr read_event_;   // see socket_reader.h for why
+  ReadAhead read_ahead_;
   std::unique_ptr<SocketWriter> writer_;  // see socket_writer.h
   evbuffer_cb_entry* output_cb_entry_ = nullptr;
   std::string label_;

@@ -235,7 +235,7 @@ void Tunnel::readable_cb(evutil_socket_t, short, void* arg) noexcept {
 void Tunnel::on_readable() {
   size_t got;
   switch (read_socket(bufferevent_getfd(bev_.get()), bufferevent_get_input(bev_.get()),
-                      kChannelReadSize, got)) {
+                      kChannelReadSize, read_ahead_, got)) {
     case ReadResult::data: on_read(); break;
     case ReadResult::again: break;
     case ReadResult::eof:

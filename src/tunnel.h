@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "log.h"
 #include "reaper.h"
+#include "socket_reader.h"
 #include "socket_writer.h"
 
 class Stream;
@@ -150,6 +151,7 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
 
   BufferEventPtr bev_;
   EventPtr read_event_;  // plain sockets: one big readv per wakeup (socket_reader.h)
+  ReadAhead read_ahead_;
   std::unique_ptr<SocketWriter> writer_;  // plain sockets (socket_writer.h); TLS: bev_ writes
   frame::Role role_;
   std::string peer_;

@@ -1,9 +1,11 @@
-// read_socket(): one readv takes everything the kernel holds (up to the
-// cap), unlike evbuffer_read's 4 KiB, and EOF/again/error are told apart.
+// read_socket(): one readv per call, growing with a bulk sender beyond
+// evbuffer_read's 4 KiB up to the cap and shrinking again for small
+// messages (ReadAhead), and EOF/again/error are told apart.
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <string>
+#include <vector>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,19 +36,41 @@ struct Buf {
 
 }  // namespace
 
-TEST(SocketReader, ReadsMoreThanFourKilobytesInOneCall) {
+TEST(SocketReader, ReadsGrowUntilOneCallTakesWhatIsWaiting) {
   Pair p;
-  std::string data(100000, 'x');
+  std::string data(300000, 'x');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
   ASSERT_EQ(static_cast<ssize_t>(data.size()), write(p.fd[0], data.data(), data.size()));
   Buf buf;
+  ReadAhead ahead;
+  std::vector<size_t> sizes;
   size_t got = 0;
-  ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, got));
-  EXPECT_EQ(data.size(), got);
+  for (int i = 0; i < 20 && evbuffer_get_length(buf.b) < data.size(); ++i) {
+    ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, ahead, got));
+    sizes.push_back(got);
+  }
+  // 4000, 8000, ..., 128000 (6 reads, 252000 bytes), then the rest in one.
+  ASSERT_EQ(7u, sizes.size());
+  EXPECT_EQ(ReadAhead::kMin, sizes[0]);
+  for (size_t i = 1; i + 1 < sizes.size(); ++i) EXPECT_EQ(2 * sizes[i - 1], sizes[i]);
   ASSERT_EQ(data.size(), evbuffer_get_length(buf.b));
   std::string back(data.size(), '\0');
   evbuffer_copyout(buf.b, &back[0], back.size());
   EXPECT_EQ(data, back);
+}
+
+TEST(SocketReader, ReadAheadShrinksForSmallMessages) {
+  ReadAhead ahead;
+  EXPECT_EQ(ReadAhead::kMin, ahead.next(1 << 20));
+  for (int i = 0; i < 10; ++i) ahead.saw(ahead.next(1 << 20), ahead.next(1 << 20));
+  EXPECT_EQ(size_t{1} << 20, ahead.next(1 << 20));  // capped by the caller
+  EXPECT_EQ(65536u, ahead.next(65536));
+  ahead.saw(1 << 20, 100);
+  EXPECT_EQ(size_t{1} << 19, ahead.next(1 << 20));
+  ahead.saw(1 << 19, 300000);  // more than a quarter: stays
+  EXPECT_EQ(size_t{1} << 19, ahead.next(1 << 20));
+  for (int i = 0; i < 30; ++i) ahead.saw(ahead.next(1 << 20), 10);
+  EXPECT_EQ(ReadAhead::kMin, ahead.next(1 << 20));  // never below the minimum
 }
 
 TEST(SocketReader, HonoursTheCap) {
@@ -54,10 +78,16 @@ TEST(SocketReader, HonoursTheCap) {
   std::string data(50000, 'y');
   ASSERT_EQ(static_cast<ssize_t>(data.size()), write(p.fd[0], data.data(), data.size()));
   Buf buf;
+  ReadAhead ahead;
   size_t got = 0;
-  ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 8192, got));
-  EXPECT_EQ(8192u, got);
-  EXPECT_EQ(8192u, evbuffer_get_length(buf.b));
+  size_t total = 0;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 8192, ahead, got));
+    EXPECT_LE(got, 8192u);
+    total += got;
+  }
+  EXPECT_EQ(8192u, got);  // grown to the cap, never past it
+  EXPECT_EQ(total, evbuffer_get_length(buf.b));
 }
 
 TEST(SocketReader, AppendsAfterExistingData) {
@@ -65,8 +95,9 @@ TEST(SocketReader, AppendsAfterExistingData) {
   Buf buf;
   evbuffer_add(buf.b, "head:", 5);
   ASSERT_EQ(4, write(p.fd[0], "tail", 4));
+  ReadAhead ahead;
   size_t got = 0;
-  ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, got));
+  ASSERT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, ahead, got));
   EXPECT_EQ(4u, got);
   char out[9];
   ASSERT_EQ(9, evbuffer_remove(buf.b, out, sizeof out));
@@ -76,8 +107,9 @@ TEST(SocketReader, AppendsAfterExistingData) {
 TEST(SocketReader, AgainWhenNothingWaits) {
   Pair p;
   Buf buf;
+  ReadAhead ahead;
   size_t got = 1;
-  EXPECT_EQ(ReadResult::again, read_socket(p.fd[1], buf.b, 1 << 20, got));
+  EXPECT_EQ(ReadResult::again, read_socket(p.fd[1], buf.b, 1 << 20, ahead, got));
   EXPECT_EQ(0u, got);
   EXPECT_EQ(0u, evbuffer_get_length(buf.b));
 }
@@ -87,17 +119,19 @@ TEST(SocketReader, EofAfterPeerShutdown) {
   ASSERT_EQ(3, write(p.fd[0], "abc", 3));
   shutdown(p.fd[0], SHUT_WR);
   Buf buf;
+  ReadAhead ahead;
   size_t got = 0;
-  EXPECT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, got));
+  EXPECT_EQ(ReadResult::data, read_socket(p.fd[1], buf.b, 1 << 20, ahead, got));
   EXPECT_EQ(3u, got);
-  EXPECT_EQ(ReadResult::eof, read_socket(p.fd[1], buf.b, 1 << 20, got));
+  EXPECT_EQ(ReadResult::eof, read_socket(p.fd[1], buf.b, 1 << 20, ahead, got));
   EXPECT_EQ(3u, evbuffer_get_length(buf.b));
 }
 
 TEST(SocketReader, ErrorOnBadDescriptor) {
   Buf buf;
+  ReadAhead ahead;
   size_t got = 0;
-  EXPECT_EQ(ReadResult::error, read_socket(-1, buf.b, 1 << 20, got));
+  EXPECT_EQ(ReadResult::error, read_socket(-1, buf.b, 1 << 20, ahead, got));
   EXPECT_EQ(EBADF, errno);
   EXPECT_EQ(0u, evbuffer_get_length(buf.b));
 }
