@@ -137,6 +137,15 @@ std::string format_sockaddr(const sockaddr* sa) {
   return "?";
 }
 
+std::string format_address(const sockaddr* sa) {
+  std::string s = format_sockaddr(sa);
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return s;
+  s.erase(colon);
+  if (s.size() >= 2 && s.front() == '[') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
 std::string printable(const std::string& text, size_t max_len) {
   std::string out;
   for (size_t i = 0; i < text.size() && i < max_len; ++i) {

@@ -28,6 +28,8 @@ bool ip_literal_to_sockaddr(const std::string& host, uint16_t port, sockaddr_sto
 // "1.2.3.4:80", "[::1]:80"; host names are written as-is.
 std::string format_host_port(const std::string& host, uint16_t port);
 std::string format_sockaddr(const sockaddr* sa);
+// The address alone: "1.2.3.4", "::1" ("?" for other families).
+std::string format_address(const sockaddr* sa);
 
 // Replaces non-printable bytes so peer-supplied text is safe to log.
 std::string printable(const std::string& text, size_t max_len = 200);

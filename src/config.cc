@@ -43,6 +43,7 @@ struct ParseState {
   bool saw_outer_ports_file = false;
   int outer_ports_line = 0;
   std::vector<RuleEntry>* rules = nullptr;
+  std::vector<ConfigError>* client_tag_lines = nullptr;  // NAME.TAGS: where, to check NAME later
 
   void error(const std::string& msg) { errors->push_back({file, line, msg}); }
 };
@@ -195,6 +196,27 @@ bool parse_int(const std::string& text, int lo, int hi, int& out) {
   return true;
 }
 
+// "268435456", "256M", "1G" (binary multiples).
+bool parse_size(const std::string& text, uint64_t lo, uint64_t hi, uint64_t& out) {
+  std::string digits = text;
+  uint64_t mult = 1;
+  if (!digits.empty()) {
+    switch (toupper(static_cast<unsigned char>(digits.back()))) {
+      case 'K': mult = 1ull << 10; break;
+      case 'M': mult = 1ull << 20; break;
+      case 'G': mult = 1ull << 30; break;
+      case 'T': mult = 1ull << 40; break;
+    }
+    if (mult != 1) digits.pop_back();
+  }
+  if (digits.empty() || digits.size() > 13 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  uint64_t v = std::stoull(digits) * mult;
+  if (v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
 bool is_valid_user_name(const std::string& v) {
   if (v.empty() || v.size() > 32) return false;
   for (char c : v)
@@ -216,7 +238,51 @@ void add_rule(ParseState& st, const std::string& key, const std::string& value) 
   st.rules->push_back(RuleEntry{target, kind, value, st.file, st.line});
 }
 
-void add_client(ParseState& st, const std::string& name, const std::string& value) {
+// A tag as [TAG], HELLO and the command line accept it.
+bool valid_tag(const std::string& t) {
+  if (t.empty() || t.size() > frame::kMaxTag) return false;
+  for (char c : t)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
+// "alice.TAGS = site-b, db": the tags client alice may serve.
+void add_client_tags(ParseState& st, const std::string& name, const std::string& value) {
+  std::vector<std::string> tags;
+  std::string cur;
+  for (size_t i = 0; i <= value.size(); ++i) {
+    char c = i < value.size() ? value[i] : ',';
+    if (c == ',' || c == ' ' || c == '\t') {
+      if (!cur.empty()) tags.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (tags.empty()) {
+    st.error(name + ".TAGS: expected one or more tags, separated by commas");
+    return;
+  }
+  for (const auto& t : tags)
+    if (!valid_tag(t)) {
+      st.error(name + ".TAGS: bad tag '" + printable(t, 80) + "' (1-64 printable characters, no spaces)");
+      return;
+    }
+  if (st.config->client_tags.count(name)) {
+    st.error(name + ".TAGS is given twice");
+    return;
+  }
+  st.config->client_tags[name] = tags;
+  st.client_tag_lines->push_back(ConfigError{st.file, st.line, name});
+}
+
+void add_client(ParseState& st, const std::string& key, const std::string& value) {
+  size_t dot = key.rfind('.');
+  if (dot != std::string::npos && strcasecmp(key.c_str() + dot + 1, "TAGS") == 0) {
+    add_client_tags(st, key.substr(0, dot), value);
+    return;
+  }
+  const std::string& name = key;
   if (name.empty() || name.size() > frame::kMaxClientName) {
     st.error("client name '" + printable(name, 80) + "' must be 1-64 characters");
     return;
@@ -287,6 +353,17 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 1, 1000000, c.udp_max_sessions)) bad("expected a number, 1-1000000");
   } else if (is("UDP_MAX_DATAGRAM")) {
     if (!parse_int(value, 1, 65507, c.udp_max_datagram)) bad("expected bytes, 1-65507");
+  } else if (is("MAX_CHANNELS_PER_CLIENT")) {
+    if (!parse_int(value, 1, 100000, c.max_channels_per_client)) bad("expected a number, 1-100000");
+  } else if (is("MAX_CHANNELS_PER_SHARED_KEY")) {
+    if (!parse_int(value, 1, 100000, c.max_channels_per_shared_key)) bad("expected a number, 1-100000");
+  } else if (is("MAX_HANDSHAKES_PER_SOURCE")) {
+    if (!parse_int(value, 1, 100000, c.max_handshakes_per_source)) bad("expected a number, 1-100000");
+  } else if (is("OPEN_TIMEOUT")) {
+    if (!parse_int(value, 1, 3600, c.open_timeout_sec)) bad("expected seconds, 1-3600");
+  } else if (is("MAX_BUFFERED_BYTES")) {
+    if (!parse_size(value, 1ull << 20, 1ull << 40, c.max_buffered_bytes))
+      bad("expected bytes, 1M-1T, with an optional K, M or G suffix");
   } else if (is("MAX_STREAMS_PER_CLIENT")) {
     if (!parse_int(value, 1, 10000000, c.max_streams_per_client)) bad("expected a number, 1-10000000");
   } else if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
@@ -393,10 +470,7 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       }
     }
     if (r.kind == "TAG") {
-      bool ok = !r.value.empty() && r.value.size() <= frame::kMaxTag;
-      for (char c : r.value)
-        if (c <= 0x20 || c >= 0x7f) ok = false;
-      if (!ok) {
+      if (!valid_tag(r.value)) {
         errors.push_back({r.file, r.line, "tag for " + r.target + ": bad value: '" +
                                               printable(r.value, 80) +
                                               "' (1-64 printable characters, no spaces)"});
@@ -511,7 +585,9 @@ bool load_server_config(const std::string& path, ServerConfig& out,
     return false;
   }
   std::vector<RuleEntry> rules;
+  std::vector<ConfigError> client_tag_lines;
   ParseState st;
+  st.client_tag_lines = &client_tag_lines;
   st.file = path;
   st.text = &text;
   st.config = &cfg;
@@ -534,6 +610,7 @@ bool load_server_config(const std::string& path, ServerConfig& out,
       pst.config = &cfg;
       pst.errors = &errors;
       pst.rules = &rules;
+      pst.client_tag_lines = &client_tag_lines;
       parse_text(pst);
     }
   }
@@ -556,6 +633,13 @@ bool load_server_config(const std::string& path, ServerConfig& out,
                         "public port " + std::to_string(m.public_port) + " is INNER_PORT"});
   }
   apply_rules(rules, cfg, errors);
+  for (const ConfigError& where : client_tag_lines) {
+    bool known = false;
+    for (const auto& c : cfg.clients) known = known || c.first == where.message;
+    if (!known)
+      errors.push_back({where.file, where.line,
+                        where.message + ".TAGS: no client " + where.message + " in [CLIENTS]"});
+  }
   if (!cfg.auth_none && cfg.auth_key_file.empty() && cfg.clients.empty())
     errors.push_back({path, 0,
                       "no AUTH_KEY_FILE or [CLIENTS] key: set one (make a key with "

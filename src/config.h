@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,11 +53,17 @@ struct ServerConfig {
   bool auth_none = false;                               // AUTH = none
   FileRef auth_key_file;                                // AUTH_KEY_FILE
   std::vector<std::pair<std::string, FileRef>> clients;  // [CLIENTS] name = key file
+  std::map<std::string, std::vector<std::string>> client_tags;  // [CLIENTS] NAME.TAGS
   FileRef tls_cert, tls_key, tls_client_ca;             // TLS_CERT, TLS_KEY, TLS_CLIENT_CA
   std::string user, group;                              // USER, GROUP: drop privileges to these
   int handshake_timeout_sec = 5;                        // HANDSHAKE_TIMEOUT
   int max_handshakes = 64;                              // MAX_HANDSHAKES
   int max_streams_per_client = 10000;                   // MAX_STREAMS_PER_CLIENT
+  int max_channels_per_client = 4;                      // MAX_CHANNELS_PER_CLIENT: per [CLIENTS] name
+  int max_channels_per_shared_key = 64;                 // MAX_CHANNELS_PER_SHARED_KEY
+  int max_handshakes_per_source = 16;                   // MAX_HANDSHAKES_PER_SOURCE: per address
+  int open_timeout_sec = 10;                            // OPEN_TIMEOUT: OPEN without an answer
+  uint64_t max_buffered_bytes = 256ull << 20;           // MAX_BUFFERED_BYTES: all streams' queues
 
   // Operations (issue 4).
   int heartbeat_interval_sec = 10;  // HEARTBEAT_INTERVAL; dead after 3 missed; 0: off

@@ -43,6 +43,7 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::auth: l = {kProofSize + 1, kProofSize + 1 + kMaxClientName, true}; return true;
     case Type::udp_open: l = {4, 3 + 255, false}; return true;
     case Type::datagram: l = {0, kMaxDatagram, false}; return true;
+    case Type::close: l = {1, 1 + kMaxReasonText, true}; return true;
   }
   return false;
 }
@@ -64,6 +65,7 @@ const char* type_name(Type t) {
     case Type::auth: return "AUTH";
     case Type::udp_open: return "UDP_OPEN";
     case Type::datagram: return "DATAGRAM";
+    case Type::close: return "CLOSE";
   }
   return "?";
 }

@@ -48,6 +48,7 @@ enum class Type : uint8_t {
   auth = 0x0b,
   udp_open = 0x0c,
   datagram = 0x0d,
+  close = 0x0e,  // the sender ends the channel and says why (u8 reason, text)
 };
 const char* type_name(Type t);
 

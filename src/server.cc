@@ -23,10 +23,27 @@ std::string hex_session(const SessionId& s) {
   return out;
 }
 
+TagGrants grants_from(const ServerConfig& c) {
+  TagGrants g;
+  for (const auto& kv : c.client_tags) g.grant(kv.first, kv.second);
+  return g;
+}
+
+// "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "[::1]": the peer's address alone.
+std::string source_of(const std::string& peer) {
+  size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
 }  // namespace
 
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
-    : base_(base), config_(std::move(config)), secrets_(std::move(secrets)), reaper_(base) {}
+    : base_(base),
+      config_(std::move(config)),
+      secrets_(std::move(secrets)),
+      reaper_(base),
+      budget_(config_.max_buffered_bytes),
+      grants_(grants_from(config_)) {}
 
 ForwardServer::~ForwardServer() {
   ports_.clear();
@@ -36,11 +53,13 @@ ForwardServer::~ForwardServer() {
   reaper_.reap();
 }
 
-TunnelOptions ForwardServer::tunnel_options() const {
+TunnelOptions ForwardServer::tunnel_options() {
   TunnelOptions o;
   o.auth = secrets_.auth;
   o.limits.handshake_timeout_sec = config_.handshake_timeout_sec;
   o.limits.heartbeat_sec = config_.heartbeat_interval_sec;
+  o.limits.open_timeout_sec = config_.open_timeout_sec;
+  o.limits.budget = &budget_;
   return o;
 }
 
@@ -170,9 +189,38 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   std::string path = config_.path;
   config_ = std::move(nc);
   config_.path = path;
+  grants_ = grants_from(config_);
+  budget_.set_cap(config_.max_buffered_bytes);
+  revoke_channels();
   for (auto& kv : ports_)
     if (kv.second->udp) kv.second->udp->set_mapping(kv.second->mapping, udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
+}
+
+void ForwardServer::revoke_channels() {
+  std::vector<Tunnel*> up;
+  for (const auto& t : tunnels_)
+    if (t->up()) up.push_back(t.get());
+  const AuthSettings& auth = *secrets_.auth;
+  for (Tunnel* t : up) {
+    ChannelIdentity who = t->identity();
+    std::string why;
+    if (auth.enabled) {
+      const Key* now = auth.key_for(who.name);
+      const Key* then = t->proven_key();
+      bool named_now = auth.clients.count(who.name) > 0;
+      if (!then)
+        why = "key revoked: the server now requires authentication";
+      else if (!now || *now != *then || named_now != who.named)
+        why = "key revoked";
+    }
+    std::string tag_why;
+    if (why.empty() && !grants_.may_serve(who, t->peer_tag(), tag_why)) why = tag_why;
+    if (why.empty()) continue;
+    log_notice("reload: closing the channel of %s from %s: %s",
+               describe(who, config_.auth_none).c_str(), t->peer().c_str(), why.c_str());
+    t->close_with_notice(frame::Reason::not_allowed, why);
+  }
 }
 
 // Streams are tagged with their port's live counter, which outlives
@@ -238,8 +286,12 @@ void ForwardServer::drain_tick() {
 
 void ForwardServer::log_status() const {
   size_t pending = pending_handshakes();
-  log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held",
-             ports_.size(), tunnels_.size() - pending, pending, stream_count(), held_.size());
+  log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held, "
+             "%llu of %llu bytes buffered (MAX_BUFFERED_BYTES)%s",
+             ports_.size(), tunnels_.size() - pending, pending, stream_count(), held_.size(),
+             static_cast<unsigned long long>(budget_.used()),
+             static_cast<unsigned long long>(budget_.cap()),
+             budget_.waiting() ? (", " + std::to_string(budget_.waiting()) + " streams wait for room").c_str() : "");
   for (const auto& t : tunnels_)
     if (t->up())
       log_notice("status: channel from %s%s%s, tag %s, session %s: %zu streams, %llu bytes in, "
@@ -265,6 +317,7 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
   std::string name = format_sockaddr(peer);
   set_nodelay(fd);
   set_keepalive(fd);
+  limit_pending_from(source_of(name));
   limit_pending_handshakes();
   BufferEventPtr bev;
   if (secrets_.tls) {
@@ -290,7 +343,9 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
   // libevent accepts everything queued in one go and closes the dropped
   // ones only after the loop turn; at the cap, pause accepting until the
   // next turn so open sockets stay near MAX_HANDSHAKES even in a burst.
-  if (pending_handshakes() >= static_cast<size_t>(config_.max_handshakes) && inner_)
+  if (inner_ && (pending_handshakes() >= static_cast<size_t>(config_.max_handshakes) ||
+                 pending_from(source_of(name)) >=
+                     static_cast<size_t>(config_.max_handshakes_per_source)))
     inner_->pause_one_turn();
 }
 
@@ -299,6 +354,43 @@ size_t ForwardServer::pending_handshakes() const {
   for (const auto& t : tunnels_)
     if (!t->up()) ++pending;
   return pending;
+}
+
+size_t ForwardServer::pending_from(const std::string& source) const {
+  size_t n = 0;
+  for (const auto& t : tunnels_)
+    if (!t->up() && !t->closed() && source_of(t->peer()) == source) ++n;
+  return n;
+}
+
+// One address cannot fill MAX_HANDSHAKES on its own: its own oldest
+// handshake goes first, so a flood from one place does not push out slow
+// handshakes (TLS over a WAN) from everywhere else.
+void ForwardServer::limit_pending_from(const std::string& source) {
+  if (pending_from(source) < static_cast<size_t>(config_.max_handshakes_per_source)) return;
+  for (const auto& t : tunnels_)
+    if (!t->up() && !t->closed() && source_of(t->peer()) == source) {
+      t->close("dropped: MAX_HANDSHAKES_PER_SOURCE (" +
+               std::to_string(config_.max_handshakes_per_source) + ") connections from " + source +
+               " are still in the handshake");
+      return;
+    }
+}
+
+bool ForwardServer::admit_channel(Tunnel& t, std::string& why) {
+  ChannelIdentity who = t.identity();
+  if (!grants_.may_serve(who, t.peer_tag(), why)) return false;
+  // Channels of the same identity, but not the one this channel replaces.
+  size_t live = 0;
+  for (const auto& o : tunnels_) {
+    if (o.get() == &t || !o->up()) continue;
+    ChannelIdentity oi = o->identity();
+    bool same = who.named ? oi.named && oi.name == who.name : !oi.named;
+    bool replaced = o->peer_session() == t.peer_session() && o->client_name() == t.client_name();
+    if (same && !replaced) ++live;
+  }
+  ChannelCaps caps{config_.max_channels_per_client, config_.max_channels_per_shared_key};
+  return within_channel_cap(who, live, caps, why);
 }
 
 void ForwardServer::limit_pending_handshakes() {

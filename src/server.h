@@ -16,6 +16,8 @@
 
 #include <unistd.h>
 
+#include "buffer_budget.h"
+#include "channel_policy.h"
 #include "config.h"
 #include "ev.h"
 #include "listener.h"
@@ -45,6 +47,7 @@ class ForwardServer final : public TunnelHandler {
   void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
   void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) override;
   void udp_closed(Tunnel& t, uint32_t id, const std::string& why) override;
+  bool admit_channel(Tunnel& t, std::string& why) override;
 
  private:
   // Live streams (and held connections) per mapping, for MAX_CONNECTIONS.
@@ -86,7 +89,13 @@ class ForwardServer final : public TunnelHandler {
   // dropping the oldest, so junk cannot lock a real client out.
   void limit_pending_handshakes();
   size_t pending_handshakes() const;  // channels not up yet
-  TunnelOptions tunnel_options() const;
+  size_t pending_from(const std::string& source) const;  // ... from one address
+  // MAX_HANDSHAKES_PER_SOURCE: drops the oldest handshake of that address.
+  void limit_pending_from(const std::string& source);
+  // Reload: closes the channels whose key was removed or changed, or whose
+  // tag their client may no longer serve.
+  void revoke_channels();
+  TunnelOptions tunnel_options();
   UdpLimits udp_limits() const;
   size_t stream_count() const;
   void schedule_drain_abort(const PublicPort& removed, int drain_timeout_sec);
@@ -97,6 +106,8 @@ class ForwardServer final : public TunnelHandler {
   ServerConfig config_;
   ServerSecrets secrets_;
   Reaper reaper_;
+  BufferBudget budget_;  // MAX_BUFFERED_BYTES; outlives every stream
+  TagGrants grants_;     // [CLIENTS] NAME.TAGS
   std::unique_ptr<Listener> inner_;
   std::map<std::string, std::unique_ptr<PublicPort>> ports_;  // by Mapping::public_name()
   std::list<std::unique_ptr<Tunnel>> tunnels_;                // handshaking and up, oldest first

@@ -81,10 +81,26 @@ void Stream::request_open(const std::string& host, uint16_t port) {
   frame::encode_open(open, payload);
   tunnel_.send_control(frame::Type::open, id_, payload);
   log_debug("stream %u: OPEN %s sent (%s)", id_, open.host.c_str(), label_.c_str());
+  if (int secs = tunnel_.limits().open_timeout_sec) {
+    open_timer_.reset(evtimer_new(tunnel_.base(), open_timeout_cb, this));
+    timeval tv{secs, 0};
+    evtimer_add(open_timer_.get(), &tv);
+  }
   pump();
 }
 
+void Stream::open_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* s = static_cast<Stream*>(arg);
+  if (s->state_ != State::opening) return;
+  int secs = s->tunnel_.limits().open_timeout_sec;
+  log_notice("stream %u: no OPEN_OK or OPEN_FAIL within %d s (OPEN_TIMEOUT), closing it (%s)",
+             s->id_, secs, s->label_.c_str());
+  // RESET releases the id on the client too, should it answer late.
+  s->reset("no answer to OPEN within " + std::to_string(secs) + " s (OPEN_TIMEOUT)");
+}
+
 void Stream::on_open_ok(uint32_t window) {
+  open_timer_.reset();
   log_debug("stream %u: open (%s)", id_, label_.c_str());
   // The window includes the early-data credit we started with.
   if (window > frame::kEarlyWindow) send_.grant(window - frame::kEarlyWindow);
@@ -234,6 +250,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
     return false;
   }
   bytes_from_peer_ += n;
+  if (BufferBudget* b = tunnel_.limits().budget) b->add(n);
   evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
   if (writer_) writer_->schedule();  // connecting: take_over_io() will
   return true;
@@ -287,16 +304,29 @@ void Stream::maybe_finish() {
 
 void Stream::on_output_drained(size_t n) {
   if (state_ != State::open) return;
+  size_t before = recv_.buffered();
   recv_.on_delivered(n);
-  bool empty = evbuffer_get_length(bufferevent_get_output(local_.get())) == 0;
+  if (BufferBudget* b = tunnel_.limits().budget) b->remove(before - recv_.buffered());
+  return_credit(evbuffer_get_length(bufferevent_get_output(local_.get())) == 0);
+}
+
+void Stream::return_credit(bool flush) {
   // After the peer's EOF no more data comes, so credit is pointless.
-  if (!remote_eof_) {
-    if (uint32_t inc = recv_.take_update(empty)) {
-      std::string payload;
-      frame::encode_u32(inc, payload);
-      tunnel_.send_control(frame::Type::window, id_, payload);
-    }
+  if (remote_eof_ || state_ != State::open) return;
+  BufferBudget* b = tunnel_.limits().budget;
+  if (b && b->over()) {
+    b->wait(this);
+    return;
   }
+  if (uint32_t inc = recv_.take_update(flush)) {
+    std::string payload;
+    frame::encode_u32(inc, payload);
+    tunnel_.send_control(frame::Type::window, id_, payload);
+  }
+}
+
+void Stream::budget_available() {
+  if (local_) return_credit(evbuffer_get_length(bufferevent_get_output(local_.get())) == 0);
 }
 
 void Stream::on_local_event(short what) {
@@ -325,6 +355,11 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
                     frame::Reason reset_reason) {
   if (state_ == State::done) return;
   state_ = State::done;
+  open_timer_.reset();
+  if (BufferBudget* b = tunnel_.limits().budget) {
+    b->cancel(this);
+    b->remove(recv_.buffered());  // dropped with the socket
+  }
   if (send_reset) tunnel_.send_failure(frame::Type::reset, id_, reset_reason, reason);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   log_info("stream %u closed: %s, sent %llu bytes, received %llu bytes, %.3f s: %s", id_,

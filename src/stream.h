@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "buffer_budget.h"
 #include "ev.h"
 #include "flow.h"
 #include "frame.h"
@@ -24,7 +25,7 @@
 
 class Tunnel;
 
-class Stream : public Disposable, private SocketWriter::Owner {
+class Stream : public Disposable, private SocketWriter::Owner, private BufferBudget::Waiter {
  public:
   enum class State { opening, open, done };
 
@@ -73,6 +74,10 @@ class Stream : public Disposable, private SocketWriter::Owner {
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
+  static void open_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+  void budget_available() override;
+  // Sends the WINDOW credit owed, unless MAX_BUFFERED_BYTES holds it back.
+  void return_credit(bool flush);
 
   void on_readable();
   void on_written() override;
@@ -99,6 +104,7 @@ class Stream : public Disposable, private SocketWriter::Owner {
   uint32_t id_;
   BufferEventPtr local_;  // buffers, and the client's connect
   EventPtr read_event_;   // see socket_reader.h for why
+  EventPtr open_timer_;   // server: OPEN_TIMEOUT while opening
   ReadAhead read_ahead_;
   std::unique_ptr<SocketWriter> writer_;  // see socket_writer.h
   evbuffer_cb_entry* output_cb_entry_ = nullptr;

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <sys/socket.h>
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
 #include "address.h"
 #include "socket_reader.h"
 #include "tls.h"
@@ -41,6 +45,7 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
   }
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   heartbeat_timer_.reset(event_new(base(), -1, EV_PERSIST, heartbeat_cb, this));
+  deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));
 }
 
 Tunnel::~Tunnel() = default;
@@ -82,12 +87,30 @@ void Tunnel::heartbeat_cb(evutil_socket_t, short, void* arg) noexcept {
 // timer ticks four times per interval so silence is noticed soon after it
 // passes three intervals.
 void Tunnel::on_heartbeat() {
-  if (state_ != State::up) return;
+  if (state_ != State::up || closing_) return;
   int64_t now = loop_time_ms(base());
   int64_t interval = options_.limits.heartbeat_sec * 1000LL;
   if (now - last_heard_ms_ > 3 * interval) {
     close("nothing heard for " + std::to_string((now - last_heard_ms_) / 1000.0).substr(0, 4) +
               " s (3 heartbeats missed): peer presumed dead",
+          LogLevel::warning);
+    return;
+  }
+  // A peer that talks (PINGs count as life) but reads nothing is stuck or
+  // hostile: its queue would only grow. Progress is any byte written.
+  if (tls_) {
+    uint64_t w = BIO_number_written(SSL_get_wbio(bufferevent_openssl_get_ssl(bev_.get())));
+    if (w != tls_written_) {
+      tls_written_ = w;
+      last_progress_ms_ = now;
+    }
+  }
+  size_t queued = queued_output();
+  if (queued == 0) last_progress_ms_ = now;
+  if (now - last_progress_ms_ > 3 * interval) {
+    close("the peer has read nothing for " +
+              std::to_string((now - last_progress_ms_) / 1000.0).substr(0, 4) + " s (3 heartbeats) while " +
+              std::to_string(queued) + " bytes wait: presumed stuck",
           LogLevel::warning);
     return;
   }
@@ -116,6 +139,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   state_ = State::closed;
   handshake_timer_.reset();
   heartbeat_timer_.reset();
+  deferred_close_.reset();
   if (was_up) {
     if (level == LogLevel::notice)
       log_notice("%s %s: channel closed: %s (%zu streams aborted)",
@@ -156,14 +180,63 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   handler_.tunnel_closed(*this);
 }
 
+void Tunnel::deferred_close_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* t = static_cast<Tunnel*>(arg);
+  t->close(t->closing_reason_, t->closing_level_);
+}
+
+void Tunnel::close_with_notice(frame::Reason code, const std::string& text,
+                               const std::string& log_reason, LogLevel level) {
+  if (state_ == State::closed || closing_) return;
+  send_failure(frame::Type::close, 0, code, text);
+  closing_reason_ = log_reason.empty() ? text : log_reason;
+  closing_level_ = level;
+  // Plain sockets: close() writes the CLOSE out at once.
+  if (!tls_) {
+    close(closing_reason_, level);
+    return;
+  }
+  // TLS writes from the loop: stop everything else, and close once the
+  // CLOSE is out (write_cb at an empty output) or after a second.
+  closing_ = true;
+  handshake_timer_.reset();
+  std::vector<uint32_t> ids;
+  for (auto& kv : streams_) ids.push_back(kv.first);
+  for (uint32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->abort("channel lost: " + closing_reason_);
+  }
+  bufferevent_disable(bev_.get(), EV_READ);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+  timeval tv{1, 0};
+  evtimer_add(deferred_close_.get(), &tv);
+}
+
+size_t Tunnel::queued_output() const {
+  return bev_ ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
+}
+
+void Tunnel::check_output_cap() {
+  size_t queued = queued_output();
+  if (queued <= options_.limits.channel_hard_cap || closing_ || state_ == State::closed) return;
+  closing_ = true;
+  closing_reason_ = "the peer does not read: " + std::to_string(queued) +
+                    " bytes queued for the channel, over the cap of " +
+                    std::to_string(options_.limits.channel_hard_cap);
+  closing_level_ = LogLevel::warning;
+  event_active(deferred_close_.get(), EV_TIMEOUT, 0);
+}
+
 void Tunnel::send_control(frame::Type type, uint32_t stream, const std::string& payload) {
-  if (!bev_) return;
+  // Past the cap nothing more is queued: the channel closes next turn.
+  if (!bev_ || (closing_ && type != frame::Type::close)) return;
   uint8_t h[frame::kHeaderSize];
   frame::encode_header(frame::Header{type, stream, static_cast<uint32_t>(payload.size())}, h);
   evbuffer* out = bufferevent_get_output(bev_.get());
   evbuffer_add(out, h, sizeof h);
   if (!payload.empty()) evbuffer_add(out, payload.data(), payload.size());
   flush_soon();
+  check_output_cap();
 }
 
 void Tunnel::send_failure(frame::Type type, uint32_t stream, frame::Reason reason,
@@ -174,7 +247,7 @@ void Tunnel::send_failure(frame::Type type, uint32_t stream, frame::Reason reaso
 }
 
 void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
-  if (!bev_) return;
+  if (!bev_ || closing_) return;
   uint8_t h[frame::kHeaderSize];
   frame::encode_header(frame::Header{frame::Type::data, stream, static_cast<uint32_t>(n)}, h);
   evbuffer* out = bufferevent_get_output(bev_.get());
@@ -185,7 +258,7 @@ void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
 }
 
 bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
-  if (!bev_ || n > frame::kMaxDatagram) return false;
+  if (!bev_ || closing_ || n > frame::kMaxDatagram) return false;
   // Datagrams have no flow control: rather than queue them behind bulk
   // data without bound, drop them once the channel is well past the point
   // where streams stop reading.
@@ -200,7 +273,7 @@ bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
 }
 
 bool Tunnel::congested() const {
-  return !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= options_.limits.channel_high;
+  return !bev_ || closing_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= options_.limits.channel_high;
 }
 
 void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
@@ -254,6 +327,7 @@ void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(a
 // The plain-socket counterpart of write_cb and the bufferevent's
 // low-water mark.
 void Tunnel::on_written() {
+  last_progress_ms_ = loop_time_ms(base());
   if (bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) <= options_.limits.channel_low)
     on_drained();
 }
@@ -316,6 +390,7 @@ void Tunnel::become_up() {
   state_ = State::up;
   handshake_timer_.reset();
   last_heard_ms_ = loop_time_ms(base());
+  last_progress_ms_ = last_heard_ms_;
   if (options_.limits.heartbeat_sec > 0) {
     next_ping_ms_ = last_heard_ms_ + options_.limits.heartbeat_sec * 1000LL;
     int64_t quarter_ms = options_.limits.heartbeat_sec * 250LL;
@@ -347,10 +422,16 @@ bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
       auth_failed("client has no key, and this server requires one (AUTH_KEY_FILE)");
       return true;
     }
-    if (options_.auth->enabled)
+    if (options_.auth->enabled) {
       state_ = State::auth;
-    else
-      become_up();
+      return true;
+    }
+    std::string why;
+    if (!handler_.admit_channel(*this, why)) {
+      close_with_notice(frame::Reason::not_allowed, why, "refused: " + why);
+      return true;
+    }
+    become_up();
     return true;
   }
   if (options_.auth->enabled && !peer_auth) {
@@ -395,6 +476,13 @@ bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
       return true;
     }
     client_name_ = a.name;
+    named_ = options_.auth->clients.count(a.name) > 0;
+    proven_key_ = *key;
+    std::string why;
+    if (!handler_.admit_channel(*this, why)) {
+      close_with_notice(frame::Reason::not_allowed, why, "refused: " + why);
+      return true;
+    }
     frame::Auth reply;
     reply.proof = compute_proof(*key, frame::Role::server, hello_received_, hello_sent_, a.name,
                                 binding);
@@ -419,6 +507,10 @@ void Tunnel::protocol_error(const std::string& what) {
 }
 
 void Tunnel::on_drained() {
+  if (closing_) {
+    if (queued_output() == 0) close(closing_reason_, closing_level_);
+    return;
+  }
   if (waiting_for_drain_.empty()) return;
   std::vector<uint32_t> waiting;
   waiting.swap(waiting_for_drain_);
@@ -431,9 +523,13 @@ void Tunnel::on_drained() {
 
 void Tunnel::on_read() {
   evbuffer* in = bufferevent_get_input(bev_.get());
+  if (closing_) {  // nothing the peer says matters any more
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
   std::string err;
   int64_t now_ms = loop_time_ms(base());
-  while (state_ != State::closed) {
+  while (state_ != State::closed && !closing_) {
     size_t avail = evbuffer_get_length(in);
     if (avail < frame::kHeaderSize) break;
     uint8_t hb[frame::kHeaderSize];
@@ -445,11 +541,11 @@ void Tunnel::on_read() {
       protocol_error(state_ == State::handshake ? "not a tcp-forward peer (" + err + ")" : err);
       return;
     }
-    if (state_ == State::handshake && h.type != frame::Type::hello) {
+    if (state_ == State::handshake && h.type != frame::Type::hello && h.type != frame::Type::close) {
       protocol_error(std::string("expected HELLO, got ") + frame::type_name(h.type));
       return;
     }
-    if (state_ == State::auth && h.type != frame::Type::auth) {
+    if (state_ == State::auth && h.type != frame::Type::auth && h.type != frame::Type::close) {
       protocol_error(std::string("expected AUTH, got ") + frame::type_name(h.type));
       return;
     }
@@ -529,7 +625,24 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
       return on_auth(a, err);
     }
     case Type::ping: {
+      // A peer that sends PINGs but does not read gets no PONGs: answers
+      // would pile up without bound.
+      if (queued_output() > options_.limits.channel_high) {
+        if (pongs_skipped_++ == 0)
+          log_warnx("%s %s: not answering PINGs while %zu bytes wait for the peer to read",
+                    role_ == frame::Role::server ? "client" : "server", peer_.c_str(), queued_output());
+        return true;
+      }
       send_control(Type::pong, 0, std::string(reinterpret_cast<const char*>(p), h.length));
+      return true;
+    }
+    case Type::close: {
+      frame::Failure f;
+      if (!frame::decode_failure(p, h.length, f, err)) return false;
+      std::string who = role_ == frame::Role::server ? "the client" : "the server";
+      close(who + (state_ == State::up ? " closed the channel: " : " refused the channel: ") +
+                printable(f.text),
+            LogLevel::warning);
       return true;
     }
     case Type::pong:

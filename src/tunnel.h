@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "auth.h"
+#include "buffer_budget.h"
+#include "channel_policy.h"
 #include "ev.h"
 #include "frame.h"
 #include "log.h"
@@ -33,6 +35,9 @@ class TunnelHandler {
   virtual void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) = 0;
   // RESET or OPEN_FAIL for an id that is not a TCP stream.
   virtual void udp_closed(Tunnel& t, uint32_t id, const std::string& why) = 0;
+  // Server side: the peer has authenticated (or AUTH = none); false with
+  // why refuses the channel (CLOSE with the reason) before it comes up.
+  virtual bool admit_channel(Tunnel&, std::string&) { return true; }
 
  protected:
   ~TunnelHandler() = default;
@@ -44,6 +49,11 @@ struct TunnelLimits {
   size_t channel_low = 512u << 10;        // resume below this
   int handshake_timeout_sec = 5;  // TLS + HELLO + AUTH must complete in this time
   int heartbeat_sec = 10;         // PING every this often; dead after 3 silent intervals; 0: off
+  // A peer that does not read: past channel_high no PING is answered, and
+  // past this much queued output the channel is closed.
+  size_t channel_hard_cap = 16u << 20;
+  int open_timeout_sec = 0;          // server: OPEN_TIMEOUT; 0: wait for the client forever
+  BufferBudget* budget = nullptr;    // MAX_BUFFERED_BYTES for every stream; not owned
 };
 
 using SessionId = std::array<uint8_t, frame::kSessionIdSize>;
@@ -67,11 +77,17 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
 
   // Sends our HELLO (client first) and starts the handshake timer.
   void start();
-  bool up() const { return state_ == State::up; }
+  // Up and not on its way out (a refused or revoked channel that flushes
+  // its CLOSE is neither up nor closed).
+  bool up() const { return state_ == State::up && !closing_; }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer() const { return peer_; }
   // Server: the name the client authenticated with ("" if none).
   const std::string& client_name() const { return client_name_; }
+  // Server: who the channel authenticated as (name, and whether by its own
+  // [CLIENTS] key), and the key that proved it (nullptr without AUTH).
+  ChannelIdentity identity() const { return ChannelIdentity{client_name_, named_}; }
+  const Key* proven_key() const { return proven_key_.empty() ? nullptr : &proven_key_; }
   // Server: what the client announced in its HELLO.
   const SessionId& peer_session() const { return peer_session_; }
   const std::string& peer_tag() const { return peer_tag_; }
@@ -89,6 +105,11 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   // Idempotent single exit: logs the reason, aborts every stream, tells
   // the handler.
   void close(const std::string& reason, LogLevel level = LogLevel::notice);
+  // Tells the peer why (a CLOSE frame), then closes once that is written
+  // (TLS: at most a second later). The reason is logged as close() does.
+  // text goes to the peer; log_reason (default: text) to our log.
+  void close_with_notice(frame::Reason code, const std::string& text,
+                         const std::string& log_reason = "", LogLevel level = LogLevel::warning);
 
   void send_control(frame::Type type, uint32_t stream, const std::string& payload);
   // OPEN_FAIL or RESET with a reason and text.
@@ -122,6 +143,12 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void deferred_close_cb(evutil_socket_t, short, void* arg) noexcept;
+  // Queued output past channel_hard_cap: the peer is not reading. Closing
+  // waits for the next loop turn, since the caller may be a stream
+  // in the middle of its own work.
+  void check_output_cap();
+  size_t queued_output() const;
   void on_heartbeat();
   void on_written() override;
   void on_write_error(int err) override;
@@ -163,11 +190,20 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   std::string hello_sent_;  // HELLO payloads as sent, for the proofs
   std::string hello_received_;
   std::string client_name_;
+  bool named_ = false;  // server: authenticated with a [CLIENTS] key
+  Key proven_key_;      // server: the key the client proved
+  bool closing_ = false;        // close_with_notice: flushing the CLOSE
+  std::string closing_reason_;  // and what close() will then log
+  LogLevel closing_level_ = LogLevel::warning;
+  EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
+  uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
   SessionId peer_session_{};
   std::string peer_tag_;
   EventPtr heartbeat_timer_;
   int64_t last_heard_ms_ = 0;  // loop time of the last frame from the peer
   int64_t next_ping_ms_ = 0;
+  int64_t last_progress_ms_ = 0;  // loop time the channel output last moved (or was empty)
+  uint64_t tls_written_ = 0;      // TLS: the socket BIO's byte count at that time
   uint64_t pings_sent_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;

@@ -34,7 +34,7 @@ import time
 from testnet import HOST, connect, listener, log, out, subcommands
 
 HEADER = 12
-HELLO, OPEN, AUTH, PING = 0x01, 0x02, 0x0B, 0x09
+HELLO, OPEN, DATA, AUTH, PING, CLOSE = 0x01, 0x02, 0x05, 0x0B, 0x09, 0x0E
 
 
 def frame(ftype, payload=b"", stream=0):
@@ -380,18 +380,27 @@ def recv_frame(s):
 def cmd_client(a):
     """A minimal forward-client written from docs/PROTOCOL.md (plain TCP):
     HELLO with a chosen --session (hex) and --tag, AUTH with --key-file and
-    --name; then answer PINGs and report every frame for --hold s.  For
-    attacks by a client that holds a valid key."""
+    --name (none with --no-auth); then for --hold s, by --mode:
+      polite  answer PINGs, refuse every OPEN (OPEN_FAIL not allowed);
+      serve   answer PINGs, accept every OPEN (OPEN_OK) and echo its data,
+              counting the early data that came with it;
+      silent  answer PINGs, never answer an OPEN;
+      ping-flood  send --pings PINGs as fast as possible and read nothing.
+    A CLOSE frame from the server is reported as refused=/closed= with its
+    text.  For attacks by a client that holds a valid key."""
     import hashlib
     import hmac
-    with open(a.key_file) as f:
-        key = bytes.fromhex(f.read().strip())
+    key = b""
+    if not a.no_auth:
+        with open(a.key_file) as f:
+            key = bytes.fromhex(f.read().strip())
     name = a.name.encode()
     tag = a.tag.encode()
     session = bytes.fromhex(a.session) if a.session else os.urandom(16)
     s = connect(a.port, timeout=10.0)
     local = "%s:%d" % s.getsockname()
-    hc = b"TCPF" + struct.pack("!HBB", 1, 1, 1) + os.urandom(32) + session + bytes([len(tag)]) + tag
+    flags = 0 if a.no_auth else 1
+    hc = b"TCPF" + struct.pack("!HBB", 1, 1, flags) + os.urandom(32) + session + bytes([len(tag)]) + tag
     s.sendall(frame(HELLO, hc))
     r = recv_frame(s)
     if not r or r[0] != HELLO:
@@ -404,16 +413,42 @@ def cmd_client(a):
         msg = label + bytes([role, len(hc)]) + hc + bytes([len(hs)]) + hs + bytes([len(name)]) + name
         return hmac.new(key, msg, hashlib.sha256).digest()
 
-    s.sendall(frame(AUTH, proof(1) + bytes([len(name)]) + name))
-    r = recv_frame(s)
-    if not r or r[0] != AUTH or not hmac.compare_digest(r[2][:32], proof(2)):
-        out("local=%s auth=failed ok=0" % local)
-        sys.exit(1)
+    if not a.no_auth:
+        s.sendall(frame(AUTH, proof(1) + bytes([len(name)]) + name))
+        try:
+            r = recv_frame(s)
+        except OSError:
+            r = None
+        if r and r[0] == CLOSE:
+            out("local=%s auth=refused refused=%r ok=0" % (local, r[2][1:].decode(errors="replace")))
+            sys.exit(2)
+        if not r or r[0] != AUTH or not hmac.compare_digest(r[2][:32], proof(2)):
+            out("local=%s auth=failed ok=0" % local)
+            sys.exit(1)
     log("local=%s authenticated as %r" % (local, a.name))
+    if a.mode == "ping-flood":
+        # Many PINGs per send, never a read: the server's answers pile up
+        # unless it stops answering.
+        batch = frame(PING, b"12345678") * 4096
+        sent = 0
+        how = "sent"
+        s.settimeout(5.0)
+        end = time.monotonic() + a.hold
+        try:
+            while sent < a.pings and time.monotonic() < end:
+                s.sendall(batch)
+                sent += 4096
+        except OSError as e:
+            how = "closed-by-server(%s)" % type(e).__name__
+        out("local=%s auth=ok how=%s pings=%d ok=1" % (local, how, sent))
+        s.close()
+        return
     opens = 0
+    early = 0
     how = "held"
     end = time.monotonic() + a.hold
     s.settimeout(0.2)
+    closed_text = ""
     while time.monotonic() < end:
         try:
             r = recv_frame(s)
@@ -430,11 +465,20 @@ def cmd_client(a):
             s.sendall(frame(PING + 1, p))
         elif t == OPEN:
             opens += 1
-            # refuse politely: OPEN_FAIL, reason 6 (not allowed)
-            s.sendall(frame(0x04, b"\x06attack client", stream=sid))
+            if a.mode == "polite":
+                # refuse politely: OPEN_FAIL, reason 6 (not allowed)
+                s.sendall(frame(0x04, b"\x06attack client", stream=sid))
+            elif a.mode == "serve":
+                s.sendall(frame(0x03, struct.pack("!I", 1 << 20), stream=sid))
+        elif t == DATA:
+            early += len(p)
+            if a.mode == "serve":
+                s.sendall(frame(DATA, p, stream=sid))
+        elif t == CLOSE:
+            closed_text = p[1:].decode(errors="replace")
         log("frame %#x stream %d len %d" % (t, sid, len(p)))
     s.close()
-    out("local=%s auth=ok how=%s opens=%d ok=1" % (local, how, opens))
+    out("local=%s auth=ok how=%s opens=%d data=%d closed=%r ok=1" % (local, how, opens, early, closed_text))
 
 
 def cmd_fake_server(a):
@@ -879,11 +923,14 @@ def main():
 
     sp = add("client", cmd_client)
     sp.add_argument("--port", type=int, required=True)
-    sp.add_argument("--key-file", required=True)
+    sp.add_argument("--key-file", default="")
     sp.add_argument("--name", default="")
     sp.add_argument("--session", default="", help="16 bytes in hex (default random)")
     sp.add_argument("--tag", default="")
     sp.add_argument("--hold", type=float, default=3.0)
+    sp.add_argument("--no-auth", action="store_true", help="HELLO without AUTH (AUTH = none servers)")
+    sp.add_argument("--mode", choices=("polite", "serve", "silent", "ping-flood"), default="polite")
+    sp.add_argument("--pings", type=int, default=3000000)
 
     sp = add("session-of", cmd_session_of)
     sp.add_argument("--file", required=True)

@@ -329,6 +329,17 @@ TEST(FormatSockaddr, Ipv6) {
   ASSERT_EQ(1, inet_pton(AF_INET6, "2001:db8:1:2:3:4:5:6", &sin6.sin6_addr));
   sin6.sin6_port = htons(65535);
   EXPECT_EQ("[2001:db8:1:2:3:4:5:6]:65535", format_sockaddr(reinterpret_cast<sockaddr*>(&sin6)));
+  EXPECT_EQ("2001:db8:1:2:3:4:5:6", format_address(reinterpret_cast<sockaddr*>(&sin6)));
+}
+
+TEST(FormatAddress, WithoutPort) {
+  sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(1234);
+  ASSERT_EQ(1, inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr));
+  EXPECT_EQ("127.0.0.1", format_address(reinterpret_cast<sockaddr*>(&sin)));
+  EXPECT_EQ("?", format_address(nullptr));
 }
 
 TEST(FormatSockaddr, FromLiteral) {

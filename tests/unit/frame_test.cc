@@ -18,10 +18,11 @@ namespace {
 const Type kAllTypes[] = {Type::hello, Type::open,  Type::open_ok, Type::open_fail,
                           Type::data,  Type::eof,   Type::reset,   Type::window,
                           Type::ping,  Type::pong,  Type::auth,    Type::udp_open,
-                          Type::datagram};
+                          Type::datagram, Type::close};
 
 bool is_channel_type(Type t) {
-  return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth;
+  return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth ||
+         t == Type::close;
 }
 
 // A length the type allows (the smallest one).
@@ -40,6 +41,7 @@ uint32_t valid_length(Type t) {
     case Type::window: return 4;
     case Type::ping: return 8;
     case Type::pong: return 8;
+    case Type::close: return 1;
   }
   return 0;
 }
@@ -115,6 +117,7 @@ TEST(FrameHeader, TypeValuesMatchProtocolTable) {
   EXPECT_EQ(0x08, static_cast<int>(Type::window));
   EXPECT_EQ(0x09, static_cast<int>(Type::ping));
   EXPECT_EQ(0x0a, static_cast<int>(Type::pong));
+  EXPECT_EQ(0x0e, static_cast<int>(Type::close));
   EXPECT_EQ(12u, frame::kHeaderSize);
   EXPECT_EQ(65536u, frame::kMaxPayload);
 }
@@ -147,7 +150,7 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
       {Type::auth, 33, 97},       {Type::udp_open, 4, 258}, {Type::datagram, 0, 65507},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
-      {Type::pong, 8, 8},
+      {Type::pong, 8, 8},         {Type::close, 1, 201},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(frame::type_name(c.type));
@@ -194,7 +197,7 @@ TEST(FrameHeader, TypeAndReasonNames) {
 // Header errors
 
 TEST(FrameHeaderError, UnknownTypes) {
-  for (int type : {0x00, 0x0e, 0x0f, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x0f, 0x10, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE(type);
     Header h;
     std::string err;
@@ -757,7 +760,9 @@ TEST(FrameDecode, HeaderErrorsReportedBeforePayloadArrives) {
     std::vector<uint8_t> raw;
   } cases[] = {
       {"type 0x00", raw_header(0x00, 0, 0, 1, 4)},
-      {"type 0x0e", raw_header(0x0e, 0, 0, 1, 4)},
+      {"type 0x0f", raw_header(0x0f, 0, 0, 1, 4)},
+      {"CLOSE stream 1", raw_header(0x0e, 0, 0, 1, 4)},
+      {"CLOSE empty", raw_header(0x0e, 0, 0, 0, 0)},
       {"type 0xff", raw_header(0xff, 0, 0, 1, 4)},
       {"flags", raw_header(0x05, 1, 0, 1, 4)},
       {"reserved", raw_header(0x05, 0, 1, 1, 4)},
@@ -799,7 +804,7 @@ TEST(FrameDecode, OversizedLengthDoesNotWaitForPayload) {
 TEST(FrameDecode, ErrorAfterValidFrame) {
   std::string buf;
   frame::encode_frame(Type::ping, 0, "abcdefgh", buf);
-  std::vector<uint8_t> bad = raw_header(0x0e, 0, 0, 1, 1);
+  std::vector<uint8_t> bad = raw_header(0x0f, 0, 0, 1, 1);
   buf.append(bad.begin(), bad.end());
   frame::Frame fr;
   size_t used = 0;

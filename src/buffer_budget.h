@@ -1,0 +1,45 @@
+// One cap on the bytes that every stream holds for its local socket
+// (MAX_BUFFERED_BYTES). Each stream's window bounds its own queue; this
+// bounds their sum, so peers that stop reading cannot pin memory in
+// proportion to the stream count. Past the cap streams withhold WINDOW
+// credit (the sender stops) and wait here until the total has room again.
+// Pure bookkeeping: no I/O, no libevent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+class BufferBudget {
+ public:
+  class Waiter {
+   public:
+    // The budget has room again: send the credit held back.
+    virtual void budget_available() = 0;
+
+   protected:
+    ~Waiter() = default;
+  };
+
+  explicit BufferBudget(uint64_t cap) : cap_(cap) {}
+  void set_cap(uint64_t cap);
+  uint64_t cap() const { return cap_; }
+  uint64_t used() const { return used_; }
+  bool over() const { return used_ >= cap_; }
+
+  void add(size_t n) { used_ += n; }
+  // Wakes the waiters once the total is below the cap again.
+  void remove(size_t n);
+  // A waiter is called at most once per wait(); cancel() before it goes away.
+  void wait(Waiter* w);
+  void cancel(Waiter* w);
+  size_t waiting() const { return waiters_.size(); }
+
+ private:
+  void wake();
+
+  uint64_t cap_;
+  uint64_t used_ = 0;
+  std::vector<Waiter*> waiters_;
+  std::vector<Waiter*>* waking_ = nullptr;  // the batch wake() is calling
+};
