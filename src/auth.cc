@@ -1,15 +1,13 @@
 #include "auth.h"
 
-#include <cerrno>
-#include <cstring>
-#include <sys/stat.h>
+#include <cctype>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "config.h"
+#include "secret_file.h"
 
 namespace {
 
@@ -63,24 +61,11 @@ bool decode_key_text(const std::string& text, Key& out, std::string& err) {
 }
 
 bool load_key_file(const std::string& path, Key& out, std::string& err) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    err = strerror(errno);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    err = "not a regular file";
-    return false;
-  }
-  if (st.st_mode & (S_IROTH | S_IWOTH)) {
-    err = "key file is accessible by other users (mode " +
-          std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-          std::to_string(st.st_mode & 7) + "); chmod 600 or 640 it";
-    return false;
-  }
   std::string text;
-  if (!read_file(path, text, err)) return false;
-  return decode_key_text(text, out, err);
+  if (!read_secret_file(path, text, err)) return false;
+  bool ok = decode_key_text(text, out, err);
+  wipe_secret(text);
+  return ok;
 }
 
 Nonce random_nonce() {

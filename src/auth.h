@@ -24,7 +24,8 @@ using Proof = std::array<uint8_t, frame::kProofSize>;
 constexpr size_t kMinKeyBytes = 32;
 
 // Reads a key file: hex or base64 text (whitespace ignored) holding at least
-// 32 bytes. Refuses files that other users may read or write.
+// 32 bytes. Opened as read_secret_file() does: no symbolic link, a regular
+// file, not group- or other-writable, not other-readable.
 bool load_key_file(const std::string& path, Key& out, std::string& err);
 // Decodes key text (hex or base64); exposed for tests.
 bool decode_key_text(const std::string& text, Key& out, std::string& err);

@@ -5,9 +5,11 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>  // ev_read, for tls_read_buffered()
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "address.h"
+#include "secret_file.h"
 
 namespace {
 
@@ -78,6 +80,25 @@ SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE);
   return ctx;
+}
+
+// A private key is a secret: read_secret_file() opens it (no symbolic link,
+// a safe mode) and OpenSSL parses it from memory, never by path.
+bool use_private_key(SSL_CTX* ctx, const std::string& path, std::string& err) {
+  std::string pem;
+  if (!read_secret_file(path, pem, err)) return false;
+  std::unique_ptr<BIO, CFree<BIO_free>> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<EVP_PKEY, CFree<EVP_PKEY_free>> key;
+  if (bio)
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, SSL_CTX_get_default_passwd_cb(ctx),
+                                      SSL_CTX_get_default_passwd_cb_userdata(ctx)));
+  bio.reset();
+  wipe_secret(pem);
+  if (!key || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+    err = openssl_error_text();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -184,8 +205,8 @@ SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err) {
     err = "TLS_CERT '" + files.cert + "': " + openssl_error_text();
     return nullptr;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    err = "TLS_KEY '" + files.key + "': " + openssl_error_text();
+  if (!use_private_key(ctx.get(), files.key, err)) {
+    err = "TLS_KEY '" + files.key + "': " + err;
     return nullptr;
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
@@ -226,8 +247,11 @@ SslCtxPtr make_client_tls(const ClientTlsOptions& opts, std::string& err) {
       return nullptr;
     }
     std::string key = opts.cert_key.empty() ? opts.cert : opts.cert_key;
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx.get()) != 1) {
+    if (!use_private_key(ctx.get(), key, err)) {
+      err = "--cert-key '" + key + "': " + err;
+      return nullptr;
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
       err = "--cert-key '" + key + "': " + openssl_error_text();
       return nullptr;
     }
