@@ -335,6 +335,7 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (is_valid_user_name(value)) c.user = value; else bad("expected a user name");
   } else if (is("GROUP")) {
     if (is_valid_user_name(value)) c.group = value; else bad("expected a group name");
+    c.group_line = st.line;
   } else if (is("HANDSHAKE_TIMEOUT")) {
     if (!parse_int(value, 1, 300, c.handshake_timeout_sec)) bad("expected seconds, 1-300");
   } else if (is("MAX_HANDSHAKES")) {
@@ -652,6 +653,9 @@ bool load_server_config(const std::string& path, ServerConfig& out,
   if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty())
     errors.push_back({cfg.tls_client_ca.file, cfg.tls_client_ca.line,
                       "TLS_CLIENT_CA needs TLS_CERT and TLS_KEY"});
+  if (!cfg.group.empty() && cfg.user.empty())
+    errors.push_back({path, cfg.group_line,
+                      "GROUP without USER would keep the daemon running as root; set USER too"});
   if (errors.size() != first_error) return false;
   out = std::move(cfg);
   return true;

@@ -56,6 +56,7 @@ struct ServerConfig {
   std::map<std::string, std::vector<std::string>> client_tags;  // [CLIENTS] NAME.TAGS
   FileRef tls_cert, tls_key, tls_client_ca;             // TLS_CERT, TLS_KEY, TLS_CLIENT_CA
   std::string user, group;                              // USER, GROUP: drop privileges to these
+  int group_line = 0;                                   // line of GROUP, for messages
   int handshake_timeout_sec = 5;                        // HANDSHAKE_TIMEOUT
   int max_handshakes = 64;                              // MAX_HANDSHAKES
   int max_streams_per_client = 10000;                   // MAX_STREAMS_PER_CLIENT

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -86,15 +85,38 @@ std::string absolute_path(const std::string& path) {
 }
 
 bool write_pid_file(const std::string& path, std::string& err) {
+  // Written as root, maybe in a folder the service user can write: never
+  // follow a link planted at PATH.tmp (O_NOFOLLOW|O_EXCL, after removing a
+  // stale one; unlink does not follow either), and rename() replaces a link
+  // at PATH instead of writing through it.
   std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "w");
-  if (!f) {
-    err = path + ": " + strerror(errno);
+  if (unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+    err = path + ": cannot remove the stale " + tmp + ": " + strerror(errno);
     return false;
   }
-  fprintf(f, "%ld\n", static_cast<long>(getpid()));
-  if (fclose(f) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    err = path + ": " + strerror(errno);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    err = path + ": cannot create " + tmp + ": " + strerror(errno);
+    return false;
+  }
+  std::string text = std::to_string(static_cast<long>(getpid())) + "\n";
+  ssize_t n;
+  do {
+    n = write(fd, text.data(), text.size());
+  } while (n < 0 && errno == EINTR);
+  bool written = n == static_cast<ssize_t>(text.size());
+  int saved = n < 0 ? errno : EIO;  // a short write to a new file: treat as I/O error
+  if (close(fd) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (!written) {
+    err = path + ": cannot write " + tmp + ": " + strerror(saved);
+    unlink(tmp.c_str());
+    return false;
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    err = path + ": cannot rename " + tmp + " to it: " + strerror(errno);
     unlink(tmp.c_str());
     return false;
   }

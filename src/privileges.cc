@@ -8,6 +8,11 @@
 
 bool drop_privileges(const std::string& user, const std::string& group, std::string& err) {
   if (user.empty() && group.empty()) return true;
+  // A group alone would leave uid 0 (config.cc refuses it too).
+  if (user.empty()) {
+    err = "group '" + group + "' without a user would keep running as root";
+    return false;
+  }
   uid_t uid = getuid();
   gid_t gid = getgid();
   if (!user.empty()) {

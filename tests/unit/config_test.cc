@@ -824,6 +824,14 @@ TEST(ConfigSecurity, BadSecurityValuesCiteTheirLines) {
     EXPECT_NE(lines.end(), std::find(lines.begin(), lines.end(), want)) << want << "\n" << l.dump();
 }
 
+// GROUP alone would keep uid 0: a configuration error at GROUP's line.
+TEST(ConfigSecurity, GroupWithoutUserIsRefused) {
+  Loaded l = load_main("[DEFAULT]\nLOG_LEVEL = info\nGROUP = nogroup\n");
+  expect_one_error(l, kMain, 3, "GROUP without USER would keep the daemon running as root");
+  Loaded both = load_main("[DEFAULT]\nGROUP = nogroup\nUSER = nobody\n");
+  EXPECT_TRUE(both.ok) << both.dump();
+}
+
 TEST(ConfigRules, AllowDenyAndLimitsPerMappingAndGlobal) {
   Loaded l = load({{kMain,
                     "[MAPPER]\n1234 = 10.0.0.1:22\n127.0.0.1:8080 = 10.0.0.2:80\n"
