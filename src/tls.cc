@@ -148,14 +148,18 @@ std::string tls_summary(bufferevent* bev) {
   return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
 }
 
-std::string tls_channel_binding(bufferevent* bev) {
+bool tls_channel_binding(bufferevent* bev, std::string& out) {
+  out.clear();
   SSL* ssl = bufferevent_openssl_get_ssl(bev);
-  if (!ssl) return "";
-  unsigned char out[32];
-  if (SSL_export_keying_material(ssl, out, sizeof out, kExporterLabel, strlen(kExporterLabel),
-                                 nullptr, 0, 0) != 1)
-    return "";
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
+  if (!ssl) return false;
+  unsigned char km[32];
+  if (SSL_export_keying_material(ssl, km, sizeof km, kExporterLabel, strlen(kExporterLabel),
+                                 nullptr, 0, 0) != 1) {
+    ERR_clear_error();  // leave no stale entry for the next error text
+    return false;
+  }
+  out.assign(reinterpret_cast<char*>(km), sizeof km);
+  return true;
 }
 
 bool parse_fingerprint(const std::string& text, std::vector<uint8_t>& out, std::string& err) {

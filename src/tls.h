@@ -44,7 +44,9 @@ std::string format_fingerprint(const std::vector<uint8_t>& fp);
 std::string openssl_error_text();
 std::string tls_error_text(bufferevent* bev);
 // 32 bytes of TLS keying material (RFC 5705 exporter) for channel binding.
-std::string tls_channel_binding(bufferevent* bev);
+// False (out empty) when there is none: not a TLS bufferevent, or no
+// finished handshake. The caller must then fail closed.
+bool tls_channel_binding(bufferevent* bev, std::string& out);
 // With read-ahead, records that came in with the end of the handshake, or
 // behind the one record bufferevent_openssl reads per callback, wait inside
 // OpenSSL where no socket event will announce them: call this after the

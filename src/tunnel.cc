@@ -381,9 +381,14 @@ std::string Tunnel::tls_summary() const {
   return ", " + ::tls_summary(bev_.get());
 }
 
-std::string Tunnel::channel_binding() const {
-  if (!tls_ || !bev_) return "";
-  return tls_channel_binding(bev_.get());
+// On TLS the proofs must bind the TLS session; without the exporter they
+// would bind nothing, so the handshake fails closed (and the channel closes).
+bool Tunnel::channel_binding(std::string& out) {
+  out.clear();
+  if (!tls_) return true;
+  if (bev_ && tls_channel_binding(bev_.get(), out)) return true;
+  auth_failed("TLS channel binding unavailable");
+  return false;
 }
 
 void Tunnel::become_up() {
@@ -446,10 +451,12 @@ bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
     become_up();
     return true;
   }
+  std::string binding;
+  if (!channel_binding(binding)) return true;
   frame::Auth a;
   a.name = options_.auth->name;
   a.proof = compute_proof(options_.auth->key, frame::Role::client, hello_sent_, hello_received_,
-                          a.name, channel_binding());
+                          a.name, binding);
   std::string payload;
   frame::encode_auth(a, payload);
   send_control(frame::Type::auth, 0, payload);
@@ -468,7 +475,8 @@ bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
       auth_failed("no key for client name '" + printable(a.name) + "'");
       return true;
     }
-    std::string binding = channel_binding();
+    std::string binding;
+    if (!channel_binding(binding)) return true;
     Proof want = compute_proof(*key, frame::Role::client, hello_received_, hello_sent_, a.name,
                                binding);
     if (!proof_matches(want, a.proof)) {
@@ -492,8 +500,10 @@ bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
     become_up();
     return true;
   }
+  std::string binding;
+  if (!channel_binding(binding)) return true;
   Proof want = compute_proof(options_.auth->key, frame::Role::server, hello_sent_, hello_received_,
-                             options_.auth->name, channel_binding());
+                             options_.auth->name, binding);
   if (!proof_matches(want, a.proof)) {
     auth_failed("server could not prove the key (wrong key, or not our server)");
     return true;

@@ -165,7 +165,8 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   bool on_auth(const frame::Auth& auth, std::string& err);
   void become_up();
   void send_hello();
-  std::string channel_binding() const;
+  // False after closing the channel: TLS without keying material.
+  bool channel_binding(std::string& out);
   void auth_failed(const std::string& why);
   std::string handshake_eof_reason() const;
   bool dispatch_data(const frame::Header& h, evbuffer* in, std::string& err);
