@@ -437,6 +437,33 @@ bool TargetPolicy::permits(const std::string& host, uint16_t port) const {
   return false;
 }
 
+const char* local_address_kind(const sockaddr* sa) {
+  Ip ip = ip_from_sockaddr(sa);
+  const uint8_t* b = ip.bytes;
+  static const uint8_t zero[16] = {};
+  if (ip.family == AF_INET) {
+    if (b[0] == 127) return "loopback";
+    if (b[0] == 169 && b[1] == 254) return "link-local";
+    if (memcmp(b, zero, 4) == 0) return "unspecified";
+  } else if (ip.family == AF_INET6) {
+    if (memcmp(b, zero, 15) == 0 && b[15] == 1) return "loopback";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
+    if (memcmp(b, zero, 16) == 0) return "unspecified";
+  }
+  return nullptr;
+}
+
+bool TargetPolicy::permits_resolved(const std::string& host, const sockaddr* sa,
+                                    uint16_t port) const {
+  if (rules_.empty() || classify(host).ip.family != 0) return true;
+  if (!local_address_kind(sa)) return true;
+  for (const TargetRule& r : rules_)
+    if (r.kind == TargetRule::Kind::network && port >= r.port_min && port <= r.port_max &&
+        r.network.matches(sa))
+      return true;
+  return false;
+}
+
 std::string TargetPolicy::str() const {
   if (rules_.empty()) return "any target";
   std::string s;

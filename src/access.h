@@ -76,6 +76,12 @@ struct AccessList {
   std::string str() const;  // "allow 10.0.0.0/8 ::1/128; deny 10.9.0.0/16", or "all"
 };
 
+// "loopback" (127.0.0.0/8, ::1), "link-local" (169.254.0.0/16, fe80::/10),
+// "unspecified" (0.0.0.0, ::), IPv4-mapped forms included; nullptr for any
+// other address. These reach the client's own host or its cloud metadata
+// service (169.254.169.254), never a normal inner target.
+const char* local_address_kind(const sockaddr* sa);
+
 // One client --allow TARGET value. Forms:
 //   10.0.0.0/8  10.0.0.5  fd00::/64       network or address, any port
 //   10.0.0.5:22  10.0.0.0/24:8000-9000    with a port or an inclusive range
@@ -116,6 +122,13 @@ class TargetPolicy {
 
   bool empty() const { return rules_.empty(); }
   bool permits(const std::string& host, uint16_t port) const;
+  // Second check, once a host that permits() let through has resolved to
+  // sa. A name rule admits a name, not whatever its DNS answer says: a name
+  // that resolves to a loopback, link-local or unspecified address
+  // (local_address_kind) is refused unless a network rule also permits
+  // that address and port. An empty policy and IP-literal hosts (already
+  // matched by address) permit every sa.
+  bool permits_resolved(const std::string& host, const sockaddr* sa, uint16_t port) const;
   const std::vector<TargetRule>& rules() const { return rules_; }
   std::string str() const;  // "10.0.0.0/8, db.internal:5432", or "any target"
 

@@ -8,6 +8,20 @@ bool SendCredit::grant(uint32_t increment) {
   return true;
 }
 
+void RecvWindow::limit_to_early(uint32_t early) {
+  if (early >= window_) return;  // a window that small needs no early limit
+  early_ = early;
+  peer_credit_ = early;
+}
+
+void RecvWindow::announce() {
+  if (!early_) return;
+  // peer_credit_ is early_ minus what came early, so this leaves
+  // window_ minus the early data.
+  peer_credit_ += window_ - early_;
+  early_ = 0;
+}
+
 bool RecvWindow::on_data(size_t n) {
   if (n > peer_credit_) return false;
   peer_credit_ -= static_cast<uint32_t>(n);
@@ -28,4 +42,10 @@ uint32_t RecvWindow::take_update(bool flush) {
   owed_ = 0;
   peer_credit_ += inc;
   return inc;
+}
+
+bool PendingBudget::take(size_t n) {
+  if (n > cap_ - used_) return false;
+  used_ += n;
+  return true;
 }

@@ -26,6 +26,14 @@ class SendCredit {
 class RecvWindow {
  public:
   explicit RecvWindow(uint32_t window) : window_(window), peer_credit_(window) {}
+  // Client side, before OPEN_OK: the peer may send only `early` bytes (the
+  // early-data window, frame::kEarlyWindow) until we announce our window.
+  void limit_to_early(uint32_t early);
+  // We sent OPEN_OK(window()): the peer's credit becomes window() in total,
+  // the early data already received included (docs/PROTOCOL.md).
+  void announce();
+  // Still limited to the early window (limit_to_early, no announce yet).
+  bool early() const { return early_ != 0; }
   // Accounts an incoming DATA payload; false if it exceeds the credit we gave.
   bool on_data(size_t n);
   // n bytes were written to the local socket.
@@ -41,6 +49,26 @@ class RecvWindow {
  private:
   uint32_t window_;
   uint32_t peer_credit_;
+  uint32_t early_ = 0;   // the early window while limited to it, else 0
   size_t buffered_ = 0;  // received, not yet delivered
   uint32_t owed_ = 0;    // delivered, not yet announced
+};
+
+// The bytes a client holds for targets that are still connecting (early
+// data), across all its streams. A server that sends early data on many
+// streams whose targets never connect must not grow the client without
+// bound: past the cap a stream is reset instead.
+class PendingBudget {
+ public:
+  explicit PendingBudget(size_t cap) : cap_(cap) {}
+  // Reserves n bytes; false (nothing reserved) if that would pass the cap.
+  bool take(size_t n);
+  // Returns n bytes reserved earlier.
+  void give(size_t n) { used_ -= n <= used_ ? n : used_; }
+  size_t used() const { return used_; }
+  size_t cap() const { return cap_; }
+
+ private:
+  size_t cap_;
+  size_t used_ = 0;
 };

@@ -624,3 +624,61 @@ TEST(TargetPolicy, AddReportsBadValue) {
   EXPECT_NE(std::string::npos, err.find("reversed")) << err;
   EXPECT_TRUE(p.empty()) << "a refused value adds nothing";
 }
+
+// ---------------------------------------------------------------------------
+// Resolved addresses of names admitted by name rules
+
+TEST(LocalAddressKind, Classifies) {
+  EXPECT_STREQ("loopback", local_address_kind(v4("127.0.0.1").sa()));
+  EXPECT_STREQ("loopback", local_address_kind(v4("127.255.0.9").sa()));
+  EXPECT_STREQ("loopback", local_address_kind(v6("::1").sa()));
+  EXPECT_STREQ("loopback", local_address_kind(v6("::ffff:127.0.0.1").sa()));
+  EXPECT_STREQ("link-local", local_address_kind(v4("169.254.169.254").sa()));
+  EXPECT_STREQ("link-local", local_address_kind(v6("fe80::1").sa()));
+  EXPECT_STREQ("link-local", local_address_kind(v6("febf::1").sa()));
+  EXPECT_STREQ("link-local", local_address_kind(v6("::ffff:169.254.1.1").sa()));
+  EXPECT_STREQ("unspecified", local_address_kind(v4("0.0.0.0").sa()));
+  EXPECT_STREQ("unspecified", local_address_kind(v6("::").sa()));
+  EXPECT_STREQ("unspecified", local_address_kind(v6("::ffff:0.0.0.0").sa()));
+  for (const char* ip : {"10.0.0.1", "128.0.0.1", "126.255.255.255", "169.253.1.1", "169.255.0.1",
+                         "0.0.0.1", "192.168.1.1"})
+    EXPECT_EQ(nullptr, local_address_kind(v4(ip).sa())) << ip;
+  for (const char* ip : {"fd00::1", "fec0::1", "::2", "2001:db8::1", "::ffff:10.0.0.1"})
+    EXPECT_EQ(nullptr, local_address_kind(v6(ip).sa())) << ip;
+  EXPECT_EQ(nullptr, local_address_kind(nullptr));
+}
+
+TEST(TargetPolicyResolved, EmptyPolicyPermitsAll) {
+  TargetPolicy p;
+  EXPECT_TRUE(p.permits_resolved("localhost", v4("127.0.0.1").sa(), 22));
+  EXPECT_TRUE(p.permits_resolved("metadata", v4("169.254.169.254").sa(), 80));
+}
+
+TEST(TargetPolicyResolved, NameRuleRefusesLocalAddresses) {
+  TargetPolicy p = policy({"localhost:8080", "*.corp.example", "10.0.0.0/8"});
+  for (const char* ip : {"127.0.0.1", "127.0.1.1", "169.254.169.254", "0.0.0.0"})
+    EXPECT_FALSE(p.permits_resolved("localhost", v4(ip).sa(), 8080)) << ip;
+  for (const char* ip : {"::1", "fe80::1", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254"})
+    EXPECT_FALSE(p.permits_resolved("evil.corp.example", v6(ip).sa(), 443)) << ip;
+  EXPECT_TRUE(p.permits_resolved("db.corp.example", v4("192.168.5.5").sa(), 443));
+  EXPECT_TRUE(p.permits_resolved("db.corp.example", v6("2001:db8::5").sa(), 443));
+  EXPECT_TRUE(p.permits_resolved("db.corp.example", v4("10.1.1.1").sa(), 443));
+}
+
+TEST(TargetPolicyResolved, AddressRuleAlsoAllowsIt) {
+  TargetPolicy p = policy({"localhost", "127.0.0.1:8080", "[::1]:9000", "169.254.0.0/16:80"});
+  EXPECT_TRUE(p.permits_resolved("localhost", v4("127.0.0.1").sa(), 8080));
+  EXPECT_TRUE(p.permits_resolved("localhost", v6("::ffff:127.0.0.1").sa(), 8080));
+  EXPECT_FALSE(p.permits_resolved("localhost", v4("127.0.0.1").sa(), 8081)) << "port outside";
+  EXPECT_FALSE(p.permits_resolved("localhost", v4("127.0.0.2").sa(), 8080)) << "other address";
+  EXPECT_TRUE(p.permits_resolved("localhost", v6("::1").sa(), 9000));
+  EXPECT_FALSE(p.permits_resolved("localhost", v6("::1").sa(), 8080));
+  EXPECT_TRUE(p.permits_resolved("localhost", v4("169.254.169.254").sa(), 80));
+}
+
+TEST(TargetPolicyResolved, LiteralsWereCheckedByAddress) {
+  // An IP-literal target is matched by network rules in permits(); the
+  // address it "resolves" to is itself.
+  TargetPolicy p = policy({"127.0.0.1:22", "localhost"});
+  EXPECT_TRUE(p.permits_resolved("127.0.0.1", v4("127.0.0.1").sa(), 22));
+}

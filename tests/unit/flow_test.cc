@@ -332,3 +332,118 @@ TEST(FlowSimulation, SmallWindowsManySeeds) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// RecvWindow before OPEN_OK (client side: the early-data window)
+
+TEST(RecvWindowEarly, LimitedToEarlyWindowUntilAnnounced) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_TRUE(w.early());
+  EXPECT_EQ(frame::kEarlyWindow, w.peer_credit());
+  EXPECT_EQ(1u << 20, w.window());  // what OPEN_OK will announce
+  EXPECT_TRUE(w.on_data(65000));
+  EXPECT_TRUE(w.on_data(536));       // exactly 65,536
+  EXPECT_FALSE(w.on_data(1));        // one byte beyond the early window
+  EXPECT_EQ(0u, w.peer_credit());
+}
+
+TEST(RecvWindowEarly, OneFrameBeyondRefusedWhole) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_TRUE(w.on_data(40000));
+  EXPECT_FALSE(w.on_data(30000));
+  EXPECT_EQ(frame::kEarlyWindow - 40000, w.peer_credit());  // unchanged by the refusal
+}
+
+TEST(RecvWindowEarly, AnnounceCountsTheEarlyData) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_TRUE(w.on_data(10000));
+  w.announce();
+  EXPECT_FALSE(w.early());
+  // OPEN_OK(W): W in total, the 10,000 early bytes included.
+  EXPECT_EQ((1u << 20) - 10000, w.peer_credit());
+  EXPECT_TRUE(w.on_data((1u << 20) - 10000));
+  EXPECT_FALSE(w.on_data(1));
+}
+
+TEST(RecvWindowEarly, AnnounceWithoutEarlyData) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  w.announce();
+  EXPECT_EQ(1u << 20, w.peer_credit());
+  w.announce();  // idempotent
+  EXPECT_EQ(1u << 20, w.peer_credit());
+}
+
+TEST(RecvWindowEarly, FullEarlyWindowThenAnnounce) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_TRUE(w.on_data(frame::kEarlyWindow));
+  w.announce();
+  EXPECT_EQ((1u << 20) - frame::kEarlyWindow, w.peer_credit());
+  EXPECT_EQ(frame::kEarlyWindow, w.buffered());
+}
+
+TEST(RecvWindowEarly, WindowNoLargerThanEarlyNeedsNoLimit) {
+  RecvWindow w(frame::kEarlyWindow);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_FALSE(w.early());
+  EXPECT_EQ(frame::kEarlyWindow, w.peer_credit());
+  w.announce();
+  EXPECT_EQ(frame::kEarlyWindow, w.peer_credit());
+}
+
+TEST(RecvWindowEarly, CreditReturnedAfterAnnounce) {
+  RecvWindow w(1u << 20);
+  w.limit_to_early(frame::kEarlyWindow);
+  EXPECT_TRUE(w.on_data(frame::kEarlyWindow));
+  w.announce();
+  w.on_delivered(frame::kEarlyWindow);
+  EXPECT_EQ(frame::kEarlyWindow, w.take_update(true));
+  EXPECT_EQ(1u << 20, w.peer_credit());
+}
+
+TEST(RecvWindowEarly, ServerWindowUnlimitedWithoutCall) {
+  // The server announces its window in OPEN: full credit from the start.
+  RecvWindow w(1u << 20);
+  EXPECT_FALSE(w.early());
+  EXPECT_TRUE(w.on_data(1u << 20));
+}
+
+// ---------------------------------------------------------------------------
+// PendingBudget
+
+TEST(PendingBudget, TakesUpToTheCap) {
+  PendingBudget b(1000);
+  EXPECT_TRUE(b.take(600));
+  EXPECT_TRUE(b.take(400));
+  EXPECT_EQ(1000u, b.used());
+  EXPECT_FALSE(b.take(1));
+  EXPECT_EQ(1000u, b.used());
+}
+
+TEST(PendingBudget, RefusalReservesNothing) {
+  PendingBudget b(1000);
+  EXPECT_TRUE(b.take(900));
+  EXPECT_FALSE(b.take(200));
+  EXPECT_EQ(900u, b.used());
+  EXPECT_TRUE(b.take(100));
+}
+
+TEST(PendingBudget, GiveReturnsBytes) {
+  PendingBudget b(65536);
+  EXPECT_TRUE(b.take(65536));
+  b.give(65536);
+  EXPECT_EQ(0u, b.used());
+  EXPECT_TRUE(b.take(65536));
+  b.give(100000);  // never below zero
+  EXPECT_EQ(0u, b.used());
+}
+
+TEST(PendingBudget, ZeroCapHoldsNothing) {
+  PendingBudget b(0);
+  EXPECT_FALSE(b.take(1));
+  EXPECT_TRUE(b.take(0));
+}
