@@ -11,10 +11,23 @@
 #include "net.h"
 #include "stream.h"
 
+namespace {
+constexpr int64_t kLimitWarningMs = 5000;  // a count of refusals at most this often
+}  // namespace
+
+ForwardClient::LimitWarning::LimitWarning(event_base* b, const char* w, const char* u,
+                                          const char* o)
+    : base(b), what(w), unit(u), option(o), throttle(kLimitWarningMs),
+      timer(evtimer_new(b, ForwardClient::limit_warning_cb, this)) {}
+
 ForwardClient::ForwardClient(event_base* base, ClientOptions options, std::function<void(int)> done)
     : base_(base),
       options_(std::move(options)),
       done_(std::move(done)),
+      pending_(options_.max_pending_bytes),
+      streams_warning_(base, "OPENs refused", "streams", "--max-streams"),
+      udp_warning_(base, "UDP_OPENs refused", "UDP sessions", "--max-udp-sessions"),
+      pending_warning_(base, "streams reset", "", "--max-pending-bytes"),
       reaper_(base),
       retry_timer_(evtimer_new(base, retry_cb, this)) {
   // One session id for the life of the process: the server uses it to
@@ -40,6 +53,13 @@ bool ForwardClient::start(std::string& err) {
       return false;
     }
   }
+  targets_.dns = dns_.get();
+  targets_.policy = &options_.allow;
+  targets_.connect_timeout_sec = options_.connect_timeout_sec;
+  targets_.pending = &pending_;
+  targets_.warn_limit = [this](const std::string& line) {
+    warn_limit(pending_warning_, tunnel_ ? tunnel_->peer() : "?", line);
+  };
   connect_server();
   return true;
 }
@@ -228,8 +248,43 @@ bool ForwardClient::admit(Tunnel& t, uint32_t id, const std::string& host, uint1
   return true;
 }
 
+void ForwardClient::warn_limit(LimitWarning& w, const std::string& peer, const std::string& line) {
+  w.peer = peer;
+  if (w.throttle.admit(loop_time_ms(base_))) {
+    log_warnx("%s (more are counted, reported every %lld s)", line.c_str(),
+              static_cast<long long>(kLimitWarningMs / 1000));
+    return;
+  }
+  if (!evtimer_pending(w.timer.get(), nullptr)) {
+    timeval tv{static_cast<time_t>(kLimitWarningMs / 1000), 0};
+    evtimer_add(w.timer.get(), &tv);
+  }
+}
+
+void ForwardClient::limit_warning_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* w = static_cast<LimitWarning*>(arg);
+  if (uint64_t n = w->throttle.take_suppressed(loop_time_ms(w->base)))
+    log_warnx("server %s: %llu more %s by %s in the last %lld s", w->peer.c_str(),
+              static_cast<unsigned long long>(n), w->what, w->option,
+              static_cast<long long>(kLimitWarningMs / 1000));
+}
+
+bool ForwardClient::over_cap(Tunnel& t, uint32_t id, size_t count, size_t cap, LimitWarning& w,
+                             const char* kind, const std::string& host, uint16_t port) {
+  if (count < cap) return false;
+  std::string why = std::to_string(count) + " " + w.unit + " open, the " + w.option + " limit";
+  warn_limit(w, t.peer(),
+             "server " + t.peer() + " asked for " + format_host_port(printable(host), port) + " (" +
+                 kind + ", id " + std::to_string(id) + "): refused, " + why);
+  t.send_failure(frame::Type::open_fail, id, frame::Reason::resource_limit, "client: " + why);
+  return true;
+}
+
 void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& open) {
   if (!admit(t, id, open.host, open.port, "tcp")) return;
+  if (over_cap(t, id, t.stream_count(), options_.max_streams, streams_warning_, "tcp", open.host,
+               open.port))
+    return;
   BufferEventPtr bev(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     t.send_failure(frame::Type::open_fail, id, frame::Reason::resource_limit, "out of memory");
@@ -238,12 +293,16 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
   Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
-  s->connect_target(dns_.get(), open.host, open.port, options_.connect_timeout_sec, open.window);
+  s->connect_target(targets_, open.host, open.port, open.window);
 }
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
   if (!admit(t, id, open.host, open.port, "udp")) return;
-  auto target_ptr = std::make_unique<UdpTarget>(base_, dns_.get(), t, id, open.host, open.port,
+  if (over_cap(t, id, udp_.size(), options_.max_udp_sessions, udp_warning_, "udp", open.host,
+               open.port))
+    return;
+  auto target_ptr = std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow, t, id,
+                                                open.host, open.port,
                                                 [this](uint32_t gone) {
                                                   auto it = udp_.find(gone);
                                                   if (it == udp_.end()) return;

@@ -11,7 +11,10 @@
 #include "access.h"
 #include "auth.h"
 #include "ev.h"
+#include "flow.h"
+#include "log_throttle.h"
 #include "reaper.h"
+#include "stream.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "udp_target.h"
@@ -30,6 +33,11 @@ struct ClientOptions {
   ClientTlsOptions tls;
   std::shared_ptr<SSL_CTX> tls_ctx;  // set when tls.enabled
   TargetPolicy allow;                // --allow; empty: every target the server names
+  // Limits against a server (or an on-path attacker on a plain channel)
+  // that floods us; past them OPEN / UDP_OPEN get OPEN_FAIL resource_limit.
+  size_t max_streams = 10000;              // --max-streams, per channel
+  size_t max_udp_sessions = 4096;          // --max-udp-sessions, per channel
+  size_t max_pending_bytes = 16u << 20;    // --max-pending-bytes: early data for connecting targets
 };
 
 class ForwardClient final : public TunnelHandler {
@@ -57,6 +65,23 @@ class ForwardClient final : public TunnelHandler {
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
   static void retry_cb(evutil_socket_t, short, void* arg) noexcept;
   static void drain_cb(evutil_socket_t, short, void* arg) noexcept;
+  // A warning a flooding server triggers at will: logged once, then as a
+  // count every few seconds (log_throttle.h).
+  struct LimitWarning {
+    LimitWarning(event_base* base, const char* what, const char* unit, const char* option);
+    event_base* base;
+    const char* what;    // "OPENs refused"
+    const char* unit;    // "streams"
+    const char* option;  // "--max-streams"
+    LogThrottle throttle;
+    EventPtr timer;
+    std::string peer;
+  };
+  static void limit_warning_cb(evutil_socket_t, short, void* arg) noexcept;
+  void warn_limit(LimitWarning& w, const std::string& peer, const std::string& line);
+  // OPEN_FAIL resource_limit past a cap; true if id was refused.
+  bool over_cap(Tunnel& t, uint32_t id, size_t count, size_t cap, LimitWarning& w,
+                const char* kind, const std::string& host, uint16_t port);
   bool admit(Tunnel& t, uint32_t id, const std::string& host, uint16_t port, const char* kind);
   void connect_server();
   void on_connect_event(short what);
@@ -67,6 +92,10 @@ class ForwardClient final : public TunnelHandler {
   event_base* base_;
   ClientOptions options_;
   std::function<void(int)> done_;
+  // Declared before what holds streams, so it outlives them.
+  PendingBudget pending_;
+  LimitWarning streams_warning_, udp_warning_, pending_warning_;
+  TargetContext targets_;
   Reaper reaper_;
   EvdnsBasePtr dns_;
   EventPtr retry_timer_;

@@ -1,6 +1,7 @@
 // forward-client: argv -> dial the server -> event loop. No config file.
 #include <getopt.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +49,12 @@ void usage(FILE* out) {
           "                                 10.0.0.0/8, 10.0.0.5:22, 10.0.0.0/24:8000-9000,\n"
           "                                 [fd00::/64]:22, db.internal:5432, *.corp.example;\n"
           "                                 without --allow the client trusts its server fully\n"
+          "      --max-streams N            refuse (resource_limit) the server's OPENs beyond N\n"
+          "                                 streams on the channel (default 10000)\n"
+          "      --max-udp-sessions N       likewise for UDP sessions (default 4096)\n"
+          "      --max-pending-bytes SIZE   early data held for targets still connecting, all\n"
+          "                                 streams together; a stream whose data would pass it\n"
+          "                                 is reset (default 16M; suffixes K, M, G)\n"
           "      --user USER                drop root privileges to USER after reading keys\n"
           "      --tag NAME                 serve the server's mappings of this tag (default 'default')\n"
           "      --retry-delay SECONDS      first wait before reconnecting (default 1); it doubles\n"
@@ -79,6 +86,36 @@ bool parse_seconds(const char* text, int& out, long min = 1) {
   return true;
 }
 
+// A count in [1, 10,000,000].
+bool parse_count(const char* text, size_t& out) {
+  char* end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end != '\0' || errno || v < 1 || v > 10000000) return false;
+  out = static_cast<size_t>(v);
+  return true;
+}
+
+// Bytes, with an optional K, M or G suffix (powers of 1024), at most 1T.
+bool parse_size(const char* text, size_t& out) {
+  char* end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (*text < '0' || *text > '9' || errno) return false;
+  int shift = 0;
+  switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: return false;
+  }
+  if (*end && end[1] != '\0') return false;
+  if (v > (1ULL << 40) >> shift) return false;
+  out = static_cast<size_t>(v << shift);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +129,7 @@ int main(int argc, char** argv) {
   enum {
     kKeyFile = 256, kNoAuth, kName, kTls, kCaFile, kFingerprint, kServerName, kCert, kCertKey, kUser,
     kAllow, kTag, kRetryMax, kNoReconnect, kHeartbeat, kDaemon, kPidFile,
+    kMaxStreams, kMaxUdpSessions, kMaxPendingBytes,
   };
   static const option long_opts[] = {
       {"key-file", required_argument, nullptr, kKeyFile},
@@ -111,6 +149,9 @@ int main(int argc, char** argv) {
       {"heartbeat", required_argument, nullptr, kHeartbeat},
       {"daemon", no_argument, nullptr, kDaemon},
       {"pid-file", required_argument, nullptr, kPidFile},
+      {"max-streams", required_argument, nullptr, kMaxStreams},
+      {"max-udp-sessions", required_argument, nullptr, kMaxUdpSessions},
+      {"max-pending-bytes", required_argument, nullptr, kMaxPendingBytes},
       {"retry-delay", required_argument, nullptr, 'r'},
       {"connect-timeout", required_argument, nullptr, 't'},
       {"log-level", required_argument, nullptr, 'l'},
@@ -141,6 +182,28 @@ int main(int argc, char** argv) {
       case kHeartbeat:
         if (!parse_seconds(optarg, opts.heartbeat_sec, 0)) {
           fprintf(stderr, "forward-client: --heartbeat: bad value '%s' (0-3600 seconds)\n", optarg);
+          return kExitUsage;
+        }
+        break;
+      case kMaxStreams:
+        if (!parse_count(optarg, opts.max_streams)) {
+          fprintf(stderr, "forward-client: --max-streams: bad value '%s' (1-10000000)\n", optarg);
+          return kExitUsage;
+        }
+        break;
+      case kMaxUdpSessions:
+        if (!parse_count(optarg, opts.max_udp_sessions)) {
+          fprintf(stderr, "forward-client: --max-udp-sessions: bad value '%s' (1-10000000)\n",
+                  optarg);
+          return kExitUsage;
+        }
+        break;
+      case kMaxPendingBytes:
+        if (!parse_size(optarg, opts.max_pending_bytes)) {
+          fprintf(stderr,
+                  "forward-client: --max-pending-bytes: bad value '%s' (bytes, or with a K, M or "
+                  "G suffix: 16M)\n",
+                  optarg);
           return kExitUsage;
         }
         break;
@@ -296,8 +359,10 @@ int main(int argc, char** argv) {
   signals.on(SIGUSR1, [&] { client.poke(); });
   // Nothing to reload (no config file); HUP must not kill the client.
   signals.on(SIGHUP, [&] { client.poke(); });
-  log_notice("forward-client %s started; targets allowed: %s", PACKAGE_VERSION,
-             opts.allow.str().c_str());
+  log_notice("forward-client %s started; targets allowed: %s; at most %zu streams, %zu UDP "
+             "sessions, %zu bytes of early data pending",
+             PACKAGE_VERSION, opts.allow.str().c_str(), opts.max_streams, opts.max_udp_sessions,
+             opts.max_pending_bytes);
   event_base_dispatch(base.get());
   remove_pid_file(pid_file);
   return exit_status;

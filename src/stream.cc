@@ -113,17 +113,48 @@ void Stream::on_open_fail(const frame::Failure& f) {
          false, false);
 }
 
-void Stream::connect_target(evdns_base* dns, const std::string& host, uint16_t port,
-                            int timeout_sec, uint32_t send_window) {
+void Stream::connect_target(const TargetContext& ctx, const std::string& host, uint16_t port,
+                            uint32_t send_window) {
   send_ = SendCredit(send_window);
+  // docs/PROTOCOL.md: 65,536 bytes of early data until OPEN_OK, not a
+  // whole window per stream the server may never let us connect.
+  recv_.limit_to_early(frame::kEarlyWindow);
+  targets_ = &ctx;
   connecting_ = true;
+  resolution_.start(ctx.dns, *ctx.policy, host, port, SOCK_STREAM,
+                    [this, host, port](const ResolvedTarget& r) { on_resolved(host, port, r); });
+}
+
+void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedTarget& r) {
+  if (state_ != State::opening) return;
+  if (r.outcome == ResolvedTarget::Outcome::dns_error) {
+    on_target_failed(BEV_EVENT_ERROR, r.dns_error);
+    return;
+  }
+  const auto* sa = reinterpret_cast<const sockaddr*>(&r.addr);
+  if (r.outcome == ResolvedTarget::Outcome::not_allowed) {
+    log_warnx("server %s asked for %s (tcp, id %u): refused, %s resolved to %s (%s), not allowed "
+              "by --allow (%s)",
+              tunnel_.peer().c_str(), format_host_port(printable(host), port).c_str(), id_,
+              printable(host).c_str(), format_sockaddr(sa).c_str(), r.kind ? r.kind : "?",
+              targets_->policy->str().c_str());
+    tunnel_.send_failure(frame::Type::open_fail, id_, frame::Reason::not_allowed,
+                         kResolvedNotAllowedText);
+    finish(std::string("cannot connect target: ") + kResolvedNotAllowedText, false, false);
+    return;
+  }
   // A write timeout bounds connect(); it is cleared once connected.
-  timeval tv{timeout_sec, 0};
+  timeval tv{targets_->connect_timeout_sec, 0};
   bufferevent_set_timeouts(local_.get(), nullptr, &tv);
-  if (bufferevent_socket_connect_hostname(local_.get(), dns, AF_UNSPEC, host.c_str(), port) != 0) {
+  if (bufferevent_socket_connect(local_.get(), sa, static_cast<int>(r.len)) != 0) {
     // Immediate failure: the event callback may not run, answer now.
     on_target_failed(BEV_EVENT_ERROR);
   }
+}
+
+void Stream::release_pending() {
+  if (pending_ && targets_ && targets_->pending) targets_->pending->give(pending_);
+  pending_ = 0;
 }
 
 void Stream::on_target_connected() {
@@ -131,21 +162,23 @@ void Stream::on_target_connected() {
   set_nodelay(fd);
   bufferevent_set_timeouts(local_.get(), nullptr, nullptr);
   connecting_ = false;
+  // The early data now counts as ordinary output, bounded by the window.
+  release_pending();
   take_over_io();
   // Only the info and debug lines name the local address: skip the
   // getsockname() per connection when they are not logged.
   if (log_enabled(LogLevel::info)) label_ += " via " + local_name(fd);
   std::string payload;
   frame::encode_u32(recv_.window(), payload);
+  recv_.announce();
   tunnel_.send_control(frame::Type::open_ok, id_, payload);
   log_debug("stream %u: connected (%s)", id_, label_.c_str());
   become_open();
 }
 
-void Stream::on_target_failed(short what) {
+void Stream::on_target_failed(short what, int dns_err) {
   if (state_ != State::opening) return;
   frame::Failure f;
-  int dns_err = bufferevent_socket_get_dns_error(local_.get());
   int sock_err = EVUTIL_SOCKET_ERROR();
   if (dns_err) {
     f.reason = static_cast<uint8_t>(frame::Reason::dns);
@@ -245,9 +278,29 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
     return false;
   }
   if (!recv_.on_data(n)) {
-    err = "stream " + std::to_string(id_) + ": peer sent " + std::to_string(n) +
-          " bytes with only " + std::to_string(recv_.peer_credit()) + " bytes of credit";
+    if (recv_.early())
+      err = "stream " + std::to_string(id_) + ": early data beyond the " +
+            std::to_string(frame::kEarlyWindow) + "-byte window (" +
+            std::to_string(recv_.buffered() + n) + " bytes before OPEN_OK)";
+    else
+      err = "stream " + std::to_string(id_) + ": peer sent " + std::to_string(n) +
+            " bytes with only " + std::to_string(recv_.peer_credit()) + " bytes of credit";
     return false;
+  }
+  if (connecting_ && targets_ && targets_->pending) {
+    // Client: held until the target connects, counted across all streams.
+    if (!targets_->pending->take(n)) {
+      evbuffer_drain(src, n);
+      std::string why = "early data held for targets still connecting would pass "
+                        "--max-pending-bytes (" +
+                        std::to_string(targets_->pending->cap()) + " bytes)";
+      if (targets_->warn_limit)
+        targets_->warn_limit("server " + tunnel_.peer() + ": stream " + std::to_string(id_) +
+                             " (" + label_ + ") reset: " + why);
+      finish(why, true, true, frame::Reason::resource_limit);
+      return true;
+    }
+    pending_ += n;
   }
   bytes_from_peer_ += n;
   if (BufferBudget* b = tunnel_.limits().budget) b->add(n);
@@ -360,6 +413,8 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
     b->cancel(this);
     b->remove(recv_.buffered());  // dropped with the socket
   }
+  resolution_.cancel();
+  release_pending();
   if (send_reset) tunnel_.send_failure(frame::Type::reset, id_, reset_reason, reason);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   log_info("stream %u closed: %s, sent %llu bytes, received %llu bytes, %.3f s: %s", id_,

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,8 +23,20 @@
 #include "reaper.h"
 #include "socket_reader.h"
 #include "socket_writer.h"
+#include "target_resolver.h"
 
 class Tunnel;
+
+// Client side: what all the client's streams share (ForwardClient owns it
+// and outlives its streams).
+struct TargetContext {
+  evdns_base* dns = nullptr;
+  const TargetPolicy* policy = nullptr;  // --allow
+  int connect_timeout_sec = 10;
+  PendingBudget* pending = nullptr;  // early data held while targets connect
+  // A warning the server can trigger at will: the owner rate-limits it.
+  std::function<void(const std::string&)> warn_limit;
+};
 
 class Stream : public Disposable, private SocketWriter::Owner, private BufferBudget::Waiter {
  public:
@@ -48,8 +61,9 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   void on_open_ok(uint32_t window);
   void on_open_fail(const frame::Failure& f);
 
-  // Client side: connect the target, then answer OPEN_OK or OPEN_FAIL.
-  void connect_target(evdns_base* dns, const std::string& host, uint16_t port, int timeout_sec,
+  // Client side: resolve and connect the target, then answer OPEN_OK or
+  // OPEN_FAIL. Until OPEN_OK the server may send only the early window.
+  void connect_target(const TargetContext& ctx, const std::string& host, uint16_t port,
                       uint32_t send_window);
 
   // Frames from the peer. false (with err) means a protocol violation that
@@ -86,8 +100,11 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   // are ours, the bufferevent only holds the buffers.
   void take_over_io();
   void on_local_event(short what);
+  void on_resolved(const std::string& host, uint16_t port, const ResolvedTarget& r);
   void on_target_connected();
-  void on_target_failed(short what);
+  void on_target_failed(short what, int dns_err = 0);
+  // Early data held for the target is no longer pending (connected or gone).
+  void release_pending();
   void on_output_drained(size_t n);
   void become_open();
   // Open, or a server stream still opening but allowed early data.
@@ -120,6 +137,9 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   bool remote_eof_ = false;  // peer sent EOF for channel -> local
   bool write_shut_ = false;  // we called shutdown(SHUT_WR)
   bool waiting_for_channel_ = false;
+  const TargetContext* targets_ = nullptr;  // client side
+  TargetResolution resolution_;             // client side, while resolving
+  size_t pending_ = 0;  // client: early data counted in targets_->pending
   uint64_t bytes_to_peer_ = 0;    // local -> channel
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;

@@ -14,44 +14,42 @@ constexpr size_t kMaxPending = 16;  // datagrams held while a name resolves
 constexpr int kBatch = 64;
 }  // namespace
 
-UdpTarget::UdpTarget(event_base* base, evdns_base* dns, Tunnel& tunnel, uint32_t id,
-                     const std::string& host, uint16_t port, std::function<void(uint32_t)> forget)
-    : base_(base), dns_(dns), tunnel_(tunnel), id_(id), host_(host), port_(port),
+UdpTarget::UdpTarget(event_base* base, evdns_base* dns, const TargetPolicy& policy,
+                     Tunnel& tunnel, uint32_t id, const std::string& host, uint16_t port,
+                     std::function<void(uint32_t)> forget)
+    : base_(base), dns_(dns), policy_(policy), tunnel_(tunnel), id_(id), host_(host), port_(port),
       forget_(std::move(forget)) {}
 
 UdpTarget::~UdpTarget() {
-  if (resolving_) evdns_getaddrinfo_cancel(resolving_);
+  resolution_.cancel();
   read_event_.reset();
   if (fd_ >= 0) close(fd_);
 }
 
 void UdpTarget::start() {
-  sockaddr_storage ss;
-  socklen_t len;
-  if (ip_literal_to_sockaddr(host_, port_, ss, len)) {
-    connect_to(reinterpret_cast<sockaddr*>(&ss), len);
-    return;
-  }
-  evutil_addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_protocol = IPPROTO_UDP;
-  std::string port = std::to_string(port_);
-  // May call back at once (e.g. /etc/hosts); the request pointer is then null.
-  resolving_ = evdns_getaddrinfo(dns_, host_.c_str(), port.c_str(), &hints, resolved_cb, this);
+  resolution_.start(dns_, policy_, host_, port_, SOCK_DGRAM,
+                    [this](const ResolvedTarget& r) { on_resolved(r); });
 }
 
-void UdpTarget::resolved_cb(int result, evutil_addrinfo* res, void* arg) noexcept {
-  auto* self = static_cast<UdpTarget*>(arg);
-  self->resolving_ = nullptr;
-  if (result == EVUTIL_EAI_CANCEL) return;
-  if (result != 0 || !res) {
-    self->fail(std::string("DNS: ") + evutil_gai_strerror(result),
-               static_cast<int>(frame::Reason::dns));
-  } else {
-    self->connect_to(res->ai_addr, static_cast<socklen_t>(res->ai_addrlen));
+void UdpTarget::on_resolved(const ResolvedTarget& r) {
+  switch (r.outcome) {
+    case ResolvedTarget::Outcome::dns_error:
+      fail(std::string("DNS: ") + evutil_gai_strerror(r.dns_error),
+           static_cast<int>(frame::Reason::dns));
+      return;
+    case ResolvedTarget::Outcome::not_allowed:
+      log_warnx("server %s asked for %s (udp, id %u): refused, %s resolved to %s (%s), not "
+                "allowed by --allow (%s)",
+                tunnel_.peer().c_str(), format_host_port(printable(host_), port_).c_str(), id_,
+                printable(host_).c_str(),
+                format_sockaddr(reinterpret_cast<const sockaddr*>(&r.addr)).c_str(),
+                r.kind ? r.kind : "?", policy_.str().c_str());
+      fail(kResolvedNotAllowedText, static_cast<int>(frame::Reason::not_allowed));
+      return;
+    case ResolvedTarget::Outcome::ok:
+      connect_to(reinterpret_cast<const sockaddr*>(&r.addr), r.len);
+      return;
   }
-  if (res) evutil_freeaddrinfo(res);
 }
 
 void UdpTarget::connect_to(const sockaddr* sa, socklen_t len) {
