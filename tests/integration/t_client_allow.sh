@@ -9,7 +9,8 @@
 #    (localhost), nor an inet_aton-style spelling (0x7f.0.0.1); an
 #    IPv4-mapped IPv6 literal of an allowed IP is the same address;
 #  - a name rule (localhost) admits that name (in any case) but
-#    not the IP it resolves to;
+#    not the IP it resolves to, and alone not even the name, since it
+#    resolves to loopback (served with an address rule too, case 3);
 #  - --allow is repeatable; without it the client connects anything (the
 #    canary then sees a connection, showing the refusals above were real);
 #  - bad --allow values exit 64 with a message.
@@ -55,6 +56,17 @@ refused() {
         note_failure "$CLIENT_NAME: $3: client did not log 'asked for $2 ... refused, not in --allow'"
 }
 
+# refused_resolved PORT TARGET WHAT: admitted by a name rule, refused once
+# resolved to a loopback address.
+refused_resolved() {
+    local out before re="asked for $2 .*refused, .* resolved to 127\\.0\\.0\\.1"
+    before=$(log_count "$CLIENT_LOG" "$re")
+    out=$(sech peer --port "$1" --expect closed --within 2 2>&1) ||
+        note_failure "$CLIENT_NAME: $3: public port $1 not closed without data within 2 s: $out"
+    wait_log "$CLIENT_LOG" "$re" $((before + 1)) 3 ||
+        note_failure "$CLIENT_NAME: $3: client did not log 'asked for $2 ... resolved to 127.0.0.1'"
+}
+
 # run_client NAME ARGS...: a fresh client with ARGS, channel up.
 run_client() {
     CLIENT_NAME=$1
@@ -78,10 +90,12 @@ refused "$PNB" "localhost:$CANARY" "a name to another port"
 grep -q "not allowed" "$SERVER_LOG" || note_failure "server did not log the client's 'not allowed' refusal"
 stop_bg "$CLIENT_PID"
 
-# 2. a name rule
+# 2. a name rule: it admits the name (in any case), but localhost resolves
+# to loopback, which a name rule alone does not admit (case 3 serves it
+# with an address rule too; t_sec_client.sh)
 run_client client-name --allow "localhost:$ECHO"
-served "$PN" "localhost:$ECHO allowed"
-served "$PNU" "LOCALHOST is localhost"
+refused_resolved "$PN" "localhost:$ECHO" "a name rule alone, resolving to loopback"
+refused_resolved "$PNU" "LOCALHOST:$ECHO" "LOCALHOST is localhost, resolving to loopback"
 refused "$PA" "127.0.0.1:$ECHO" "the IP a name rule resolves to"
 refused "$PM" "\[::ffff:127.0.0.1\]:$ECHO" "the mapped-IPv6 IP of a name rule"
 refused "$PNB" "localhost:$CANARY" "the allowed name, another port"
