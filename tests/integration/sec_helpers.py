@@ -414,8 +414,9 @@ def cmd_client(a):
         return hmac.new(key, msg, hashlib.sha256).digest()
 
     if not a.no_auth:
-        s.sendall(frame(AUTH, proof(1) + bytes([len(name)]) + name))
+        time.sleep(a.auth_delay)  # a slow handshake (a TLS client far away)
         try:
+            s.sendall(frame(AUTH, proof(1) + bytes([len(name)]) + name))
             r = recv_frame(s)
         except OSError:
             r = None
@@ -740,7 +741,7 @@ def cmd_hold(a):
     socks = []
     for _ in range(a.n):
         try:
-            socks.append(connect(a.port, timeout=5.0))
+            socks.append(connect(a.port, src=a.src, timeout=5.0))
         except OSError as e:
             log("connect: %r" % e)
             break
@@ -931,6 +932,7 @@ def main():
     sp.add_argument("--no-auth", action="store_true", help="HELLO without AUTH (AUTH = none servers)")
     sp.add_argument("--mode", choices=("polite", "serve", "silent", "ping-flood"), default="polite")
     sp.add_argument("--pings", type=int, default=3000000)
+    sp.add_argument("--auth-delay", type=float, default=0.0, help="seconds between HELLO and AUTH")
 
     sp = add("session-of", cmd_session_of)
     sp.add_argument("--file", required=True)
@@ -964,6 +966,7 @@ def main():
 
     sp = add("hold", cmd_hold)
     sp.add_argument("--port", type=int, required=True)
+    sp.add_argument("--src", default=HOST, help="source address (any 127.x)")
     sp.add_argument("-n", type=int, default=100)
     sp.add_argument("--hold", type=float, default=5.0)
 
