@@ -44,7 +44,8 @@ void usage(FILE* out) {
           "  -h, --help            show this help and exit\n"
           "      --version         show the version and exit\n"
           "\n"
-          "signals: HUP reloads CONFIG (a bad one is refused and the running one kept),\n"
+          "signals: HUP reloads CONFIG (a bad one is refused and the running one kept;\n"
+          "channels whose key or tag it revokes are closed),\n"
           "TERM/INT stop accepting and let streams finish for up to DRAIN_TIMEOUT seconds,\n"
           "USR1 logs the status (channels, mappings, streams, bytes).\n"
           "exit status: 0 ok, 1 runtime failure (e.g. a port in use), 64 usage, 78 bad config.\n");
