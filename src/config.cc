@@ -364,7 +364,7 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 1, 3600, c.open_timeout_sec)) bad("expected seconds, 1-3600");
   } else if (is("MAX_BUFFERED_BYTES")) {
     if (!parse_size(value, 1ull << 20, 1ull << 40, c.max_buffered_bytes))
-      bad("expected bytes, 1M-1T, with an optional K, M or G suffix");
+      bad("expected bytes, 1M-1T, with an optional K, M, G or T suffix");
   } else if (is("MAX_STREAMS_PER_CLIENT")) {
     if (!parse_int(value, 1, 10000000, c.max_streams_per_client)) bad("expected a number, 1-10000000");
   } else if (strcasecmp(key.c_str(), "INNER_PORT") == 0) {
