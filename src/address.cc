@@ -4,6 +4,8 @@
 #include <cstring>
 #include <netinet/in.h>
 
+#include "hex.h"
+
 bool parse_port(const std::string& text, uint16_t& out) {
   if (text.empty() || text.size() > 5) return false;
   unsigned v = 0;
@@ -121,6 +123,21 @@ std::string format_host_port(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
+bool is_wildcard(const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; }
+
+int address_family(const std::string& h) {
+  return h.find(':') == std::string::npos ? AF_INET : AF_INET6;
+}
+
+bool same_address(const std::string& a, const std::string& b) {
+  if (address_family(a) != address_family(b)) return false;
+  if (is_wildcard(a) || is_wildcard(b)) return is_wildcard(a) && is_wildcard(b);
+  sockaddr_storage sa, sb;
+  socklen_t la, lb;
+  if (!ip_literal_to_sockaddr(a, 1, sa, la) || !ip_literal_to_sockaddr(b, 1, sb, lb)) return a == b;
+  return la == lb && memcmp(&sa, &sb, la) == 0;
+}
+
 std::string format_sockaddr(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = "?";
   if (!sa) return "?";
@@ -153,10 +170,7 @@ std::string printable(const std::string& text, size_t max_len) {
     if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
     } else {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
+      out += "\\x" + hex_encode(&c, 1);
     }
   }
   if (text.size() > max_len) out += "...";

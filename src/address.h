@@ -25,6 +25,14 @@ bool is_valid_hostname(const std::string& name);
 bool ip_literal_to_sockaddr(const std::string& host, uint16_t port, sockaddr_storage& ss,
                             socklen_t& len);
 
+// Bind addresses as the configuration writes them: "" (every IPv4
+// address), an IPv4 or IPv6 literal. The one notion of "same address":
+// the IPv4 wildcard is "" or "0.0.0.0", the IPv6 wildcard "::"; literals
+// compare by value ("::1" and "0:0::1" are one address).
+bool is_wildcard(const std::string& bind_host);
+int address_family(const std::string& bind_host);  // AF_INET for "" and IPv4, else AF_INET6
+bool same_address(const std::string& a, const std::string& b);
+
 // "1.2.3.4:80", "[::1]:80"; host names are written as-is.
 std::string format_host_port(const std::string& host, uint16_t port);
 std::string format_sockaddr(const sockaddr* sa);

@@ -7,18 +7,12 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "secret_file.h"
 
 namespace {
 
 const char kProofLabel[] = "tcp-forward channel auth";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -27,13 +21,7 @@ bool decode_key_text(const std::string& text, Key& out, std::string& err) {
   for (char c : text)
     if (!isspace(static_cast<unsigned char>(c))) t += c;
   out.clear();
-  bool hex = !t.empty() && t.size() % 2 == 0;
-  for (char c : t)
-    if (hex_value(c) < 0) hex = false;
-  if (hex) {
-    for (size_t i = 0; i < t.size(); i += 2)
-      out.push_back(static_cast<uint8_t>(hex_value(t[i]) << 4 | hex_value(t[i + 1])));
-  } else {
+  if (t.empty() || !hex_decode(t, out)) {
     if (t.empty() || t.size() % 4 != 0) {
       err = "not hex or base64 text";
       return false;

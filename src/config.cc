@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "frame.h"
+#include "names.h"
 
 namespace {
 
@@ -238,14 +239,6 @@ void add_rule(ParseState& st, const std::string& key, const std::string& value) 
   st.rules->push_back(RuleEntry{target, kind, value, st.file, st.line});
 }
 
-// A tag as [TAG], HELLO and the command line accept it.
-bool valid_tag(const std::string& t) {
-  if (t.empty() || t.size() > frame::kMaxTag) return false;
-  for (char c : t)
-    if (c <= 0x20 || c >= 0x7f) return false;
-  return true;
-}
-
 // "alice.TAGS = site-b, db": the tags client alice may serve.
 void add_client_tags(ParseState& st, const std::string& name, const std::string& value) {
   std::vector<std::string> tags;
@@ -264,8 +257,8 @@ void add_client_tags(ParseState& st, const std::string& name, const std::string&
     return;
   }
   for (const auto& t : tags)
-    if (!valid_tag(t)) {
-      st.error(name + ".TAGS: bad tag '" + printable(t, 80) + "' (1-64 printable characters, no spaces)");
+    if (!valid_name(t)) {
+      st.error(name + ".TAGS: bad tag '" + printable(t, 80) + "' (" + kNameRule + ")");
       return;
     }
   if (st.config->client_tags.count(name)) {
@@ -283,15 +276,10 @@ void add_client(ParseState& st, const std::string& key, const std::string& value
     return;
   }
   const std::string& name = key;
-  if (name.empty() || name.size() > frame::kMaxClientName) {
-    st.error("client name '" + printable(name, 80) + "' must be 1-64 characters");
+  if (!valid_name(name)) {
+    st.error("client name '" + printable(name, 80) + "': expected " + kNameRule);
     return;
   }
-  for (char c : name)
-    if (c <= 0x20 || c >= 0x7f) {
-      st.error("client name '" + printable(name, 80) + "' has a non-printable character or space");
-      return;
-    }
   if (value.empty()) {
     st.error("client " + name + ": expected a key file");
     return;
@@ -441,11 +429,8 @@ std::string dir_of(const std::string& path) {
 // A rule or tag key without an address ("1234") names the port on every
 // address; with one ("127.0.0.1:1234") only that address.
 bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
-  auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0"; };
   if (m.public_port != pub.port || m.udp != udp) return false;
-  if (pub.host.empty()) return true;
-  if (wildcard(m.bind_host) && wildcard(pub.host)) return true;
-  return m.bind_host == pub.host;
+  return pub.host.empty() || same_address(m.bind_host, pub.host);
 }
 
 void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
@@ -471,10 +456,9 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       }
     }
     if (r.kind == "TAG") {
-      if (!valid_tag(r.value)) {
+      if (!valid_name(r.value)) {
         errors.push_back({r.file, r.line, "tag for " + r.target + ": bad value: '" +
-                                              printable(r.value, 80) +
-                                              "' (1-64 printable characters, no spaces)"});
+                                              printable(r.value, 80) + "' (" + kNameRule + ")"});
         continue;
       }
       for (Mapping* m : targets) m->tag = r.value;
@@ -511,16 +495,8 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
 
 bool overlaps(const Mapping& a, const Mapping& b) {
   if (a.public_port != b.public_port || a.udp != b.udp) return false;
-  auto family = [](const std::string& h) { return h.find(':') == std::string::npos ? 4 : 6; };
-  auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; };
-  if (family(a.bind_host) != family(b.bind_host)) return false;
-  if (wildcard(a.bind_host) || wildcard(b.bind_host)) return true;
-  sockaddr_storage sa, sb;
-  socklen_t la, lb;
-  if (!ip_literal_to_sockaddr(a.bind_host, 1, sa, la) || !ip_literal_to_sockaddr(b.bind_host, 1, sb, lb))
-    return a.bind_host == b.bind_host;
-  // Compare parsed addresses so "::1" and "0:0::1" are one address.
-  return la == lb && memcmp(&sa, &sb, la) == 0;
+  if (address_family(a.bind_host) != address_family(b.bind_host)) return false;
+  return is_wildcard(a.bind_host) || is_wildcard(b.bind_host) || same_address(a.bind_host, b.bind_host);
 }
 
 }  // namespace

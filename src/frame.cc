@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hex.h"
+#include "names.h"
+
 namespace frame {
 
 namespace {
@@ -95,8 +98,7 @@ void encode_header(const Header& h, uint8_t out[kHeaderSize]) {
 bool decode_header(const uint8_t in[kHeaderSize], Header& h, std::string& err) {
   Limits l;
   if (!limits_for(in[0], l)) {
-    err = "unknown frame type 0x" + std::string(1, "0123456789abcdef"[in[0] >> 4]) +
-          std::string(1, "0123456789abcdef"[in[0] & 15]);
+    err = "unknown frame type 0x" + hex_encode(in, 1);
     return false;
   }
   h.type = static_cast<Type>(in[0]);
@@ -152,11 +154,10 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
   memcpy(h.nonce.data(), p + 8, kNonceSize);
   memcpy(h.session.data(), p + 8 + kNonceSize, kSessionIdSize);
   h.tag.assign(reinterpret_cast<const char*>(p + kHelloFixedSize), p[kHelloFixedSize - 1]);
-  for (char c : h.tag)
-    if (c <= 0x20 || c >= 0x7f) {
-      err = "HELLO with a non-printable tag";
-      return false;
-    }
+  if (!h.tag.empty() && !valid_name(h.tag)) {  // empty: "default"
+    err = "HELLO with a non-printable tag";
+    return false;
+  }
   if (p[6] != static_cast<uint8_t>(Role::client) && p[6] != static_cast<uint8_t>(Role::server)) {
     err = "HELLO with unknown role " + std::to_string(p[6]);
     return false;
@@ -246,11 +247,10 @@ bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err) {
   }
   memcpy(a.proof.data(), p, kProofSize);
   a.name.assign(reinterpret_cast<const char*>(p + kProofSize + 1), p[kProofSize]);
-  for (char c : a.name)
-    if (c <= 0x20 || c >= 0x7f) {
-      err = "AUTH with a non-printable client name";
-      return false;
-    }
+  if (!a.name.empty() && !valid_name(a.name)) {  // empty: the shared key
+    err = "AUTH with a non-printable client name";
+    return false;
+  }
   return true;
 }
 

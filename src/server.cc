@@ -5,6 +5,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "address.h"
+#include "hex.h"
 #include "log.h"
 #include "net.h"
 #include "stream.h"
@@ -13,15 +14,8 @@ namespace {
 
 constexpr size_t kMaxHeld = 1024;  // public connections waiting for a client, in all
 
-std::string hex_session(const SessionId& s) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < 4; ++i) {  // a prefix is enough to tell sessions apart in logs
-    out += hex[s[i] >> 4];
-    out += hex[s[i] & 15];
-  }
-  return out;
-}
+// A prefix is enough to tell sessions apart in logs.
+std::string hex_session(const SessionId& s) { return hex_encode(s.data(), 4); }
 
 TagGrants grants_from(const ServerConfig& c) {
   TagGrants g;

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "address.h"
+#include "hex.h"
 #include "secret_file.h"
 
 namespace {
@@ -173,33 +174,16 @@ bool parse_fingerprint(const std::string& text, std::vector<uint8_t>& out, std::
     err = "expected SHA256: followed by 64 hex digits";
     return false;
   }
-  for (size_t i = 0; i < 64; i += 2) {
-    int v = 0;
-    for (int k = 0; k < 2; ++k) {
-      char c = hex[i + k];
-      int d = (c >= '0' && c <= '9') ? c - '0'
-              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-      if (d < 0) {
-        err = "'" + printable(std::string(1, c)) + "' is not a hex digit";
-        return false;
-      }
-      v = v * 16 + d;
+  for (char c : hex)
+    if (hex_digit(c) < 0) {
+      err = "'" + printable(std::string(1, c)) + "' is not a hex digit";
+      return false;
     }
-    out.push_back(static_cast<uint8_t>(v));
-  }
-  return true;
+  return hex_decode(hex, out);
 }
 
 std::string format_fingerprint(const std::vector<uint8_t>& fp) {
-  static const char hex[] = "0123456789ABCDEF";
-  std::string out = "SHA256:";
-  for (size_t i = 0; i < fp.size(); ++i) {
-    if (i) out += ':';
-    out += hex[fp[i] >> 4];
-    out += hex[fp[i] & 15];
-  }
-  return out;
+  return "SHA256:" + hex_encode(fp.data(), fp.size(), true, ':');
 }
 
 SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err) {
