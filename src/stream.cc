@@ -64,10 +64,7 @@ void Stream::on_written() {
   if (evbuffer_get_length(bufferevent_get_output(local_.get())) == 0) maybe_shutdown_write();
 }
 
-void Stream::on_write_error(int err) {
-  errno = err;
-  on_local_event(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
-}
+void Stream::on_write_error(int err) { on_local_error(err); }
 
 void Stream::request_open(const std::string& host, uint16_t port) {
   // Early data: read and forward the first bytes while the client connects.
@@ -128,7 +125,7 @@ void Stream::connect_target(const TargetContext& ctx, const std::string& host, u
 void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedTarget& r) {
   if (state_ != State::opening) return;
   if (r.outcome == ResolvedTarget::Outcome::dns_error) {
-    on_target_failed(BEV_EVENT_ERROR, r.dns_error);
+    on_target_failed(ConnectError{false, 0, r.dns_error});
     return;
   }
   const auto* sa = reinterpret_cast<const sockaddr*>(&r.addr);
@@ -148,7 +145,7 @@ void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedT
   bufferevent_set_timeouts(local_.get(), nullptr, &tv);
   if (bufferevent_socket_connect(local_.get(), sa, static_cast<int>(r.len)) != 0) {
     // Immediate failure: the event callback may not run, answer now.
-    on_target_failed(BEV_EVENT_ERROR);
+    on_target_failed(ConnectError{false, EVUTIL_SOCKET_ERROR(), 0});
   }
 }
 
@@ -176,14 +173,14 @@ void Stream::on_target_connected() {
   become_open();
 }
 
-void Stream::on_target_failed(short what, int dns_err) {
+void Stream::on_target_failed(const ConnectError& e) {
   if (state_ != State::opening) return;
   frame::Failure f;
-  int sock_err = EVUTIL_SOCKET_ERROR();
-  if (dns_err) {
+  int sock_err = e.sock_err;
+  if (e.dns_err) {
     f.reason = static_cast<uint8_t>(frame::Reason::dns);
-    f.text = evutil_gai_strerror(dns_err);
-  } else if (what & BEV_EVENT_TIMEOUT) {
+    f.text = evutil_gai_strerror(e.dns_err);
+  } else if (e.timeout) {
     f.reason = static_cast<uint8_t>(frame::Reason::timeout);
     f.text = "connect timed out";
   } else {
@@ -217,7 +214,7 @@ void Stream::set_reading(bool on) {
 }
 
 void Stream::on_readable() {
-  if (!can_send() || local_eof_) return;
+  if (!can_send() || !in_.open()) return;
   size_t got;
   switch (read_socket(bufferevent_getfd(local_.get()), bufferevent_get_input(local_.get()),
                       kLocalReadSize, read_ahead_, got)) {
@@ -226,16 +223,16 @@ void Stream::on_readable() {
       pump();
       break;
     case ReadResult::eof:
-      on_local_event(BEV_EVENT_EOF | BEV_EVENT_READING);
+      on_local_eof();
       break;
     case ReadResult::error:
-      on_local_event(BEV_EVENT_ERROR | BEV_EVENT_READING);
+      on_local_error(errno);
       break;
   }
 }
 
 void Stream::pump() {
-  if (!can_send() || eof_sent_) return;
+  if (!can_send() || in_.closed()) return;
   evbuffer* in = bufferevent_get_input(local_.get());
   size_t len = evbuffer_get_length(in);
   bool blocked = false;
@@ -254,15 +251,15 @@ void Stream::pump() {
     waiting_for_channel_ = true;
     tunnel_.wait_for_drain(id_);
   }
-  if (len == 0 && local_eof_) {
+  if (len == 0 && !in_.open()) {
     tunnel_.send_control(frame::Type::eof, id_, "");
-    eof_sent_ = true;
+    in_.set(Half::State::closed, id_);
     set_reading(false);
     maybe_finish();
     return;
   }
   // Read ahead only while there is credit to send it with.
-  set_reading(!local_eof_ && !blocked && send_.available() > len);
+  set_reading(in_.open() && !blocked && send_.available() > len);
 }
 
 void Stream::channel_drained() {
@@ -272,9 +269,9 @@ void Stream::channel_drained() {
 
 bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   // While the target connects, early data waits in the output buffer.
-  if (state_ == State::done || (state_ == State::opening && !connecting_) || remote_eof_) {
+  if (state_ == State::done || (state_ == State::opening && !connecting_) || !out_.open()) {
     err = "DATA on stream " + std::to_string(id_) + " in state " + state_name(state_) +
-          (remote_eof_ ? " after EOF" : "");
+          (!out_.open() ? " after EOF" : "");
     return false;
   }
   if (!recv_.on_data(n)) {
@@ -310,12 +307,12 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
 }
 
 bool Stream::on_eof(std::string& err) {
-  if (state_ == State::done || (state_ == State::opening && !connecting_) || remote_eof_) {
+  if (state_ == State::done || (state_ == State::opening && !connecting_) || !out_.open()) {
     err = "EOF on stream " + std::to_string(id_) + " in state " + state_name(state_) +
-          (remote_eof_ ? " twice" : "");
+          (!out_.open() ? " twice" : "");
     return false;
   }
-  remote_eof_ = true;
+  out_.set(Half::State::draining, id_);
   maybe_shutdown_write();
   return true;
 }
@@ -344,15 +341,15 @@ void Stream::abort(const std::string& reason) { finish(reason, true, false); }
 void Stream::reset(const std::string& reason) { finish(reason, true, true); }
 
 void Stream::maybe_shutdown_write() {
-  if (!remote_eof_ || write_shut_ || state_ != State::open) return;
+  if (out_.state() != Half::State::draining || state_ != State::open) return;
   if (evbuffer_get_length(bufferevent_get_output(local_.get())) != 0) return;
-  write_shut_ = true;
+  out_.set(Half::State::closed, id_);
   shutdown(bufferevent_getfd(local_.get()), SHUT_WR);
   maybe_finish();
 }
 
 void Stream::maybe_finish() {
-  if (eof_sent_ && write_shut_) finish("closed", false, false);
+  if (in_.closed() && out_.closed()) finish("closed", false, false);
 }
 
 void Stream::on_output_drained(size_t n) {
@@ -365,7 +362,7 @@ void Stream::on_output_drained(size_t n) {
 
 void Stream::return_credit(bool flush) {
   // After the peer's EOF no more data comes, so credit is pointless.
-  if (remote_eof_ || state_ != State::open) return;
+  if (!out_.open() || state_ != State::open) return;
   BufferBudget* b = tunnel_.limits().budget;
   if (b && b->over()) {
     b->wait(this);
@@ -382,26 +379,27 @@ void Stream::budget_available() {
   if (local_) return_credit(evbuffer_get_length(bufferevent_get_output(local_.get())) == 0);
 }
 
-void Stream::on_local_event(short what) {
-  if (state_ == State::opening && connecting_) {
-    if (what & BEV_EVENT_CONNECTED)
-      on_target_connected();
-    else
-      on_target_failed(what);
-    return;
-  }
+// The bufferevent reports only the client's connect(): once connected, the
+// socket's reads and writes are ours (take_over_io).
+void Stream::on_connect_event(short what) {
+  if (state_ != State::opening || !connecting_) return;
+  if (what & BEV_EVENT_CONNECTED)
+    on_target_connected();
+  else
+    on_target_failed(ConnectError{(what & BEV_EVENT_TIMEOUT) != 0, EVUTIL_SOCKET_ERROR(), 0});
+}
+
+void Stream::on_local_eof() {
   if (!can_send()) return;
-  if (what & BEV_EVENT_EOF) {
-    local_eof_ = true;
-    pump();
-    return;
-  }
-  if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-    int err = EVUTIL_SOCKET_ERROR();
-    // Send what was read before the error, then abort the peer's side.
-    pump();
-    finish(std::string("local socket error: ") + evutil_socket_error_to_string(err), true, true);
-  }
+  in_.set(Half::State::draining, id_);
+  pump();
+}
+
+void Stream::on_local_error(int err) {
+  if (!can_send()) return;
+  // Send what was read before the error, then abort the peer's side.
+  pump();
+  finish(std::string("local socket error: ") + evutil_socket_error_to_string(err), true, true);
 }
 
 void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
@@ -439,7 +437,7 @@ void Stream::readable_cb(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Stream::event_cb(bufferevent*, short what, void* arg) noexcept {
-  static_cast<Stream*>(arg)->on_local_event(what);
+  static_cast<Stream*>(arg)->on_connect_event(what);
 }
 
 void Stream::output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {

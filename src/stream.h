@@ -20,6 +20,7 @@
 #include "ev.h"
 #include "flow.h"
 #include "frame.h"
+#include "half.h"
 #include "reaper.h"
 #include "socket_reader.h"
 #include "socket_writer.h"
@@ -99,10 +100,18 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   // Once the socket is connected: reads (read_event_) and writes (writer_)
   // are ours, the bufferevent only holds the buffers.
   void take_over_io();
-  void on_local_event(short what);
+  // Why a target could not be connected; exactly one field says it.
+  struct ConnectError {
+    bool timeout = false;
+    int sock_err = 0;  // errno value
+    int dns_err = 0;   // getaddrinfo code
+  };
+  void on_connect_event(short what);
+  void on_local_eof();
+  void on_local_error(int err);
   void on_resolved(const std::string& host, uint16_t port, const ResolvedTarget& r);
   void on_target_connected();
-  void on_target_failed(short what, int dns_err = 0);
+  void on_target_failed(const ConnectError& e);
   // Early data held for the target is no longer pending (connected or gone).
   void release_pending();
   void on_output_drained(size_t n);
@@ -132,10 +141,8 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   bool reading_ = false;
   bool connecting_ = false;  // client side: connect() to the target in progress
   bool early_ = false;       // server side: may send kEarlyWindow bytes before OPEN_OK
-  bool local_eof_ = false;   // local peer shut its write side
-  bool eof_sent_ = false;    // we sent EOF for local -> channel
-  bool remote_eof_ = false;  // peer sent EOF for channel -> local
-  bool write_shut_ = false;  // we called shutdown(SHUT_WR)
+  Half in_{"input"};    // local -> channel: draining after the local EOF, closed once EOF is sent
+  Half out_{"output"};  // channel -> local: draining after the peer's EOF, closed at SHUT_WR
   bool waiting_for_channel_ = false;
   const TargetContext* targets_ = nullptr;  // client side
   TargetResolution resolution_;             // client side, while resolving
