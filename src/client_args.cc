@@ -2,6 +2,7 @@
 
 #include "address.h"
 #include "frame.h"
+#include "names.h"
 #include "tls.h"
 
 namespace {
@@ -21,11 +22,13 @@ constexpr const char* kTail =
     "exit status: 0 ok, 1 runtime failure, 64 usage, 78 bad key or certificate.\n";
 
 // --name and --tag: the checks the server makes of them (1-64 characters).
-OptionSetter set_name(std::string& out, size_t max_size) {
-  return [&out, max_size](const char* arg, std::string& err) {
+// --name and --tag: the rule the handshake and the server's config apply,
+// so a bad value is refused here rather than by the server.
+OptionSetter set_name(std::string& out) {
+  return [&out](const char* arg, std::string& err) {
     out = arg;
-    if (out.empty() || out.size() > max_size || out.find_first_of(" \t\r\n") != std::string::npos) {
-      err = "1-64 printable characters, no spaces";
+    if (!valid_name(out)) {
+      err = kNameRule;
       return false;
     }
     return true;
@@ -51,7 +54,7 @@ void add_auth_options(std::vector<Option>& t, ClientArgs& a) {
   t.push_back({"no-auth", 0, nullptr, "connect to a server with AUTH = none (no key)",
                set_flag(a.no_auth)});
   t.push_back({"name", 0, "NAME", "client name the server looks up in its [CLIENTS] keys",
-               set_name(a.name, frame::kMaxClientName)});
+               set_name(a.name)});
   t.push_back({"tls", 0, nullptr,
                "use TLS; the server certificate is verified against the\n"
                "system trust store and SERVER_HOST unless told otherwise",
@@ -105,7 +108,7 @@ void add_run_options(std::vector<Option>& t, ClientArgs& a) {
   t.push_back({"user", 0, "USER", "drop root privileges to USER after reading keys",
                set_text(a.user)});
   t.push_back({"tag", 0, "NAME", "serve the server's mappings of this tag (default 'default')",
-               set_name(o.tag, frame::kMaxTag)});
+               set_name(o.tag)});
   t.push_back({"retry-delay", 0, "SECONDS",
                "first wait before reconnecting (default 1); it doubles\n"
                "after each failed attempt, with jitter",

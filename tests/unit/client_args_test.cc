@@ -157,6 +157,9 @@ TEST(ClientArgs, BadValues) {
   expect_refused({"--tag", std::string(65, 't')}, "--tag: 1-64 printable characters, no spaces");
   expect_refused({"--name", ""}, "--name: 1-64 printable characters, no spaces");
   expect_refused({"--name", std::string(65, 'n')}, "--name: 1-64 printable characters, no spaces");
+  // The handshake's rule: a control byte is refused here, not by the server.
+  expect_refused({"--tag", std::string("a\x01")}, "--tag: 1-64 printable characters, no spaces");
+  expect_refused({"--name", std::string("caf\xc3\xa9")}, "--name: 1-64 printable characters, no spaces");
   expect_refused({"--fingerprint", "SHA256:12"},
                  "--fingerprint: expected SHA256: followed by 64 hex digits");
   expect_refused({"--allow", "bad target!"},
