@@ -1,7 +1,5 @@
 #include "server.h"
 
-#include <unistd.h>
-
 #include <event2/bufferevent_ssl.h>
 
 #include "address.h"
@@ -61,7 +59,7 @@ std::unique_ptr<Listener> ForwardServer::bind_inner(const ServerConfig& c, std::
   std::string name = format_host_port(c.inner_addr, c.inner_port);
   auto l = std::make_unique<Listener>(base_, "INNER_PORT " + name,
                                       [this](evutil_socket_t fd, const sockaddr* sa) {
-                                        accept_client(fd, sa);
+                                        accept_client(UniqueFd(fd), sa);
                                       });
   if (!l->bind(c.inner_addr, c.inner_port, err)) {
     err = "cannot listen for clients on " + name + ": " + err;
@@ -97,7 +95,7 @@ std::unique_ptr<ForwardServer::PublicPort> ForwardServer::bind_public(const Mapp
   PublicPort* raw = port.get();  // stable: the map holds the unique_ptr
   port->listener = std::make_unique<Listener>(
       base_, "mapping " + m.public_name(),
-      [this, raw](evutil_socket_t fd, const sockaddr* sa) { accept_public(*raw, fd, sa); });
+      [this, raw](evutil_socket_t fd, const sockaddr* sa) { accept_public(*raw, UniqueFd(fd), sa); });
   if (!port->listener->bind(m.bind_host, m.public_port, err)) {
     err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
           "): " + err;
@@ -307,10 +305,10 @@ void ForwardServer::log_status() const {
   }
 }
 
-void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
+void ForwardServer::accept_client(UniqueFd fd, const sockaddr* peer) {
   std::string name = format_sockaddr(peer);
-  set_nodelay(fd);
-  set_keepalive(fd);
+  set_nodelay(fd.get());
+  set_keepalive(fd.get());
   limit_pending_from(source_of(name));
   limit_pending_handshakes();
   BufferEventPtr bev;
@@ -318,17 +316,17 @@ void ForwardServer::accept_client(evutil_socket_t fd, const sockaddr* peer) {
     SSL* ssl = SSL_new(secrets_.tls.get());
     // bufferevent_openssl takes the SSL even when it fails (CLOSE_ON_FREE).
     if (ssl)
-      bev.reset(bufferevent_openssl_socket_new(base_, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+      bev.reset(bufferevent_openssl_socket_new(base_, fd.get(), ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                BEV_OPT_CLOSE_ON_FREE));
     if (bev) bufferevent_openssl_set_allow_dirty_shutdown(bev.get(), 1);
   } else {
-    bev.reset(bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE));
+    bev.reset(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
   }
   if (!bev) {
     log_warnx("connection from %s: out of memory", name.c_str());
-    close(fd);
     return;
   }
+  fd.release();  // the bufferevent closes it
   log_debug("connection from %s on INNER_PORT", name.c_str());
   tunnels_.push_back(std::make_unique<Tunnel>(std::move(bev), secrets_.tls != nullptr,
                                               frame::Role::server, name, *this, reaper_,
@@ -408,20 +406,18 @@ Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
   return t;
 }
 
-void ForwardServer::accept_public(PublicPort& port, evutil_socket_t fd, const sockaddr* peer) {
+void ForwardServer::accept_public(PublicPort& port, UniqueFd fd, const sockaddr* peer) {
   std::shared_ptr<const Mapping> m = port.mapping;
   std::string peer_text = format_sockaddr(peer);
   if (!m->access.permits(peer)) {
     log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
                m->target_name().c_str(), peer_text.c_str());
-    close(fd);
     return;
   }
   if (m->max_connections && *port.live >= static_cast<size_t>(m->max_connections)) {
     log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
                m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
                peer_text.c_str());
-    close(fd);
     return;
   }
   Counter live = port.live;
@@ -429,38 +425,36 @@ void ForwardServer::accept_public(PublicPort& port, evutil_socket_t fd, const so
   std::shared_ptr<void> lease(nullptr, [live](void*) { --*live; });
   Tunnel* t = pick_tunnel(m->tag);
   if (t) {
-    open_stream(*t, m, live, fd, peer_text, std::move(lease));
+    open_stream(*t, m, live, std::move(fd), peer_text, std::move(lease));
     return;
   }
   if (config_.client_wait_sec > 0 && held_.size() < kMaxHeld && !shutdown_done_) {
-    hold(m, live, fd, peer_text, std::move(lease));
+    hold(m, live, std::move(fd), peer_text, std::move(lease));
     return;
   }
   log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
              m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
              peer_text.c_str());
-  close(fd);
 }
 
 void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
-                                const Counter& live, evutil_socket_t fd, const std::string& peer,
+                                const Counter& live, UniqueFd fd, const std::string& peer,
                                 std::shared_ptr<void> lease) {
   if (t.stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
     log_warnx("mapping %s -> %s: client %s already has MAX_STREAMS_PER_CLIENT (%d) streams, "
               "closing connection from %s",
               m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
               config_.max_streams_per_client, peer.c_str());
-    close(fd);
     return;
   }
-  set_nodelay(fd);
-  BufferEventPtr bev(bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE));
+  set_nodelay(fd.get());
+  BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),
               peer.c_str());
-    close(fd);
     return;
   }
+  fd.release();  // the bufferevent closes it
   uint32_t id = t.allocate_id();
   std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
                       peer + ", client " + t.peer();
@@ -471,9 +465,9 @@ void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>&
 }
 
 void ForwardServer::hold(const std::shared_ptr<const Mapping>& m, const Counter& live,
-                         evutil_socket_t fd, const std::string& peer, std::shared_ptr<void> lease) {
+                         UniqueFd fd, const std::string& peer, std::shared_ptr<void> lease) {
   auto h = std::make_unique<Held>();
-  h->fd = fd;
+  h->fd = std::move(fd);
   h->mapping = m;
   h->live = live;
   h->lease = std::move(lease);
@@ -510,9 +504,7 @@ void ForwardServer::release_held(const std::string& tag) {
       ++it;
       continue;
     }
-    evutil_socket_t fd = h.fd;
-    h.fd = -1;  // the stream owns it now
-    open_stream(*t, h.mapping, h.live, fd, h.peer, std::move(h.lease));
+    open_stream(*t, h.mapping, h.live, std::move(h.fd), h.peer, std::move(h.lease));
     it = held_.erase(it);
   }
 }

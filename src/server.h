@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "buffer_budget.h"
 #include "channel_policy.h"
 #include "config.h"
@@ -25,6 +23,7 @@
 #include "secrets.h"
 #include "tunnel.h"
 #include "udp_port.h"
+#include "unique_fd.h"
 
 class ForwardServer final : public TunnelHandler {
  public:
@@ -61,10 +60,7 @@ class ForwardServer final : public TunnelHandler {
   };
   // A public connection waiting (CLIENT_WAIT) for a client of its tag.
   struct Held {
-    ~Held() {
-      if (fd >= 0) ::close(fd);
-    }
-    evutil_socket_t fd = -1;  // owned until handed to a stream
+    UniqueFd fd;  // owned until handed to a stream
     std::shared_ptr<const Mapping> mapping;
     Counter live;
     std::shared_ptr<void> lease;
@@ -75,11 +71,11 @@ class ForwardServer final : public TunnelHandler {
 
   std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
-  void accept_client(evutil_socket_t fd, const sockaddr* peer);
-  void accept_public(PublicPort& port, evutil_socket_t fd, const sockaddr* peer);
+  void accept_client(UniqueFd fd, const sockaddr* peer);
+  void accept_public(PublicPort& port, UniqueFd fd, const sockaddr* peer);
   void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, const Counter& live,
-                   evutil_socket_t fd, const std::string& peer, std::shared_ptr<void> lease);
-  void hold(const std::shared_ptr<const Mapping>& m, const Counter& live, evutil_socket_t fd,
+                   UniqueFd fd, const std::string& peer, std::shared_ptr<void> lease);
+  void hold(const std::shared_ptr<const Mapping>& m, const Counter& live, UniqueFd fd,
             const std::string& peer, std::shared_ptr<void> lease);
   static void held_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   void release_held(const std::string& tag);

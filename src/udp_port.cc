@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 #include "address.h"
 #include "log.h"
@@ -18,8 +17,7 @@ UdpPort::UdpPort(event_base* base, std::shared_ptr<const Mapping> mapping, UdpLi
 
 UdpPort::~UdpPort() {
   while (!by_peer_.empty()) end(by_peer_.begin(), "mapping removed", true);
-  read_event_.reset();
-  if (fd_ >= 0) close(fd_);
+  read_event_.reset();  // before fd_ closes
 }
 
 bool UdpPort::bind(std::string& err) {
@@ -30,22 +28,22 @@ bool UdpPort::bind(std::string& err) {
     err = "bad address '" + host + "'";
     return false;
   }
-  fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
+  fd_.reset(socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd_) {
     err = strerror(errno);
     return false;
   }
   int one = 1;
-  if (ss.ss_family == AF_INET6) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (ss.ss_family == AF_INET6)
+    setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   int buf = 4 << 20;  // bursts of DNS or game traffic should not overflow the socket
-  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     err = strerror(errno);
-    close(fd_);
-    fd_ = -1;
+    fd_.reset();
     return false;
   }
-  read_event_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, readable_cb, this));
+  read_event_.reset(event_new(base_, fd_.get(), EV_READ | EV_PERSIST, readable_cb, this));
   event_add(read_event_.get(), nullptr);
   sweep_timer_.reset(event_new(base_, -1, EV_PERSIST, sweep_cb, this));
   timeval tv{1, 0};
@@ -75,7 +73,8 @@ void UdpPort::on_readable() {
     sockaddr_storage peer;
     socklen_t len = sizeof peer;
     // MSG_TRUNC makes recvfrom report the datagram's real size.
-    ssize_t n = recvfrom(fd_, buf, sizeof buf, MSG_TRUNC, reinterpret_cast<sockaddr*>(&peer), &len);
+    ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, MSG_TRUNC, reinterpret_cast<sockaddr*>(&peer),
+                         &len);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         log_warn("mapping %s: recvfrom", mapping_->public_name().c_str());
@@ -150,7 +149,7 @@ bool UdpPort::from_channel(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
   if (it == by_id_.end()) return false;
   Session* s = it->second;
   s->last_ms = loop_time_ms(base_);
-  ssize_t r = sendto(fd_, p, n, 0, reinterpret_cast<sockaddr*>(&s->peer), s->peer_len);
+  ssize_t r = sendto(fd_.get(), p, n, 0, reinterpret_cast<sockaddr*>(&s->peer), s->peer_len);
   if (r < 0) {
     ++s->dropped;
   } else {

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "unique_fd.h"
 
 class Tunnel;
 
@@ -72,7 +73,7 @@ class UdpPort {
   std::shared_ptr<const Mapping> mapping_;
   UdpLimits limits_;
   PickTunnel pick_;
-  evutil_socket_t fd_ = -1;
+  UniqueFd fd_;
   EventPtr read_event_;
   EventPtr sweep_timer_;
   std::map<std::string, std::unique_ptr<Session>> by_peer_;    // key: raw peer sockaddr

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 #include "address.h"
 #include "frame.h"
@@ -22,8 +21,7 @@ UdpTarget::UdpTarget(event_base* base, evdns_base* dns, const TargetPolicy& poli
 
 UdpTarget::~UdpTarget() {
   resolution_.cancel();
-  read_event_.reset();
-  if (fd_ >= 0) close(fd_);
+  read_event_.reset();  // before fd_ closes
 }
 
 void UdpTarget::start() {
@@ -53,15 +51,15 @@ void UdpTarget::on_resolved(const ResolvedTarget& r) {
 }
 
 void UdpTarget::connect_to(const sockaddr* sa, socklen_t len) {
-  fd_ = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0 || connect(fd_, sa, len) != 0) {
+  fd_.reset(socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd_ || connect(fd_.get(), sa, len) != 0) {
     int err = errno;
     fail(strerror(err), static_cast<int>(err == ENETUNREACH || err == EHOSTUNREACH
                                              ? frame::Reason::unreachable
                                              : frame::Reason::other));
     return;
   }
-  read_event_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, readable_cb, this));
+  read_event_.reset(event_new(base_, fd_.get(), EV_READ | EV_PERSIST, readable_cb, this));
   event_add(read_event_.get(), nullptr);
   log_info("udp session %u started: target %s via %s", id_, format_host_port(host_, port_).c_str(),
            format_sockaddr(sa).c_str());
@@ -76,7 +74,7 @@ void UdpTarget::fail(const std::string& why, int reason) {
 }
 
 void UdpTarget::send(const uint8_t* p, size_t n) {
-  if (fd_ < 0) {
+  if (!fd_) {
     if (pending_.size() < kMaxPending)
       pending_.emplace_back(reinterpret_cast<const char*>(p), n);
     else
@@ -85,7 +83,7 @@ void UdpTarget::send(const uint8_t* p, size_t n) {
   }
   // A refused earlier datagram (ICMP) shows up here as ECONNREFUSED; UDP
   // carries on regardless.
-  if (::send(fd_, p, n, 0) < 0) {
+  if (::send(fd_.get(), p, n, 0) < 0) {
     ++dropped_;
     return;
   }
@@ -100,7 +98,7 @@ void UdpTarget::readable_cb(evutil_socket_t, short, void* arg) noexcept {
 void UdpTarget::on_readable() {
   static uint8_t buf[65536];
   for (int i = 0; i < kBatch; ++i) {
-    ssize_t n = recv(fd_, buf, sizeof buf, MSG_TRUNC);
+    ssize_t n = recv(fd_.get(), buf, sizeof buf, MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       ++dropped_;  // ECONNREFUSED from an ICMP error and the like

@@ -11,6 +11,7 @@
 #include "ev.h"
 #include "reaper.h"
 #include "target_resolver.h"
+#include "unique_fd.h"
 
 class Tunnel;
 
@@ -47,7 +48,7 @@ class UdpTarget : public Disposable {
   uint16_t port_;
   std::function<void(uint32_t)> forget_;
   TargetResolution resolution_;
-  evutil_socket_t fd_ = -1;
+  UniqueFd fd_;
   EventPtr read_event_;
   std::deque<std::string> pending_;  // datagrams that arrived while resolving
   uint64_t dgrams_in_ = 0, dgrams_out_ = 0, bytes_in_ = 0, bytes_out_ = 0, dropped_ = 0;
