@@ -5,6 +5,7 @@
 #include "address.h"
 #include "hex.h"
 #include "log.h"
+#include "mapping_diff.h"
 #include "net.h"
 #include "stream.h"
 
@@ -124,60 +125,11 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   // Listening sockets and identity survive a reload; say so when they would change.
   if (nc.user != config_.user || nc.group != config_.group)
     log_warnx("reload: USER/GROUP changes take effect at the next restart");
-  if (nc.inner_addr != config_.inner_addr || nc.inner_port != config_.inner_port ||
-      (ns.tls != nullptr) != (secrets_.tls != nullptr)) {
-    std::string err;
-    secrets_ = ns;  // bind_inner logs with the new TLS/auth mode
-    auto l = bind_inner(nc, err);
-    if (l) {
-      inner_ = std::move(l);
-    } else {
-      log_error("reload: %s; still listening on %s", err.c_str(),
-                format_host_port(config_.inner_addr, config_.inner_port).c_str());
-      nc.inner_addr = config_.inner_addr;
-      nc.inner_port = config_.inner_port;
-    }
-  }
+  bool tls_changed = (ns.tls != nullptr) != (secrets_.tls != nullptr);
   secrets_ = std::move(ns);  // new keys and certificates: for new channels only
-
-  std::map<std::string, const Mapping*> wanted;
-  for (const Mapping& m : nc.mappings) wanted[m.public_name()] = &m;
-  // Removals first, so a re-added port with a new address can bind.
-  for (auto it = ports_.begin(); it != ports_.end();) {
-    if (wanted.count(it->first)) {
-      ++it;
-      continue;
-    }
-    const Mapping& m = *it->second->mapping;
-    log_notice("mapping %s -> %s removed: not listening any more, %zu live streams drain%s",
-               m.public_name().c_str(), m.target_name().c_str(), *it->second->live,
-               nc.drain_timeout_sec ? (" for up to " + std::to_string(nc.drain_timeout_sec) + " s").c_str() : "");
-    if (*it->second->live && nc.drain_timeout_sec)
-      schedule_drain_abort(*it->second, nc.drain_timeout_sec);
-    it = ports_.erase(it);
-  }
-  for (const Mapping& m : nc.mappings) {
-    auto it = ports_.find(m.public_name());
-    if (it != ports_.end()) {
-      const Mapping& old = *it->second->mapping;
-      if (!old.same_as(m)) {
-        log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
-                   m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
-                   old.target_name().c_str(), old.tag.c_str());
-      }
-      it->second->mapping = std::make_shared<const Mapping>(m);  // also new file:line
-      continue;
-    }
-    std::string err;
-    auto port = bind_public(m, err);
-    if (!port) {
-      log_error("reload: %s; mapping not added", err.c_str());
-      continue;
-    }
-    log_notice("mapping %s -> %s added (tag %s)", m.public_name().c_str(), m.target_name().c_str(),
-               m.tag.c_str());
-    ports_[m.public_name()] = std::move(port);
-  }
+  if (nc.inner_addr != config_.inner_addr || nc.inner_port != config_.inner_port || tls_changed)
+    rebind_inner(nc);
+  apply_mapping_diff(nc.mappings, nc.drain_timeout_sec);
   std::string path = config_.path;
   config_ = std::move(nc);
   config_.path = path;
@@ -187,6 +139,68 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   for (auto& kv : ports_)
     if (kv.second->udp) kv.second->udp->set_mapping(kv.second->mapping, udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
+}
+
+// Binds INNER_PORT anew (bind_inner logs the new TLS/auth mode); on failure
+// keeps the old listener and makes nc say so.
+void ForwardServer::rebind_inner(ServerConfig& nc) {
+  std::string err;
+  auto l = bind_inner(nc, err);
+  if (l) {
+    inner_ = std::move(l);
+    return;
+  }
+  log_error("reload: %s; still listening on %s", err.c_str(),
+            format_host_port(config_.inner_addr, config_.inner_port).c_str());
+  nc.inner_addr = config_.inner_addr;
+  nc.inner_port = config_.inner_port;
+}
+
+// The mappings the server listens for now (a failed bind is not among them,
+// so the next reload tries it again).
+std::vector<Mapping> ForwardServer::listening_mappings() const {
+  std::vector<Mapping> out;
+  out.reserve(ports_.size());
+  for (const auto& kv : ports_) out.push_back(*kv.second->mapping);
+  return out;
+}
+
+void ForwardServer::apply_mapping_diff(const std::vector<Mapping>& wanted, int drain_timeout_sec) {
+  std::vector<Mapping> now = listening_mappings();
+  MappingDiff d = diff_mappings(now, wanted);
+  for (const Mapping* m : d.remove) remove_port(m->public_name(), drain_timeout_sec);
+  for (const MappingChange& c : d.keep)  // also new file:line
+    ports_[c.after->public_name()]->mapping = std::make_shared<const Mapping>(*c.after);
+  for (const MappingChange& c : d.change) {
+    const Mapping& m = *c.after;
+    log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
+               m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
+               c.before->target_name().c_str(), c.before->tag.c_str());
+    ports_[m.public_name()]->mapping = std::make_shared<const Mapping>(m);
+  }
+  for (const Mapping* m : d.add) add_port(*m);
+}
+
+void ForwardServer::remove_port(const std::string& name, int drain_timeout_sec) {
+  auto it = ports_.find(name);
+  const Mapping& m = *it->second->mapping;
+  log_notice("mapping %s -> %s removed: not listening any more, %zu live streams drain%s",
+             m.public_name().c_str(), m.target_name().c_str(), *it->second->live,
+             drain_timeout_sec ? (" for up to " + std::to_string(drain_timeout_sec) + " s").c_str() : "");
+  if (*it->second->live && drain_timeout_sec) schedule_drain_abort(*it->second, drain_timeout_sec);
+  ports_.erase(it);
+}
+
+void ForwardServer::add_port(const Mapping& m) {
+  std::string err;
+  auto port = bind_public(m, err);
+  if (!port) {
+    log_error("reload: %s; mapping not added", err.c_str());
+    return;
+  }
+  log_notice("mapping %s -> %s added (tag %s)", m.public_name().c_str(), m.target_name().c_str(),
+             m.tag.c_str());
+  ports_[m.public_name()] = std::move(port);
 }
 
 void ForwardServer::revoke_channels() {

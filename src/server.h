@@ -71,6 +71,12 @@ class ForwardServer final : public TunnelHandler {
 
   std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
+  // Reload steps: INNER_PORT, then the public ports (mapping_diff.h).
+  void rebind_inner(ServerConfig& nc);
+  std::vector<Mapping> listening_mappings() const;
+  void apply_mapping_diff(const std::vector<Mapping>& wanted, int drain_timeout_sec);
+  void remove_port(const std::string& name, int drain_timeout_sec);
+  void add_port(const Mapping& m);
   void accept_client(UniqueFd fd, const sockaddr* peer);
   void accept_public(PublicPort& port, UniqueFd fd, const sockaddr* peer);
   void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, const Counter& live,
