@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <algorithm>
+
 #include <event2/bufferevent_ssl.h>
 
 #include "address.h"
@@ -7,7 +9,6 @@
 #include "log.h"
 #include "mapping_diff.h"
 #include "net.h"
-#include "stream.h"
 
 namespace {
 
@@ -40,8 +41,8 @@ ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecret
 
 ForwardServer::~ForwardServer() {
   ports_.clear();
+  draining_.clear();
   inner_.reset();
-  held_.clear();
   while (!tunnels_.empty()) tunnels_.front()->close("server shutting down");
   reaper_.reap();
 }
@@ -79,29 +80,10 @@ UdpLimits ForwardServer::udp_limits() const {
   return UdpLimits{config_.udp_timeout_sec, config_.udp_max_sessions, config_.udp_max_datagram};
 }
 
-std::unique_ptr<ForwardServer::PublicPort> ForwardServer::bind_public(const Mapping& m,
-                                                                      std::string& err) {
-  auto port = std::make_unique<PublicPort>();
-  port->mapping = std::make_shared<const Mapping>(m);
-  if (m.udp) {
-    port->udp = std::make_unique<UdpPort>(base_, port->mapping, udp_limits(),
-                                          [this](const std::string& tag) { return pick_tunnel(tag); });
-    if (!port->udp->bind(err)) {
-      err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
-            "): " + err;
-      return nullptr;
-    }
-    return port;
-  }
-  PublicPort* raw = port.get();  // stable: the map holds the unique_ptr
-  port->listener = std::make_unique<Listener>(
-      base_, "mapping " + m.public_name(),
-      [this, raw](evutil_socket_t fd, const sockaddr* sa) { accept_public(*raw, UniqueFd(fd), sa); });
-  if (!port->listener->bind(m.bind_host, m.public_port, err)) {
-    err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
-          "): " + err;
-    return nullptr;
-  }
+std::unique_ptr<PublicPort> ForwardServer::bind_public(const Mapping& m, std::string& err) {
+  PortHost& host = *this;
+  auto port = std::make_unique<PublicPort>(base_, m, config_, host);
+  if (!port->bind(udp_limits(), err)) return nullptr;
   return port;
 }
 
@@ -136,8 +118,7 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   grants_ = grants_from(config_);
   budget_.set_cap(config_.max_buffered_bytes);
   revoke_channels();
-  for (auto& kv : ports_)
-    if (kv.second->udp) kv.second->udp->set_mapping(kv.second->mapping, udp_limits());
+  for (auto& kv : ports_) kv.second->refresh_udp(udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
 }
 
@@ -161,7 +142,7 @@ void ForwardServer::rebind_inner(ServerConfig& nc) {
 std::vector<Mapping> ForwardServer::listening_mappings() const {
   std::vector<Mapping> out;
   out.reserve(ports_.size());
-  for (const auto& kv : ports_) out.push_back(*kv.second->mapping);
+  for (const auto& kv : ports_) out.push_back(kv.second->mapping());
   return out;
 }
 
@@ -170,24 +151,24 @@ void ForwardServer::apply_mapping_diff(const std::vector<Mapping>& wanted, int d
   MappingDiff d = diff_mappings(now, wanted);
   for (const Mapping* m : d.remove) remove_port(m->public_name(), drain_timeout_sec);
   for (const MappingChange& c : d.keep)  // also new file:line
-    ports_[c.after->public_name()]->mapping = std::make_shared<const Mapping>(*c.after);
+    ports_[c.after->public_name()]->set_mapping(*c.after);
   for (const MappingChange& c : d.change) {
     const Mapping& m = *c.after;
     log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
                m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
                c.before->target_name().c_str(), c.before->tag.c_str());
-    ports_[m.public_name()]->mapping = std::make_shared<const Mapping>(m);
+    ports_[m.public_name()]->set_mapping(m);
   }
   for (const Mapping* m : d.add) add_port(*m);
 }
 
 void ForwardServer::remove_port(const std::string& name, int drain_timeout_sec) {
   auto it = ports_.find(name);
-  const Mapping& m = *it->second->mapping;
+  const Mapping& m = it->second->mapping();
   log_notice("mapping %s -> %s removed: not listening any more, %zu live streams drain%s",
-             m.public_name().c_str(), m.target_name().c_str(), *it->second->live,
+             m.public_name().c_str(), m.target_name().c_str(), it->second->live(),
              drain_timeout_sec ? (" for up to " + std::to_string(drain_timeout_sec) + " s").c_str() : "");
-  if (*it->second->live && drain_timeout_sec) schedule_drain_abort(*it->second, drain_timeout_sec);
+  if (it->second->drain(drain_timeout_sec)) draining_.push_back(std::move(it->second));
   ports_.erase(it);
 }
 
@@ -229,31 +210,20 @@ void ForwardServer::revoke_channels() {
   }
 }
 
-// Streams are tagged with their port's live counter, which outlives
-// reloads (unlike Mapping objects) and is kept alive by each stream's lease,
-// so the tag cannot be reused by another port while such streams exist.
-void ForwardServer::schedule_drain_abort(const PublicPort& removed, int drain_timeout_sec) {
-  struct Ctx {
-    ForwardServer* self;
-    std::shared_ptr<const Mapping> mapping;
-    Counter live;
-  };
-  auto* ctx = new Ctx{this, removed.mapping, removed.live};
-  EventPtr ev(evtimer_new(
-      base_,
-      [](evutil_socket_t, short, void* arg) {
-        std::unique_ptr<Ctx> c(static_cast<Ctx*>(arg));
-        size_t n = 0;
-        for (auto& t : c->self->tunnels_)
-          n += t->abort_streams_owned_by(c->live.get(), "mapping removed, DRAIN_TIMEOUT passed");
-        if (n)
-          log_notice("mapping %s: %zu streams still open after DRAIN_TIMEOUT, reset",
-                     c->mapping->public_name().c_str(), n);
-      },
-      ctx));
-  timeval tv{drain_timeout_sec, 0};
-  evtimer_add(ev.get(), &tv);
-  drain_timers_.push_back(std::move(ev));
+size_t ForwardServer::abort_streams(const void* owner, const std::string& why) {
+  size_t n = 0;
+  for (auto& t : tunnels_) n += t->abort_streams_owned_by(owner, why);
+  return n;
+}
+
+// Called from the port's own callback: the reaper frees it next turn.
+void ForwardServer::port_drained(PublicPort& port) {
+  for (auto it = draining_.begin(); it != draining_.end(); ++it)
+    if (it->get() == &port) {
+      reaper_.bury(std::move(*it));
+      draining_.erase(it);
+      return;
+    }
 }
 
 size_t ForwardServer::stream_count() const {
@@ -265,7 +235,7 @@ size_t ForwardServer::stream_count() const {
 void ForwardServer::shutdown(std::function<void()> done) {
   ports_.clear();
   inner_.reset();
-  held_.clear();  // Held owns nothing that needs more than closing
+  for (auto& p : draining_) p->drop_held();  // Held owns nothing that needs more than closing
   shutdown_done_ = std::move(done);
   shutdown_deadline_ms_ = loop_time_ms(base_) + config_.drain_timeout_sec * 1000LL;
   size_t n = stream_count();
@@ -294,7 +264,7 @@ void ForwardServer::log_status() const {
   size_t pending = pending_handshakes();
   log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held, "
              "%llu of %llu bytes buffered (MAX_BUFFERED_BYTES)%s",
-             ports_.size(), tunnels_.size() - pending, pending, stream_count(), held_.size(),
+             ports_.size(), tunnels_.size() - pending, pending, stream_count(), held_count(),
              static_cast<unsigned long long>(budget_.used()),
              static_cast<unsigned long long>(budget_.cap()),
              budget_.waiting() ? (", " + std::to_string(budget_.waiting()) + " streams wait for room").c_str() : "");
@@ -308,14 +278,14 @@ void ForwardServer::log_status() const {
                  static_cast<unsigned long long>(t->bytes_in()),
                  static_cast<unsigned long long>(t->bytes_out()));
   for (const auto& kv : ports_) {
-    const Mapping& m = *kv.second->mapping;
-    if (kv.second->udp)
+    const Mapping& m = kv.second->mapping();
+    if (const UdpPort* udp = kv.second->udp())
       log_notice("status: mapping %s -> %s, tag %s: %zu udp sessions, %s", m.public_name().c_str(),
-                 m.target_name().c_str(), m.tag.c_str(), kv.second->udp->session_count(),
-                 kv.second->udp->counters().c_str());
+                 m.target_name().c_str(), m.tag.c_str(), udp->session_count(),
+                 udp->counters().c_str());
     else
       log_notice("status: mapping %s -> %s, tag %s: %zu live", m.public_name().c_str(),
-                 m.target_name().c_str(), m.tag.c_str(), *kv.second->live);
+                 m.target_name().c_str(), m.tag.c_str(), kv.second->live());
   }
 }
 
@@ -420,107 +390,26 @@ Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
   return t;
 }
 
-void ForwardServer::accept_public(PublicPort& port, UniqueFd fd, const sockaddr* peer) {
-  std::shared_ptr<const Mapping> m = port.mapping;
-  std::string peer_text = format_sockaddr(peer);
-  if (!m->access.permits(peer)) {
-    log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
-               m->target_name().c_str(), peer_text.c_str());
-    return;
-  }
-  if (m->max_connections && *port.live >= static_cast<size_t>(m->max_connections)) {
-    log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
-               m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
-               peer_text.c_str());
-    return;
-  }
-  Counter live = port.live;
-  ++*live;
-  std::shared_ptr<void> lease(nullptr, [live](void*) { --*live; });
-  Tunnel* t = pick_tunnel(m->tag);
-  if (t) {
-    open_stream(*t, m, live, std::move(fd), peer_text, std::move(lease));
-    return;
-  }
-  if (config_.client_wait_sec > 0 && held_.size() < kMaxHeld && !shutdown_done_) {
-    hold(m, live, std::move(fd), peer_text, std::move(lease));
-    return;
-  }
-  log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
-             m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
-             peer_text.c_str());
+bool ForwardServer::may_hold() const {
+  return config_.client_wait_sec > 0 && held_count() < kMaxHeld && !shutdown_done_;
 }
 
-void ForwardServer::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
-                                const Counter& live, UniqueFd fd, const std::string& peer,
-                                std::shared_ptr<void> lease) {
-  if (t.stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
-    log_warnx("mapping %s -> %s: client %s already has MAX_STREAMS_PER_CLIENT (%d) streams, "
-              "closing connection from %s",
-              m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
-              config_.max_streams_per_client, peer.c_str());
-    return;
-  }
-  set_nodelay(fd.get());
-  BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
-  if (!bev) {
-    log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),
-              peer.c_str());
-    return;
-  }
-  fd.release();  // the bufferevent closes it
-  uint32_t id = t.allocate_id();
-  std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
-                      peer + ", client " + t.peer();
-  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
-  s->set_lease(std::move(lease));
-  s->set_owner(live.get());
-  s->request_open(m->target_host, m->target_port);
+size_t ForwardServer::held_count() const {
+  size_t n = 0;
+  for (const auto& kv : ports_) n += kv.second->held_count();
+  for (const auto& p : draining_) n += p->held_count();
+  return n;
 }
 
-void ForwardServer::hold(const std::shared_ptr<const Mapping>& m, const Counter& live,
-                         UniqueFd fd, const std::string& peer, std::shared_ptr<void> lease) {
-  auto h = std::make_unique<Held>();
-  h->fd = std::move(fd);
-  h->mapping = m;
-  h->live = live;
-  h->lease = std::move(lease);
-  h->peer = peer;
-  h->server = this;
-  h->timer.reset(evtimer_new(base_, held_timeout_cb, h.get()));
-  timeval tv{config_.client_wait_sec, 0};
-  evtimer_add(h->timer.get(), &tv);
-  log_info("mapping %s -> %s: no client of tag %s yet, holding connection from %s for up to %d s",
-           m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(), peer.c_str(),
-           config_.client_wait_sec);
-  held_.push_back(std::move(h));
-}
-
-void ForwardServer::held_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
-  auto* h = static_cast<Held*>(arg);
-  ForwardServer* self = h->server;
-  for (auto it = self->held_.begin(); it != self->held_.end(); ++it) {
-    if (it->get() != h) continue;
-    log_notice("mapping %s -> %s: no client of tag %s within CLIENT_WAIT (%d s), closing "
-               "connection from %s",
-               h->mapping->public_name().c_str(), h->mapping->target_name().c_str(),
-               h->mapping->tag.c_str(), self->config_.client_wait_sec, h->peer.c_str());
-    self->held_.erase(it);  // closes the socket, frees h and its (no longer pending) timer
-    return;
-  }
-}
-
+// Held connections of every port, in the order they came, so ports do not
+// take turns ahead of older connections.
 void ForwardServer::release_held(const std::string& tag) {
-  for (auto it = held_.begin(); it != held_.end();) {
-    Held& h = **it;
-    Tunnel* t = h.mapping->tag == tag ? pick_tunnel(tag) : nullptr;
-    if (!t) {
-      ++it;
-      continue;
-    }
-    open_stream(*t, h.mapping, h.live, std::move(h.fd), h.peer, std::move(h.lease));
-    it = held_.erase(it);
-  }
+  std::vector<std::pair<uint64_t, PublicPort*>> waiting;
+  for (auto& kv : ports_) kv.second->held_for(tag, waiting);
+  for (auto& p : draining_) p->held_for(tag, waiting);
+  std::sort(waiting.begin(), waiting.end());
+  for (const auto& w : waiting)
+    if (Tunnel* t = pick_tunnel(tag)) w.second->release_held(w.first, *t);
 }
 
 void ForwardServer::tunnel_up(Tunnel& t) {
@@ -543,7 +432,7 @@ void ForwardServer::tunnel_up(Tunnel& t) {
 
 void ForwardServer::tunnel_closed(Tunnel& t) {
   for (auto& kv : ports_)
-    if (kv.second->udp) kv.second->udp->channel_lost(t);
+    if (UdpPort* udp = kv.second->udp()) udp->channel_lost(t);
   for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it)
     if (it->get() == &t) {
       reaper_.bury(std::move(*it));
@@ -564,11 +453,11 @@ void ForwardServer::udp_open_requested(Tunnel& t, uint32_t, const frame::UdpOpen
 
 void ForwardServer::datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
   for (auto& kv : ports_)
-    if (kv.second->udp && kv.second->udp->from_channel(t, id, p, n)) return;
+    if (kv.second->udp() && kv.second->udp()->from_channel(t, id, p, n)) return;
   // A session that ended while this datagram was on its way: dropped.
 }
 
 void ForwardServer::udp_closed(Tunnel& t, uint32_t id, const std::string& why) {
   for (auto& kv : ports_)
-    if (kv.second->udp && kv.second->udp->closed_by_client(t, id, why)) return;
+    if (kv.second->udp() && kv.second->udp()->closed_by_client(t, id, why)) return;
 }

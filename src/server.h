@@ -2,9 +2,10 @@
 // one public port per mapping; each public connection becomes a stream on a
 // channel whose client serves the mapping's tag (round robin among them).
 //
-// Reload (SIGHUP) diffs mappings by public address: unchanged ones keep
-// their listener and streams, changed ones apply to new streams, removed
-// ones stop listening while their streams drain, added ones start.
+// Reload (SIGHUP) diffs mappings by public address (mapping_diff.h):
+// unchanged ones keep their listener and streams, changed ones apply to new
+// streams, removed ones stop listening while their streams drain (in
+// draining_, see public_port.h), added ones start.
 #pragma once
 
 #include <functional>
@@ -19,13 +20,14 @@
 #include "config.h"
 #include "ev.h"
 #include "listener.h"
+#include "public_port.h"
 #include "reaper.h"
 #include "secrets.h"
 #include "tunnel.h"
 #include "udp_port.h"
 #include "unique_fd.h"
 
-class ForwardServer final : public TunnelHandler {
+class ForwardServer final : public TunnelHandler, private PortHost {
  public:
   ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets);
   ~ForwardServer();
@@ -49,26 +51,6 @@ class ForwardServer final : public TunnelHandler {
   bool admit_channel(Tunnel& t, std::string& why) override;
 
  private:
-  // Live streams (and held connections) per mapping, for MAX_CONNECTIONS.
-  // Each holds a lease on the counter, so the count is right however it ends.
-  using Counter = std::shared_ptr<size_t>;
-  struct PublicPort {
-    std::shared_ptr<const Mapping> mapping;  // replaced on reload; streams keep theirs
-    Counter live = std::make_shared<size_t>(0);
-    std::unique_ptr<Listener> listener;  // TCP mappings
-    std::unique_ptr<UdpPort> udp;        // UDP mappings
-  };
-  // A public connection waiting (CLIENT_WAIT) for a client of its tag.
-  struct Held {
-    UniqueFd fd;  // owned until handed to a stream
-    std::shared_ptr<const Mapping> mapping;
-    Counter live;
-    std::shared_ptr<void> lease;
-    std::string peer;
-    EventPtr timer;
-    ForwardServer* server = nullptr;
-  };
-
   std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
   // Reload steps: INNER_PORT, then the public ports (mapping_diff.h).
@@ -78,15 +60,17 @@ class ForwardServer final : public TunnelHandler {
   void remove_port(const std::string& name, int drain_timeout_sec);
   void add_port(const Mapping& m);
   void accept_client(UniqueFd fd, const sockaddr* peer);
-  void accept_public(PublicPort& port, UniqueFd fd, const sockaddr* peer);
-  void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, const Counter& live,
-                   UniqueFd fd, const std::string& peer, std::shared_ptr<void> lease);
-  void hold(const std::shared_ptr<const Mapping>& m, const Counter& live, UniqueFd fd,
-            const std::string& peer, std::shared_ptr<void> lease);
-  static void held_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+  // Gives the connections held for tag, oldest first, to its channels.
   void release_held(const std::string& tag);
-  // Round robin among the live channels of a tag; nullptr if none.
-  Tunnel* pick_tunnel(const std::string& tag);
+  size_t held_count() const;  // in all ports, draining ones included
+
+  // PortHost
+  Tunnel* pick_tunnel(const std::string& tag) override;
+  bool may_hold() const override;
+  uint64_t next_held_id() override { return ++held_ids_; }
+  size_t abort_streams(const void* owner, const std::string& why) override;
+  void port_drained(PublicPort& port) override;
+
   // Keeps connections still in the handshake under MAX_HANDSHAKES by
   // dropping the oldest, so junk cannot lock a real client out.
   void limit_pending_handshakes();
@@ -100,7 +84,6 @@ class ForwardServer final : public TunnelHandler {
   TunnelOptions tunnel_options();
   UdpLimits udp_limits() const;
   size_t stream_count() const;
-  void schedule_drain_abort(const PublicPort& removed, int drain_timeout_sec);
   static void drain_tick_cb(evutil_socket_t, short, void* arg) noexcept;
   void drain_tick();
 
@@ -112,10 +95,10 @@ class ForwardServer final : public TunnelHandler {
   TagGrants grants_;     // [CLIENTS] NAME.TAGS
   std::unique_ptr<Listener> inner_;
   std::map<std::string, std::unique_ptr<PublicPort>> ports_;  // by Mapping::public_name()
-  std::list<std::unique_ptr<Tunnel>> tunnels_;                // handshaking and up, oldest first
-  std::list<std::unique_ptr<Held>> held_;
-  std::map<std::string, size_t> round_robin_;  // next pick per tag
-  std::vector<EventPtr> drain_timers_;         // removed mappings' DRAIN_TIMEOUT
+  std::list<std::unique_ptr<PublicPort>> draining_;  // removed by reload, streams still live
+  std::list<std::unique_ptr<Tunnel>> tunnels_;       // handshaking and up, oldest first
+  std::map<std::string, size_t> round_robin_;        // next pick per tag
+  uint64_t held_ids_ = 0;
   EventPtr drain_tick_;                        // shutdown: polls until streams are gone
   std::function<void()> shutdown_done_;
   int64_t shutdown_deadline_ms_ = 0;

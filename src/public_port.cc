@@ -1,0 +1,181 @@
+#include "public_port.h"
+
+#include "address.h"
+#include "log.h"
+#include "net.h"
+#include "stream.h"
+#include "tunnel.h"
+
+PublicPort::PublicPort(event_base* base, const Mapping& m, const ServerConfig& config,
+                       PortHost& host)
+    : base_(base), config_(config), host_(host), mapping_(std::make_shared<const Mapping>(m)) {}
+
+PublicPort::~PublicPort() {
+  usage_->on_idle = nullptr;  // leases that outlive the port must not wake it
+}
+
+bool PublicPort::bind(const UdpLimits& limits, std::string& err) {
+  const Mapping& m = *mapping_;
+  bool ok;
+  if (m.udp) {
+    udp_ = std::make_unique<UdpPort>(base_, mapping_, limits, [this](const std::string& tag) {
+      return host_.pick_tunnel(tag);
+    });
+    ok = udp_->bind(err);
+  } else {
+    listener_ = std::make_unique<Listener>(
+        base_, "mapping " + m.public_name(),
+        [this](evutil_socket_t fd, const sockaddr* sa) { accept(UniqueFd(fd), sa); });
+    ok = listener_->bind(m.bind_host, m.public_port, err);
+  }
+  if (!ok)
+    err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
+          "): " + err;
+  return ok;
+}
+
+void PublicPort::refresh_udp(const UdpLimits& limits) {
+  if (udp_) udp_->set_mapping(mapping_, limits);
+}
+
+// A counted reference for one stream or held connection.
+std::shared_ptr<void> PublicPort::lease() {
+  ++usage_->live;
+  return std::shared_ptr<void>(nullptr, [usage = usage_](void*) {
+    if (--usage->live == 0 && usage->on_idle) event_active(usage->on_idle, EV_TIMEOUT, 1);
+  });
+}
+
+void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
+  std::shared_ptr<const Mapping> m = mapping_;
+  std::string peer_text = format_sockaddr(peer);
+  if (!m->access.permits(peer)) {
+    log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
+               m->target_name().c_str(), peer_text.c_str());
+    return;
+  }
+  if (m->max_connections && usage_->live >= static_cast<size_t>(m->max_connections)) {
+    log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
+               m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
+               peer_text.c_str());
+    return;
+  }
+  std::shared_ptr<void> l = lease();
+  Tunnel* t = host_.pick_tunnel(m->tag);
+  if (t) {
+    open_stream(*t, m, std::move(fd), peer_text, std::move(l));
+    return;
+  }
+  if (host_.may_hold()) {
+    hold(m, std::move(fd), peer_text, std::move(l));
+    return;
+  }
+  log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
+             m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
+             peer_text.c_str());
+}
+
+void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, UniqueFd fd,
+                             const std::string& peer, std::shared_ptr<void> lease) {
+  if (t.stream_count() >= static_cast<size_t>(config_.max_streams_per_client)) {
+    log_warnx("mapping %s -> %s: client %s already has MAX_STREAMS_PER_CLIENT (%d) streams, "
+              "closing connection from %s",
+              m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
+              config_.max_streams_per_client, peer.c_str());
+    return;
+  }
+  set_nodelay(fd.get());
+  BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
+  if (!bev) {
+    log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),
+              peer.c_str());
+    return;
+  }
+  fd.release();  // the bufferevent closes it
+  uint32_t id = t.allocate_id();
+  std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
+                      peer + ", client " + t.peer();
+  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
+  s->set_lease(std::move(lease));
+  s->set_owner(usage_.get());
+  s->request_open(m->target_host, m->target_port);
+}
+
+void PublicPort::hold(const std::shared_ptr<const Mapping>& m, UniqueFd fd,
+                      const std::string& peer, std::shared_ptr<void> lease) {
+  uint64_t id = host_.next_held_id();
+  Held& h = held_[id];
+  h.fd = std::move(fd);
+  h.mapping = m;
+  h.lease = std::move(lease);
+  h.peer = peer;
+  h.port = this;
+  h.id = id;
+  h.timer.reset(evtimer_new(base_, held_timeout_cb, &h));  // map nodes do not move
+  timeval tv{config_.client_wait_sec, 0};
+  evtimer_add(h.timer.get(), &tv);
+  log_info("mapping %s -> %s: no client of tag %s yet, holding connection from %s for up to %d s",
+           m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(), peer.c_str(),
+           config_.client_wait_sec);
+}
+
+void PublicPort::held_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* h = static_cast<Held*>(arg);
+  h->port->held_timeout(h->id);
+}
+
+void PublicPort::held_timeout(uint64_t id) {
+  auto it = held_.find(id);
+  if (it == held_.end()) return;
+  const Held& h = it->second;
+  log_notice("mapping %s -> %s: no client of tag %s within CLIENT_WAIT (%d s), closing "
+             "connection from %s",
+             h.mapping->public_name().c_str(), h.mapping->target_name().c_str(),
+             h.mapping->tag.c_str(), config_.client_wait_sec, h.peer.c_str());
+  held_.erase(it);  // closes the socket, frees the entry and its (no longer pending) timer
+}
+
+void PublicPort::held_for(const std::string& tag,
+                          std::vector<std::pair<uint64_t, PublicPort*>>& out) {
+  for (const auto& kv : held_)
+    if (kv.second.mapping->tag == tag) out.emplace_back(kv.first, this);
+}
+
+void PublicPort::release_held(uint64_t id, Tunnel& t) {
+  auto it = held_.find(id);
+  if (it == held_.end()) return;
+  Held& h = it->second;
+  h.timer.reset();
+  open_stream(t, h.mapping, std::move(h.fd), h.peer, std::move(h.lease));
+  held_.erase(it);
+}
+
+bool PublicPort::drain(int drain_timeout_sec) {
+  listener_.reset();
+  udp_.reset();
+  if (usage_->live == 0) return false;
+  drain_timer_.reset(evtimer_new(base_, drain_cb, this));
+  usage_->on_idle = drain_timer_.get();
+  if (drain_timeout_sec) {
+    timeval tv{drain_timeout_sec, 0};
+    evtimer_add(drain_timer_.get(), &tv);
+  }
+  return true;
+}
+
+void PublicPort::drain_cb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<PublicPort*>(arg)->on_drain_event();
+}
+
+// Fires when DRAIN_TIMEOUT passes (leases still out) or when the last lease
+// ends (none left). Held connections keep their CLIENT_WAIT even past
+// DRAIN_TIMEOUT, so the port may wait for them after the reset.
+void PublicPort::on_drain_event() {
+  if (usage_->live) {
+    size_t n = host_.abort_streams(usage_.get(), "mapping removed, DRAIN_TIMEOUT passed");
+    if (n)
+      log_notice("mapping %s: %zu streams still open after DRAIN_TIMEOUT, reset",
+                 mapping_->public_name().c_str(), n);
+  }
+  if (usage_->live == 0) host_.port_drained(*this);
+}
