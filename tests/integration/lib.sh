@@ -160,6 +160,7 @@ _cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     kill_started
+    _sanitizer_reports || rc=1
     if [ -n "${KEEP_TMP:-}" ]; then
         echo "INFO: $TEST_NAME: kept $TMP" >&2
     else
@@ -167,6 +168,35 @@ _cleanup() {
     fi
     exit $rc
 }
+# Sanitized builds (tools/check.sh's second pass sets TCPF_SANITIZER_LOGS):
+# every daemon writes ASan/UBSan reports to this test's temp dir; one report,
+# a leak at a clean exit included, fails the test, with the report shown and
+# kept in $TCPF_SANITIZER_LOGS.
+if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$TMP/asan${ASAN_EXTRA_OPTIONS:+:$ASAN_EXTRA_OPTIONS}"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TMP/ubsan"
+fi
+
+# _sanitizer_reports: false if a sanitizer wrote a report during this test.
+_sanitizer_reports() {
+    local f found=0
+    [ -n "${TCPF_SANITIZER_LOGS:-}" ] || return 0
+    for f in "$TMP"/asan.* "$TMP"/ubsan.*; do
+        [ -f "$f" ] || continue
+        found=1
+        echo "FAIL: $TEST_NAME: sanitizer report $(basename "$f"):"
+        head -n 60 "$f"
+        mkdir -p "$TCPF_SANITIZER_LOGS" && cp "$f" "$TCPF_SANITIZER_LOGS/$TEST_NAME.$(basename "$f")"
+    done
+    [ $found = 0 ]
+}
+
+# rss_allowance KIB: a memory bound as written for a plain build, widened
+# for sanitized builds, whose shadow memory and quarantine add to VmRSS.
+rss_allowance() {
+    if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then echo $(($1 * 4 + 65536)); else echo "$1"; fi
+}
+
 trap _cleanup EXIT
 trap 'echo "FAIL: $TEST_NAME: interrupted (SIGINT)"; exit 130' INT
 trap 'echo "FAIL: $TEST_NAME: interrupted (SIGTERM)"; exit 143' TERM

@@ -17,7 +17,7 @@
 
 MAX_HS=50
 SLACK=4
-RSS_LIMIT_KB=$((64 * 1024))
+RSS_LIMIT_KB=$(rss_allowance $((64 * 1024)))
 
 HTTP_PORT=$(free_port) || fail "free_port"
 PUB=$(free_port) || fail "free_port"

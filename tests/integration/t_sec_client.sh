@@ -56,8 +56,10 @@ expect_field() {
 }
 
 expect_peak_below() {
-    [ -n "$PEAK" ] && [ "$PEAK" -lt "$2" ] ||
-        note_failure "$1: client peak RSS ${PEAK:-?} KiB, want < $2 KiB"
+    local limit
+    limit=$(rss_allowance "$2")
+    [ -n "$PEAK" ] && [ "$PEAK" -lt "$limit" ] ||
+        note_failure "$1: client peak RSS ${PEAK:-?} KiB, want < $limit KiB"
 }
 
 # a. early-data flood: 60 streams, 1 MiB each, before any OPEN_OK

@@ -142,7 +142,7 @@ stop_bg "$SAMPLE"
 max_rss=$(sed -n 's/.*max_rss_kb=\([0-9]*\).*/\1/p' "$TMP/sample.txt")
 info "PING flood: $out; server VmRSS $rss0 KiB before, at most ${max_rss} KiB during"
 grep -q "how=closed-by-server" <<<"$out" || note_failure "the server did not close the flooding channel: $out"
-[ -n "$max_rss" ] && [ "$max_rss" -lt $((rss0 + 24 * 1024)) ] ||
+[ -n "$max_rss" ] && [ "$max_rss" -lt $((rss0 + $(rss_allowance $((24 * 1024))))) ] ||
     note_failure "server VmRSS grew from $rss0 to $max_rss KiB under the PING flood"
 grep -E "presumed stuck|does not read" "$SERVER_LOG" | tail -n 1 | while read -r l; do info "server: $l"; done
 assert_server_alive
@@ -165,7 +165,7 @@ kill -USR1 "$SERVER_PID"
 wait_log "$SERVER_LOG" "bytes buffered \(MAX_BUFFERED_BYTES\)" 1 5
 status=$(grep "bytes buffered (MAX_BUFFERED_BYTES)" "$SERVER_LOG" | tail -n 1)
 info "24 stalled readers: server VmRSS $rss0 -> $rss1 KiB; $status"
-[ "$rss1" -lt $((rss0 + 14 * 1024)) ] ||
+[ "$rss1" -lt $((rss0 + $(rss_allowance $((24 * 1024))))) ] ||
     note_failure "24 stalled readers grew the server by $((rss1 - rss0)) KiB with MAX_BUFFERED_BYTES 4M"
 touch "$TMP/release"
 ok=0

@@ -7,7 +7,7 @@
 # generous bound asserted), and VmRSS of both daemons stays below 64 MiB.
 . "$(dirname "$0")/lib.sh"
 
-RSS_LIMIT_KB=$((64 * 1024))
+RSS_LIMIT_KB=$(rss_allowance $((64 * 1024)))
 SRC=$(free_port) || fail "free_port"
 INF=$(free_port) || fail "free_port"
 BH=$(free_port) || fail "free_port"
