@@ -173,7 +173,7 @@ _cleanup() {
 # a leak at a clean exit included, fails the test, with the report shown and
 # kept in $TCPF_SANITIZER_LOGS.
 if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
-    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$TMP/asan${ASAN_EXTRA_OPTIONS:+:$ASAN_EXTRA_OPTIONS}"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:quarantine_size_mb=16:log_path=$TMP/asan${ASAN_EXTRA_OPTIONS:+:$ASAN_EXTRA_OPTIONS}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TMP/ubsan"
 fi
 
