@@ -37,9 +37,6 @@ Stream::Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string la
   // the buffers; reading waits for the open.
   bufferevent_setcb(local_.get(), nullptr, nullptr, event_cb, this);
   bufferevent_disable(local_.get(), EV_READ);
-  // A socket bufferevent freezes its input's tail so that only its own
-  // reader appends; we are that reader now.
-  evbuffer_unfreeze(bufferevent_get_input(local_.get()), 0);
   if (bufferevent_getfd(local_.get()) >= 0) take_over_io();
   output_cb_entry_ = evbuffer_add_cb(bufferevent_get_output(local_.get()), output_cb, this);
 }
@@ -50,13 +47,10 @@ Stream::~Stream() {
 }
 
 void Stream::take_over_io() {
-  evutil_socket_t fd = bufferevent_getfd(local_.get());
-  bufferevent_disable(local_.get(), EV_WRITE);
-  read_event_.reset(event_new(tunnel_.base(), fd, EV_READ | EV_PERSIST, readable_cb, this));
-  writer_ = std::make_unique<SocketWriter>(tunnel_.base(), fd, bufferevent_get_output(local_.get()),
-                                           kLocalWriteSize, static_cast<SocketWriter::Owner&>(*this));
+  io_ = std::make_unique<SocketIo>(local_.get(), kLocalReadSize, kLocalWriteSize,
+                                   static_cast<SocketIo::Owner&>(*this));
   // Early data that came while the target connected.
-  if (evbuffer_get_length(bufferevent_get_output(local_.get()))) writer_->schedule();
+  if (evbuffer_get_length(bufferevent_get_output(local_.get()))) io_->schedule_write();
 }
 
 void Stream::on_written() {
@@ -206,18 +200,13 @@ void Stream::become_open() {
 void Stream::set_reading(bool on) {
   if (on == reading_) return;
   reading_ = on;
-  if (!read_event_) return;
-  if (on)
-    event_add(read_event_.get(), nullptr);
-  else
-    event_del(read_event_.get());
+  if (io_) io_->set_reading(on);
 }
 
 void Stream::on_readable() {
   if (!can_send() || !in_.open()) return;
   size_t got;
-  switch (read_socket(bufferevent_getfd(local_.get()), bufferevent_get_input(local_.get()),
-                      kLocalReadSize, read_ahead_, got)) {
+  switch (io_->read(got)) {
     case ReadResult::data:
     case ReadResult::again:
       pump();
@@ -302,7 +291,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   bytes_from_peer_ += n;
   if (BufferBudget* b = tunnel_.limits().budget) b->add(n);
   evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
-  if (writer_) writer_->schedule();  // connecting: take_over_io() will
+  if (io_) io_->schedule_write();  // connecting: take_over_io() will
   return true;
 }
 
@@ -424,16 +413,11 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
       output_cb_entry_ = nullptr;
     }
     if (abortive) set_abortive_close(bufferevent_getfd(local_.get()));
-    writer_.reset();
-    read_event_.reset();
+    io_.reset();
     local_.reset();  // safe inside our own callback: libevent holds a reference
   }
   lease_.reset();
   tunnel_.forget_stream(id_);
-}
-
-void Stream::readable_cb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<Stream*>(arg)->on_readable();
 }
 
 void Stream::event_cb(bufferevent*, short what, void* arg) noexcept {

@@ -22,8 +22,7 @@
 #include "frame.h"
 #include "half.h"
 #include "reaper.h"
-#include "socket_reader.h"
-#include "socket_writer.h"
+#include "socket_io.h"
 #include "target_resolver.h"
 
 class Tunnel;
@@ -39,7 +38,7 @@ struct TargetContext {
   std::function<void(const std::string&)> warn_limit;
 };
 
-class Stream : public Disposable, private SocketWriter::Owner, private BufferBudget::Waiter {
+class Stream : public Disposable, private SocketIo::Owner, private BufferBudget::Waiter {
  public:
   enum class State { opening, open, done };
 
@@ -86,7 +85,6 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   void channel_drained();
 
  private:
-  static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
   static void open_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -94,11 +92,11 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   // Sends the WINDOW credit owed, unless MAX_BUFFERED_BYTES holds it back.
   void return_credit(bool flush);
 
-  void on_readable();
+  void on_readable() override;
   void on_written() override;
   void on_write_error(int err) override;
-  // Once the socket is connected: reads (read_event_) and writes (writer_)
-  // are ours, the bufferevent only holds the buffers.
+  // Once the socket is connected: reads and writes are ours (io_), the
+  // bufferevent only holds the buffers.
   void take_over_io();
   // Why a target could not be connected; exactly one field says it.
   struct ConnectError {
@@ -129,10 +127,8 @@ class Stream : public Disposable, private SocketWriter::Owner, private BufferBud
   Tunnel& tunnel_;
   uint32_t id_;
   BufferEventPtr local_;  // buffers, and the client's connect
-  EventPtr read_event_;   // see socket_reader.h for why
-  EventPtr open_timer_;   // server: OPEN_TIMEOUT while opening
-  ReadAhead read_ahead_;
-  std::unique_ptr<SocketWriter> writer_;  // see socket_writer.h
+  std::unique_ptr<SocketIo> io_;  // once connected (socket_io.h)
+  EventPtr open_timer_;           // server: OPEN_TIMEOUT while opening
   evbuffer_cb_entry* output_cb_entry_ = nullptr;
   std::string label_;
   State state_ = State::opening;

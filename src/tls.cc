@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include <event2/bufferevent_ssl.h>
-#include <event2/bufferevent_struct.h>  // ev_read, for tls_read_buffered()
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -62,7 +61,7 @@ SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   // Read-ahead into a 64 KiB buffer takes about four records per read
   // system call instead of two calls (header, body) per record; see
-  // tls_read_buffered() for the one place where that needs a nudge.
+  // tls_read_event() for the one place where that needs a nudge.
   // SSL_MODE_RELEASE_BUFFERS would free and reallocate that buffer around
   // every read of a bulk transfer, so the one buffer per channel is kept.
   SSL_CTX_set_read_ahead(ctx.get(), 1);
@@ -136,11 +135,30 @@ std::string tls_error_text(bufferevent* bev) {
   return out;
 }
 
-void tls_read_buffered(bufferevent* bev) {
-  SSL* ssl = bufferevent_openssl_get_ssl(bev);
-  // bufferevent_openssl reads only on socket readiness; run its read
-  // callback as if the socket were readable.
-  if (ssl && SSL_has_pending(ssl)) event_active(&bev->ev_read, EV_READ, 1);
+namespace {
+struct ReadEventSearch {
+  const void* bev;
+  evutil_socket_t fd;
+  event* found;
+};
+
+int match_read_event(const event_base*, const event* ev, void* arg) {
+  auto* s = static_cast<ReadEventSearch*>(arg);
+  if (event_get_callback_arg(ev) != s->bev || event_get_fd(ev) != s->fd ||
+      !(event_get_events(ev) & EV_READ))
+    return 0;
+  s->found = const_cast<event*>(ev);
+  return 1;  // stop
+}
+}  // namespace
+
+event* tls_read_event(bufferevent* bev) {
+  // bufferevent_openssl hands itself to its read event's callback (the
+  // struct that embeds the bufferevent at offset 0, so the same address).
+  ReadEventSearch s{bev, bufferevent_getfd(bev), nullptr};
+  if (!bufferevent_openssl_get_ssl(bev) || s.fd < 0) return nullptr;
+  event_base_foreach_event(bufferevent_get_base(bev), match_read_event, &s);
+  return s.found;
 }
 
 std::string tls_summary(bufferevent* bev) {

@@ -49,8 +49,12 @@ std::string tls_error_text(bufferevent* bev);
 bool tls_channel_binding(bufferevent* bev, std::string& out);
 // With read-ahead, records that came in with the end of the handshake, or
 // behind the one record bufferevent_openssl reads per callback, wait inside
-// OpenSSL where no socket event will announce them: call this after the
-// handshake and after each read callback to have them read.
-void tls_read_buffered(bufferevent* bev);
+// OpenSSL where no socket event will announce them. Activating the
+// bufferevent's own socket read event (EV_READ) has it read them. This
+// finds that event through public API only, once per bufferevent: the
+// event reading bev's socket with bev as its argument. bev must be
+// reading (bufferevent_enable EV_READ); nullptr if it is not found. The
+// event lives as long as bev.
+event* tls_read_event(bufferevent* bev);
 // "TLSv1.3 TLS_AES_128_GCM_SHA256": what the handshake settled on, for logs.
 std::string tls_summary(bufferevent* bev);

@@ -1,48 +1,22 @@
 #include "tunnel.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
 
-#include <event2/bufferevent_ssl.h>
-#include <openssl/bio.h>
-#include <openssl/ssl.h>
-
 #include "address.h"
-#include "socket_reader.h"
-#include "tls.h"
 #include "stream.h"
-
-namespace {
-constexpr size_t kChannelReadSize = 1u << 20;
-constexpr size_t kChannelWriteSize = 1u << 20;
-}  // namespace
 
 Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
                TunnelHandler& handler, Reaper& reaper, TunnelOptions options)
-    : bev_(std::move(bev)),
+    : transport_(std::move(bev), tls, options.limits.channel_low, *this),
       role_(role),
       peer_(std::move(peer)),
       handler_(handler),
       reaper_(reaper),
       options_(std::move(options)),
-      tls_(tls),
       nonce_(random_nonce()) {
-  bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, options_.limits.channel_low, 0);
-  bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
-  bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
-  if (!tls_) {
-    read_event_.reset(event_new(base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
-                                readable_cb, this));
-    // Socket bufferevents freeze their input's tail for their own reader;
-    // we are that reader now, and the writer.
-    evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
-    bufferevent_disable(bev_.get(), EV_WRITE);
-    writer_ = std::make_unique<SocketWriter>(base(), bufferevent_getfd(bev_.get()),
-                                             bufferevent_get_output(bev_.get()), kChannelWriteSize,
-                                             static_cast<SocketWriter::Owner&>(*this));
-  }
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   heartbeat_timer_.reset(event_new(base(), -1, EV_PERSIST, heartbeat_cb, this));
   deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));
@@ -50,19 +24,14 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
 
 Tunnel::~Tunnel() = default;
 
-event_base* Tunnel::base() const { return bufferevent_get_base(bev_.get()); }
+event_base* Tunnel::base() const { return transport_.base(); }
 
 void Tunnel::start() {
   if (role_ == frame::Role::client) send_hello();
   timeval tv{options_.limits.handshake_timeout_sec, 0};
   evtimer_add(handshake_timer_.get(), &tv);
-  if (tls_) {
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-    // The client's handshake is already done (see tls_read_buffered).
-    if (role_ == frame::Role::client) tls_read_buffered(bev_.get());
-  } else {
-    event_add(read_event_.get(), nullptr);
-  }
+  // The client's TLS handshake is already done.
+  transport_.start(role_ == frame::Role::client);
 }
 
 void Tunnel::send_hello() {
@@ -98,13 +67,7 @@ void Tunnel::on_heartbeat() {
   }
   // A peer that talks (PINGs count as life) but reads nothing is stuck or
   // hostile: its queue would only grow. Progress is any byte written.
-  if (tls_) {
-    uint64_t w = BIO_number_written(SSL_get_wbio(bufferevent_openssl_get_ssl(bev_.get())));
-    if (w != tls_written_) {
-      tls_written_ = w;
-      last_progress_ms_ = now;
-    }
-  }
+  last_progress_ms_ = std::max(last_progress_ms_, transport_.last_written_ms());
   size_t queued = queued_output();
   if (queued == 0) last_progress_ms_ = now;
   if (now - last_progress_ms_ > 3 * interval) {
@@ -161,22 +124,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     auto it = streams_.find(id);
     if (it != streams_.end()) it->second->abort("channel lost: " + reason);
   }
-  // A last word (the HELLO that tells a refused client why) should reach
-  // the peer: one non-blocking write of what is queued, plain sockets only.
-  if (!tls_ && bev_) {
-    evbuffer* out = bufferevent_get_output(bev_.get());
-    if (evbuffer_get_length(out)) evbuffer_write(out, bufferevent_getfd(bev_.get()));
-  }
-  // libevent closes the socket only at the end of this loop turn; end the
-  // connection now, so a burst of dropped handshakes does not linger.
-  if (bev_) {
-    evutil_socket_t fd = bufferevent_getfd(bev_.get());
-    if (fd >= 0) shutdown(fd, SHUT_RDWR);
-  }
-  // Freeing inside our own callback is safe: libevent holds a reference.
-  writer_.reset();
-  read_event_.reset();
-  bev_.reset();
+  transport_.close();  // after a last word to the peer
   handler_.tunnel_closed(*this);
 }
 
@@ -192,7 +140,7 @@ void Tunnel::close_with_notice(frame::Reason code, const std::string& text,
   closing_reason_ = log_reason.empty() ? text : log_reason;
   closing_level_ = level;
   // Plain sockets: close() writes the CLOSE out at once.
-  if (!tls_) {
+  if (!transport_.tls()) {
     close(closing_reason_, level);
     return;
   }
@@ -206,14 +154,9 @@ void Tunnel::close_with_notice(frame::Reason code, const std::string& text,
     auto it = streams_.find(id);
     if (it != streams_.end()) it->second->abort("channel lost: " + closing_reason_);
   }
-  bufferevent_disable(bev_.get(), EV_READ);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+  transport_.finish_writing();
   timeval tv{1, 0};
   evtimer_add(deferred_close_.get(), &tv);
-}
-
-size_t Tunnel::queued_output() const {
-  return bev_ ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
 }
 
 void Tunnel::check_output_cap() {
@@ -229,13 +172,13 @@ void Tunnel::check_output_cap() {
 
 void Tunnel::send_control(frame::Type type, uint32_t stream, const std::string& payload) {
   // Past the cap nothing more is queued: the channel closes next turn.
-  if (!bev_ || (closing_ && type != frame::Type::close)) return;
+  if (!transport_.open() || (closing_ && type != frame::Type::close)) return;
   uint8_t h[frame::kHeaderSize];
   frame::encode_header(frame::Header{type, stream, static_cast<uint32_t>(payload.size())}, h);
-  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer* out = transport_.output();
   evbuffer_add(out, h, sizeof h);
   if (!payload.empty()) evbuffer_add(out, payload.data(), payload.size());
-  flush_soon();
+  transport_.flush_soon();
   check_output_cap();
 }
 
@@ -247,33 +190,33 @@ void Tunnel::send_failure(frame::Type type, uint32_t stream, frame::Reason reaso
 }
 
 void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
-  if (!bev_ || closing_) return;
+  if (!transport_.open() || closing_) return;
   uint8_t h[frame::kHeaderSize];
   frame::encode_header(frame::Header{frame::Type::data, stream, static_cast<uint32_t>(n)}, h);
-  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer* out = transport_.output();
   evbuffer_add(out, h, sizeof h);
   evbuffer_remove_buffer(src, out, n);
   bytes_out_ += n;
-  flush_soon();
+  transport_.flush_soon();
 }
 
 bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
-  if (!bev_ || closing_ || n > frame::kMaxDatagram) return false;
+  if (!transport_.open() || closing_ || n > frame::kMaxDatagram) return false;
   // Datagrams have no flow control: rather than queue them behind bulk
   // data without bound, drop them once the channel is well past the point
   // where streams stop reading.
-  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer* out = transport_.output();
   if (evbuffer_get_length(out) >= 2 * options_.limits.channel_high) return false;
   uint8_t h[frame::kHeaderSize];
   frame::encode_header(frame::Header{frame::Type::datagram, session, static_cast<uint32_t>(n)}, h);
   evbuffer_add(out, h, sizeof h);
   if (n) evbuffer_add(out, p, n);
-  flush_soon();
+  transport_.flush_soon();
   return true;
 }
 
 bool Tunnel::congested() const {
-  return !bev_ || closing_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) >= options_.limits.channel_high;
+  return !transport_.open() || closing_ || transport_.queued() >= options_.limits.channel_high;
 }
 
 void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
@@ -293,64 +236,16 @@ void Tunnel::forget_stream(uint32_t id) {
   streams_.erase(it);
 }
 
-void Tunnel::read_cb(bufferevent*, void* arg) noexcept {
-  auto* t = static_cast<Tunnel*>(arg);
-  t->on_read();
-  // bufferevent_openssl stops after one record even when read-ahead holds
-  // more (tls.h); ask for the rest in this same loop turn.
-  if (t->bev_) tls_read_buffered(t->bev_.get());
+void Tunnel::transport_eof() {
+  close(state_ == State::up ? "peer closed the channel" : handshake_eof_reason());
 }
 
-void Tunnel::readable_cb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<Tunnel*>(arg)->on_readable();
-}
-
-void Tunnel::on_readable() {
-  size_t got;
-  switch (read_socket(bufferevent_getfd(bev_.get()), bufferevent_get_input(bev_.get()),
-                      kChannelReadSize, read_ahead_, got)) {
-    case ReadResult::data: on_read(); break;
-    case ReadResult::again: break;
-    case ReadResult::eof:
-      close(state_ == State::up ? "peer closed the channel" : handshake_eof_reason());
-      break;
-    case ReadResult::error:
-      close(std::string("channel error: ") + evutil_socket_error_to_string(errno) +
-                (state_ == State::up ? "" : " (" + handshake_eof_reason() + ")"),
-            LogLevel::warning);
-      break;
-  }
-}
-
-void Tunnel::write_cb(bufferevent*, void* arg) noexcept { static_cast<Tunnel*>(arg)->on_drained(); }
-
-// The plain-socket counterpart of write_cb and the bufferevent's
-// low-water mark.
-void Tunnel::on_written() {
-  last_progress_ms_ = loop_time_ms(base());
-  if (bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) <= options_.limits.channel_low)
-    on_drained();
-}
-
-void Tunnel::on_write_error(int err) {
-  close(std::string("channel error: ") + evutil_socket_error_to_string(err), LogLevel::warning);
-}
-
-void Tunnel::event_cb(bufferevent* bev, short what, void* arg) noexcept {
-  auto* t = static_cast<Tunnel*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {  // the server's TLS handshake is done
-    tls_read_buffered(bev);
-    return;
-  }
-  if (what & BEV_EVENT_EOF) {
-    t->close(t->state_ == State::up ? "peer closed the channel" : t->handshake_eof_reason());
-  } else if (what & BEV_EVENT_ERROR) {
-    int err = EVUTIL_SOCKET_ERROR();
-    std::string tls_err = t->tls_ ? tls_error_text(bev) : "";
-    t->close(std::string("channel error: ") +
-                 (tls_err.empty() ? evutil_socket_error_to_string(err) : "TLS: " + tls_err),
-             LogLevel::warning);
-  }
+// A plain socket's read error during the handshake also gives the likely
+// reason.
+void Tunnel::transport_error(const std::string& what, bool reading) {
+  close("channel error: " + what +
+            (reading && state_ != State::up ? " (" + handshake_eof_reason() + ")" : ""),
+        LogLevel::warning);
 }
 
 void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
@@ -368,7 +263,7 @@ std::string Tunnel::handshake_eof_reason() const {
     return "server closed the connection during the handshake: does it require a key "
            "(--key-file)?";
   return std::string("server closed the connection during the handshake: ") +
-         (tls_ ? "not a tcp-forward server, or it refused our certificate?"
+         (transport_.tls() ? "not a tcp-forward server, or it refused our certificate?"
                : "does the server use TLS (then add --tls), or is it not a tcp-forward server?");
 }
 
@@ -377,16 +272,14 @@ void Tunnel::auth_failed(const std::string& why) {
 }
 
 std::string Tunnel::tls_summary() const {
-  if (!tls_ || !bev_) return "";
-  return ", " + ::tls_summary(bev_.get());
+  std::string s = transport_.tls_summary();
+  return s.empty() ? s : ", " + s;
 }
 
 // On TLS the proofs must bind the TLS session; without the exporter they
 // would bind nothing, so the handshake fails closed (and the channel closes).
 bool Tunnel::channel_binding(std::string& out) {
-  out.clear();
-  if (!tls_) return true;
-  if (bev_ && tls_channel_binding(bev_.get(), out)) return true;
+  if (transport_.channel_binding(out)) return true;
   auth_failed("TLS channel binding unavailable");
   return false;
 }
@@ -516,7 +409,7 @@ void Tunnel::protocol_error(const std::string& what) {
   close("protocol error: " + what, LogLevel::warning);
 }
 
-void Tunnel::on_drained() {
+void Tunnel::transport_drained() {
   if (closing_) {
     if (queued_output() == 0) close(closing_reason_, closing_level_);
     return;
@@ -532,7 +425,7 @@ void Tunnel::on_drained() {
 }
 
 void Tunnel::on_read() {
-  evbuffer* in = bufferevent_get_input(bev_.get());
+  evbuffer* in = transport_.input();
   if (closing_) {  // nothing the peer says matters any more
     evbuffer_drain(in, evbuffer_get_length(in));
     return;

@@ -1,5 +1,5 @@
-// One client<->server channel: owns its socket, speaks the frame protocol
-// (docs/PROTOCOL.md), and owns the streams multiplexed on it.
+// One client<->server channel: speaks the frame protocol (docs/PROTOCOL.md)
+// over its Transport (transport.h), and owns the streams multiplexed on it.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +15,7 @@
 #include "frame.h"
 #include "log.h"
 #include "reaper.h"
-#include "socket_reader.h"
-#include "socket_writer.h"
+#include "transport.h"
 
 class Stream;
 class Tunnel;
@@ -65,7 +64,7 @@ struct TunnelOptions {
   std::string tag;       // client: sent in HELLO
 };
 
-class Tunnel : public Disposable, private SocketWriter::Owner {
+class Tunnel : public Disposable, private Transport::Owner {
  public:
   // tls: bev is an OpenSSL bufferevent (it reads and writes for us);
   // otherwise a socket bufferevent used for its buffers only.
@@ -137,10 +136,6 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
  private:
   enum class State { handshake, auth, up, closed };
 
-  static void read_cb(bufferevent*, void* arg) noexcept;
-  static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
-  static void write_cb(bufferevent*, void* arg) noexcept;
-  static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
   static void deferred_close_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -148,18 +143,14 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   // waits for the next loop turn, since the caller may be a stream
   // in the middle of its own work.
   void check_output_cap();
-  size_t queued_output() const;
+  size_t queued_output() const { return transport_.queued(); }
   void on_heartbeat();
-  void on_written() override;
-  void on_write_error(int err) override;
-  // Plain channels: write what was queued later in this loop turn.
-  void flush_soon() {
-    if (writer_) writer_->schedule();
-  }
 
-  void on_readable();
+  void transport_readable() override { on_read(); }
+  void transport_drained() override;
+  void transport_eof() override;
+  void transport_error(const std::string& what, bool reading) override;
   void on_read();
-  void on_drained();
   bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_hello(const frame::Hello& hello, std::string& err);
   bool on_auth(const frame::Auth& auth, std::string& err);
@@ -177,16 +168,12 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   bool lookup_id(uint32_t id, std::string& err);
   void protocol_error(const std::string& what);
 
-  BufferEventPtr bev_;
-  EventPtr read_event_;  // plain sockets: one big readv per wakeup (socket_reader.h)
-  ReadAhead read_ahead_;
-  std::unique_ptr<SocketWriter> writer_;  // plain sockets (socket_writer.h); TLS: bev_ writes
+  Transport transport_;  // first: freed last
   frame::Role role_;
   std::string peer_;
   TunnelHandler& handler_;
   Reaper& reaper_;
   TunnelOptions options_;
-  bool tls_;
   Nonce nonce_;             // ours
   std::string hello_sent_;  // HELLO payloads as sent, for the proofs
   std::string hello_received_;
@@ -204,7 +191,6 @@ class Tunnel : public Disposable, private SocketWriter::Owner {
   int64_t last_heard_ms_ = 0;  // loop time of the last frame from the peer
   int64_t next_ping_ms_ = 0;
   int64_t last_progress_ms_ = 0;  // loop time the channel output last moved (or was empty)
-  uint64_t tls_written_ = 0;      // TLS: the socket BIO's byte count at that time
   uint64_t pings_sent_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;
