@@ -1,6 +1,5 @@
 #include "tunnel.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
@@ -16,9 +15,9 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
       handler_(handler),
       reaper_(reaper),
       options_(std::move(options)),
-      nonce_(random_nonce()) {
+      nonce_(random_nonce()),
+      heartbeat_timer_(transport_.base(), *this) {
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
-  heartbeat_timer_.reset(event_new(base(), -1, EV_PERSIST, heartbeat_cb, this));
   deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));
 }
 
@@ -48,41 +47,17 @@ void Tunnel::send_hello() {
   send_control(frame::Type::hello, 0, hello_sent_);
 }
 
-void Tunnel::heartbeat_cb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<Tunnel*>(arg)->on_heartbeat();
-}
-
-// Any frame counts as a sign of life; PINGs make sure there is one. The
-// timer ticks four times per interval so silence is noticed soon after it
-// passes three intervals.
-void Tunnel::on_heartbeat() {
+// Any frame counts as a sign of life (on_read tells heartbeat_); PINGs
+// make sure there is one.
+void Tunnel::heartbeat_tick() {
   if (state_ != State::up || closing_) return;
-  int64_t now = loop_time_ms(base());
-  int64_t interval = options_.limits.heartbeat_sec * 1000LL;
-  if (now - last_heard_ms_ > 3 * interval) {
-    close("nothing heard for " + std::to_string((now - last_heard_ms_) / 1000.0).substr(0, 4) +
-              " s (3 heartbeats missed): peer presumed dead",
-          LogLevel::warning);
-    return;
+  std::string why;
+  switch (heartbeat_.tick(loop_time_ms(base()), transport_.last_written_ms(), queued_output(), why)) {
+    case Heartbeat::Verdict::wait: break;
+    case Heartbeat::Verdict::ping: send_control(frame::Type::ping, 0, heartbeat_.next_ping()); break;
+    case Heartbeat::Verdict::dead:
+    case Heartbeat::Verdict::stuck: close(why, LogLevel::warning); break;
   }
-  // A peer that talks (PINGs count as life) but reads nothing is stuck or
-  // hostile: its queue would only grow. Progress is any byte written.
-  last_progress_ms_ = std::max(last_progress_ms_, transport_.last_written_ms());
-  size_t queued = queued_output();
-  if (queued == 0) last_progress_ms_ = now;
-  if (now - last_progress_ms_ > 3 * interval) {
-    close("the peer has read nothing for " +
-              std::to_string((now - last_progress_ms_) / 1000.0).substr(0, 4) + " s (3 heartbeats) while " +
-              std::to_string(queued) + " bytes wait: presumed stuck",
-          LogLevel::warning);
-    return;
-  }
-  if (now < next_ping_ms_) return;
-  next_ping_ms_ = now + interval;
-  std::string payload(8, '\0');
-  uint64_t n = ++pings_sent_;
-  for (int i = 7; i >= 0; --i, n >>= 8) payload[i] = static_cast<char>(n & 0xff);
-  send_control(frame::Type::ping, 0, payload);
 }
 
 size_t Tunnel::abort_streams_owned_by(const void* owner, const std::string& reason) {
@@ -101,7 +76,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   bool was_up = state_ == State::up;
   state_ = State::closed;
   handshake_timer_.reset();
-  heartbeat_timer_.reset();
+  heartbeat_timer_.stop();
   deferred_close_.reset();
   if (was_up) {
     if (level == LogLevel::notice)
@@ -287,14 +262,8 @@ bool Tunnel::channel_binding(std::string& out) {
 void Tunnel::become_up() {
   state_ = State::up;
   handshake_timer_.reset();
-  last_heard_ms_ = loop_time_ms(base());
-  last_progress_ms_ = last_heard_ms_;
-  if (options_.limits.heartbeat_sec > 0) {
-    next_ping_ms_ = last_heard_ms_ + options_.limits.heartbeat_sec * 1000LL;
-    int64_t quarter_ms = options_.limits.heartbeat_sec * 250LL;
-    timeval tv{static_cast<time_t>(quarter_ms / 1000), static_cast<suseconds_t>(quarter_ms % 1000 * 1000)};
-    event_add(heartbeat_timer_.get(), &tv);
-  }
+  heartbeat_.start(loop_time_ms(base()), options_.limits.heartbeat_sec * 1000LL);
+  if (options_.limits.heartbeat_sec > 0) heartbeat_timer_.start(options_.limits.heartbeat_sec);
   handler_.tunnel_up(*this);
 }
 
@@ -454,7 +423,7 @@ void Tunnel::on_read() {
     }
     if (avail < frame::kHeaderSize + h.length) break;  // wait for the rest
     evbuffer_drain(in, frame::kHeaderSize);
-    last_heard_ms_ = now_ms;
+    heartbeat_.heard(now_ms);
     bool ok;
     if (h.type == frame::Type::data) {
       ok = dispatch_data(h, in, err);

@@ -13,6 +13,7 @@
 #include "channel_policy.h"
 #include "ev.h"
 #include "frame.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
 #include "transport.h"
@@ -64,7 +65,7 @@ struct TunnelOptions {
   std::string tag;       // client: sent in HELLO
 };
 
-class Tunnel : public Disposable, private Transport::Owner {
+class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTimer::Owner {
  public:
   // tls: bev is an OpenSSL bufferevent (it reads and writes for us);
   // otherwise a socket bufferevent used for its buffers only.
@@ -137,14 +138,13 @@ class Tunnel : public Disposable, private Transport::Owner {
   enum class State { handshake, auth, up, closed };
 
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
-  static void heartbeat_cb(evutil_socket_t, short, void* arg) noexcept;
   static void deferred_close_cb(evutil_socket_t, short, void* arg) noexcept;
   // Queued output past channel_hard_cap: the peer is not reading. Closing
   // waits for the next loop turn, since the caller may be a stream
   // in the middle of its own work.
   void check_output_cap();
   size_t queued_output() const { return transport_.queued(); }
-  void on_heartbeat();
+  void heartbeat_tick() override;
 
   void transport_readable() override { on_read(); }
   void transport_drained() override;
@@ -187,11 +187,8 @@ class Tunnel : public Disposable, private Transport::Owner {
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
   SessionId peer_session_{};
   std::string peer_tag_;
-  EventPtr heartbeat_timer_;
-  int64_t last_heard_ms_ = 0;  // loop time of the last frame from the peer
-  int64_t next_ping_ms_ = 0;
-  int64_t last_progress_ms_ = 0;  // loop time the channel output last moved (or was empty)
-  uint64_t pings_sent_ = 0;
+  Heartbeat heartbeat_;
+  HeartbeatTimer heartbeat_timer_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;
   EventPtr handshake_timer_;
