@@ -6,6 +6,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/bio.h>
 
+#include "log.h"
 #include "tls.h"
 
 namespace {
@@ -38,8 +39,20 @@ void Transport::start(bool handshake_done) {
     return;
   }
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-  tls_read_event_ = tls_read_event(bev_.get());
   if (handshake_done) read_buffered_tls();
+}
+
+// The search walks the loop's events, so it waits until a channel first
+// has records waiting (most have soon, with read-ahead and bulk data).
+void Transport::nudge_tls_read() {
+  if (!tls_read_event_searched_) {
+    tls_read_event_searched_ = true;
+    tls_read_event_ = tls_read_event(bev_.get());
+    if (!tls_read_event_)
+      log_warnx("TLS: the bufferevent's read event was not found; records that OpenSSL read "
+                "ahead wait for more from the socket");
+  }
+  if (tls_read_event_) event_active(tls_read_event_, EV_READ, 1);
 }
 
 int64_t Transport::last_written_ms() {
@@ -66,6 +79,7 @@ bool Transport::channel_binding(std::string& out) const {
 
 void Transport::finish_writing() {
   low_mark_ = 0;
+  reading_ = false;
   bufferevent_disable(bev_.get(), EV_READ);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
 }

@@ -83,8 +83,9 @@ class Transport final : private SocketIo::Owner {
   // record; with read-ahead more may wait inside OpenSSL. Have it read them
   // in this same loop turn.
   void read_buffered_tls() {
-    if (tls_read_event_ && SSL_has_pending(ssl_)) event_active(tls_read_event_, EV_READ, 1);
+    if (ssl_ && reading_ && SSL_has_pending(ssl_)) nudge_tls_read();
   }
+  void nudge_tls_read();
 
   BufferEventPtr bev_;
   std::unique_ptr<SocketIo> io_;  // plain sockets
@@ -93,7 +94,9 @@ class Transport final : private SocketIo::Owner {
   bool tls_;
   size_t low_mark_;
   SSL* ssl_ = nullptr;               // TLS; owned by bev_
-  event* tls_read_event_ = nullptr;  // TLS: bev_'s own read event
+  event* tls_read_event_ = nullptr;  // TLS: bev_'s own read event, found when first needed
+  bool tls_read_event_searched_ = false;
+  bool reading_ = true;  // until finish_writing()
   uint64_t tls_written_ = 0;         // TLS: the socket BIO's count at last_written_ms_
   int64_t last_written_ms_ = 0;
 };

@@ -1,8 +1,6 @@
 #include "tunnel.h"
 
-#include <cerrno>
 #include <cstring>
-#include <sys/socket.h>
 
 #include "address.h"
 #include "stream.h"
@@ -15,7 +13,7 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
       handler_(handler),
       reaper_(reaper),
       options_(std::move(options)),
-      nonce_(random_nonce()),
+      handshake_(role, tls, options_.auth, options_.session, options_.tag, *this),
       heartbeat_timer_(transport_.base(), *this) {
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));
@@ -26,25 +24,11 @@ Tunnel::~Tunnel() = default;
 event_base* Tunnel::base() const { return transport_.base(); }
 
 void Tunnel::start() {
-  if (role_ == frame::Role::client) send_hello();
+  handshake_.start();
   timeval tv{options_.limits.handshake_timeout_sec, 0};
   evtimer_add(handshake_timer_.get(), &tv);
   // The client's TLS handshake is already done.
   transport_.start(role_ == frame::Role::client);
-}
-
-void Tunnel::send_hello() {
-  frame::Hello hello;
-  hello.role = role_;
-  hello.flags = options_.auth->enabled ? frame::kHelloFlagAuth : 0;
-  hello.nonce = nonce_;
-  if (role_ == frame::Role::client) {
-    hello.session = options_.session;
-    hello.tag = options_.tag;
-  }
-  hello_sent_.clear();
-  frame::encode_hello(hello, hello_sent_);
-  send_control(frame::Type::hello, 0, hello_sent_);
 }
 
 // Any frame counts as a sign of life (on_read tells heartbeat_); PINGs
@@ -71,6 +55,17 @@ size_t Tunnel::abort_streams_owned_by(const void* owner, const std::string& reas
   return ids.size();
 }
 
+void Tunnel::abort_streams(const std::string& why) {
+  // Streams forget themselves as they abort; iterate over a snapshot.
+  std::vector<uint32_t> ids;
+  ids.reserve(streams_.size());
+  for (auto& kv : streams_) ids.push_back(kv.first);
+  for (uint32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->abort("channel lost: " + why);
+  }
+}
+
 void Tunnel::close(const std::string& reason, LogLevel level) {
   if (state_ == State::closed) return;
   bool was_up = state_ == State::up;
@@ -91,14 +86,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     log_warnx("%s %s: %s", role_ == frame::Role::server ? "connection from" : "server", peer_.c_str(),
               reason.c_str());
   }
-  // Streams forget themselves as they abort; iterate over a snapshot.
-  std::vector<uint32_t> ids;
-  ids.reserve(streams_.size());
-  for (auto& kv : streams_) ids.push_back(kv.first);
-  for (uint32_t id : ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->abort("channel lost: " + reason);
-  }
+  abort_streams(reason);
   transport_.close();  // after a last word to the peer
   handler_.tunnel_closed(*this);
 }
@@ -120,15 +108,10 @@ void Tunnel::close_with_notice(frame::Reason code, const std::string& text,
     return;
   }
   // TLS writes from the loop: stop everything else, and close once the
-  // CLOSE is out (write_cb at an empty output) or after a second.
+  // CLOSE is out (transport_drained at an empty output) or after a second.
   closing_ = true;
   handshake_timer_.reset();
-  std::vector<uint32_t> ids;
-  for (auto& kv : streams_) ids.push_back(kv.first);
-  for (uint32_t id : ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->abort("channel lost: " + closing_reason_);
-  }
+  abort_streams(closing_reason_);
   transport_.finish_writing();
   timeval tv{1, 0};
   evtimer_add(deferred_close_.get(), &tv);
@@ -212,38 +195,22 @@ void Tunnel::forget_stream(uint32_t id) {
 }
 
 void Tunnel::transport_eof() {
-  close(state_ == State::up ? "peer closed the channel" : handshake_eof_reason());
+  close(state_ == State::up ? "peer closed the channel" : handshake_.eof_reason());
 }
 
 // A plain socket's read error during the handshake also gives the likely
 // reason.
 void Tunnel::transport_error(const std::string& what, bool reading) {
   close("channel error: " + what +
-            (reading && state_ != State::up ? " (" + handshake_eof_reason() + ")" : ""),
+            (reading && state_ != State::up ? " (" + handshake_.eof_reason() + ")" : ""),
         LogLevel::warning);
 }
 
 void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   auto* t = static_cast<Tunnel*>(arg);
-  if (t->state_ == State::handshake || t->state_ == State::auth)
+  if (t->state_ == State::handshake)
     t->close("handshake not completed within " + std::to_string(t->options_.limits.handshake_timeout_sec) +
              " seconds, dropped", LogLevel::warning);
-}
-
-std::string Tunnel::handshake_eof_reason() const {
-  if (role_ == frame::Role::server) return "closed during the handshake";
-  // The server logs the real reason; give the usual suspects here.
-  if (state_ == State::auth) return "server closed the channel during authentication: wrong key?";
-  if (!options_.auth->enabled)
-    return "server closed the connection during the handshake: does it require a key "
-           "(--key-file)?";
-  return std::string("server closed the connection during the handshake: ") +
-         (transport_.tls() ? "not a tcp-forward server, or it refused our certificate?"
-               : "does the server use TLS (then add --tls), or is it not a tcp-forward server?");
-}
-
-void Tunnel::auth_failed(const std::string& why) {
-  close("authentication failed: " + why, LogLevel::warning);
 }
 
 std::string Tunnel::tls_summary() const {
@@ -251,127 +218,20 @@ std::string Tunnel::tls_summary() const {
   return s.empty() ? s : ", " + s;
 }
 
-// On TLS the proofs must bind the TLS session; without the exporter they
-// would bind nothing, so the handshake fails closed (and the channel closes).
-bool Tunnel::channel_binding(std::string& out) {
-  if (transport_.channel_binding(out)) return true;
-  auth_failed("TLS channel binding unavailable");
-  return false;
+void Tunnel::refuse(const std::string& why) {
+  close_with_notice(frame::Reason::not_allowed, why, "refused: " + why);
 }
 
-void Tunnel::become_up() {
+void Tunnel::handshake_failed(const std::string& why) {
+  close("authentication failed: " + why, LogLevel::warning);
+}
+
+void Tunnel::handshake_done() {
   state_ = State::up;
   handshake_timer_.reset();
   heartbeat_.start(loop_time_ms(base()), options_.limits.heartbeat_sec * 1000LL);
   if (options_.limits.heartbeat_sec > 0) heartbeat_timer_.start(options_.limits.heartbeat_sec);
   handler_.tunnel_up(*this);
-}
-
-bool Tunnel::on_hello(const frame::Hello& hello, std::string& err) {
-  if (hello.version != frame::kVersion) {
-    err = "peer speaks protocol version " + std::to_string(hello.version) +
-          ", this build speaks " + std::to_string(frame::kVersion);
-    return false;
-  }
-  frame::Role expected = role_ == frame::Role::server ? frame::Role::client : frame::Role::server;
-  if (hello.role != expected) {
-    err = "peer announced the wrong role";
-    return false;
-  }
-  bool peer_auth = hello.flags & frame::kHelloFlagAuth;
-  if (role_ == frame::Role::server) {
-    peer_session_ = hello.session;
-    peer_tag_ = hello.tag.empty() ? "default" : hello.tag;
-    // Our HELLO goes first even to a client we refuse: its AUTH flag tells
-    // the client why (it needs a key).
-    send_hello();
-    if (options_.auth->enabled && !peer_auth) {
-      auth_failed("client has no key, and this server requires one (AUTH_KEY_FILE)");
-      return true;
-    }
-    if (options_.auth->enabled) {
-      state_ = State::auth;
-      return true;
-    }
-    std::string why;
-    if (!handler_.admit_channel(*this, why)) {
-      close_with_notice(frame::Reason::not_allowed, why, "refused: " + why);
-      return true;
-    }
-    become_up();
-    return true;
-  }
-  if (options_.auth->enabled && !peer_auth) {
-    auth_failed("server does not authenticate (AUTH = none); refusing it because it cannot prove it knows the key");
-    return true;
-  }
-  if (!options_.auth->enabled && peer_auth) {
-    auth_failed("server requires a key: give --key-file");
-    return true;
-  }
-  if (!options_.auth->enabled) {
-    become_up();
-    return true;
-  }
-  std::string binding;
-  if (!channel_binding(binding)) return true;
-  frame::Auth a;
-  a.name = options_.auth->name;
-  a.proof = compute_proof(options_.auth->key, frame::Role::client, hello_sent_, hello_received_,
-                          a.name, binding);
-  std::string payload;
-  frame::encode_auth(a, payload);
-  send_control(frame::Type::auth, 0, payload);
-  state_ = State::auth;
-  return true;
-}
-
-bool Tunnel::on_auth(const frame::Auth& a, std::string& err) {
-  if (state_ != State::auth) {
-    err = "AUTH outside the handshake";
-    return false;
-  }
-  if (role_ == frame::Role::server) {
-    const Key* key = options_.auth->key_for(a.name);
-    if (!key) {
-      auth_failed("no key for client name '" + printable(a.name) + "'");
-      return true;
-    }
-    std::string binding;
-    if (!channel_binding(binding)) return true;
-    Proof want = compute_proof(*key, frame::Role::client, hello_received_, hello_sent_, a.name,
-                               binding);
-    if (!proof_matches(want, a.proof)) {
-      auth_failed(a.name.empty() ? "wrong key" : "wrong key for client '" + a.name + "'");
-      return true;
-    }
-    client_name_ = a.name;
-    named_ = options_.auth->clients.count(a.name) > 0;
-    proven_key_ = *key;
-    std::string why;
-    if (!handler_.admit_channel(*this, why)) {
-      close_with_notice(frame::Reason::not_allowed, why, "refused: " + why);
-      return true;
-    }
-    frame::Auth reply;
-    reply.proof = compute_proof(*key, frame::Role::server, hello_received_, hello_sent_, a.name,
-                                binding);
-    std::string payload;
-    frame::encode_auth(reply, payload);
-    send_control(frame::Type::auth, 0, payload);
-    become_up();
-    return true;
-  }
-  std::string binding;
-  if (!channel_binding(binding)) return true;
-  Proof want = compute_proof(options_.auth->key, frame::Role::server, hello_sent_, hello_received_,
-                             options_.auth->name, binding);
-  if (!proof_matches(want, a.proof)) {
-    auth_failed("server could not prove the key (wrong key, or not our server)");
-    return true;
-  }
-  become_up();
-  return true;
 }
 
 void Tunnel::protocol_error(const std::string& what) {
@@ -401,49 +261,40 @@ void Tunnel::on_read() {
   }
   std::string err;
   int64_t now_ms = loop_time_ms(base());
-  while (state_ != State::closed && !closing_) {
-    size_t avail = evbuffer_get_length(in);
-    if (avail < frame::kHeaderSize) break;
-    uint8_t hb[frame::kHeaderSize];
-    evbuffer_copyout(in, hb, sizeof hb);
-    frame::Header h;
-    if (!frame::decode_header(hb, h, err)) {
-      if (state_ == State::handshake && hb[0] == 0x16 && hb[1] == 0x03)
-        err = "a TLS handshake, but this side does not use TLS (TLS_CERT/TLS_KEY, or drop --tls)";
-      protocol_error(state_ == State::handshake ? "not a tcp-forward peer (" + err + ")" : err);
-      return;
-    }
-    if (state_ == State::handshake && h.type != frame::Type::hello && h.type != frame::Type::close) {
-      protocol_error(std::string("expected HELLO, got ") + frame::type_name(h.type));
-      return;
-    }
-    if (state_ == State::auth && h.type != frame::Type::auth && h.type != frame::Type::close) {
-      protocol_error(std::string("expected AUTH, got ") + frame::type_name(h.type));
-      return;
-    }
-    if (avail < frame::kHeaderSize + h.length) break;  // wait for the rest
-    evbuffer_drain(in, frame::kHeaderSize);
+  frame::Header h;
+  while (state_ != State::closed && !closing_ && read_header(in, h, err)) {
     heartbeat_.heard(now_ms);
-    bool ok;
-    if (h.type == frame::Type::data) {
-      ok = dispatch_data(h, in, err);
-    } else if (h.type == frame::Type::datagram) {
-      ok = lookup_id(h.stream, err);
-      if (ok) {
-        const uint8_t* p = h.length ? evbuffer_pullup(in, h.length) : nullptr;
-        handler_.datagram_received(*this, h.stream, p, h.length);
-      }
-      evbuffer_drain(in, h.length);
-    } else {
-      uint8_t payload[frame::kMaxControlPayload];
-      evbuffer_remove(in, payload, h.length);
-      ok = dispatch_control(h, payload, err);
-    }
-    if (!ok && state_ != State::closed) {
+    if (!dispatch(h, in, err) && state_ != State::closed) {
       protocol_error(err);
       return;
     }
   }
+}
+
+bool Tunnel::read_header(evbuffer* in, frame::Header& h, std::string& err) {
+  size_t avail = evbuffer_get_length(in);
+  if (avail < frame::kHeaderSize) return false;
+  uint8_t hb[frame::kHeaderSize];
+  evbuffer_copyout(in, hb, sizeof hb);
+  if (!frame::decode_header(hb, h, err)) {
+    protocol_error(handshake_.bad_header_reason(hb, err));
+    return false;
+  }
+  if (state_ == State::handshake && !handshake_.expects(h.type, err)) {
+    protocol_error(err);
+    return false;
+  }
+  if (avail < frame::kHeaderSize + h.length) return false;  // wait for the rest
+  evbuffer_drain(in, frame::kHeaderSize);
+  return true;
+}
+
+bool Tunnel::dispatch(const frame::Header& h, evbuffer* in, std::string& err) {
+  if (h.type == frame::Type::data) return dispatch_data(h, in, err);
+  if (h.type == frame::Type::datagram) return dispatch_datagram(h, in, err);
+  uint8_t payload[frame::kMaxControlPayload];
+  evbuffer_remove(in, payload, h.length);
+  return dispatch_control(h, payload, err);
 }
 
 bool Tunnel::lookup_id(uint32_t id, std::string& err) {
@@ -478,140 +329,148 @@ bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& er
   return s->on_data(in, h.length, err);
 }
 
+bool Tunnel::dispatch_datagram(const frame::Header& h, evbuffer* in, std::string& err) {
+  bool ok = lookup_id(h.stream, err);
+  if (ok) {
+    const uint8_t* p = h.length ? evbuffer_pullup(in, h.length) : nullptr;
+    handler_.datagram_received(*this, h.stream, p, h.length);
+  }
+  evbuffer_drain(in, h.length);
+  return ok;
+}
+
 bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err) {
   using frame::Type;
   switch (h.type) {
-    case Type::hello: {
-      if (state_ != State::handshake) {
-        err = "HELLO after the handshake";
-        return false;
-      }
-      frame::Hello hello;
-      if (!frame::decode_hello(p, h.length, hello, err)) return false;
-      hello_received_.assign(reinterpret_cast<const char*>(p), h.length);
-      return on_hello(hello, err);
-    }
-    case Type::auth: {
-      frame::Auth a;
-      if (!frame::decode_auth(p, h.length, a, err)) return false;
-      return on_auth(a, err);
-    }
-    case Type::ping: {
-      // A peer that sends PINGs but does not read gets no PONGs: answers
-      // would pile up without bound.
-      if (queued_output() > options_.limits.channel_high) {
-        if (pongs_skipped_++ == 0)
-          log_warnx("%s %s: not answering PINGs while %zu bytes wait for the peer to read",
-                    role_ == frame::Role::server ? "client" : "server", peer_.c_str(), queued_output());
-        return true;
-      }
-      send_control(Type::pong, 0, std::string(reinterpret_cast<const char*>(p), h.length));
-      return true;
-    }
-    case Type::close: {
-      frame::Failure f;
-      if (!frame::decode_failure(p, h.length, f, err)) return false;
-      std::string who = role_ == frame::Role::server ? "the client" : "the server";
-      close(who + (state_ == State::up ? " closed the channel: " : " refused the channel: ") +
-                printable(f.text),
-            LogLevel::warning);
-      return true;
-    }
-    case Type::pong:
-      return true;
-    case Type::open: {
-      if (role_ != frame::Role::client) {
-        err = "OPEN sent to the server";
-        return false;
-      }
-      if (h.stream <= highest_seen_) {
-        err = "OPEN reuses stream id " + std::to_string(h.stream);
-        return false;
-      }
-      frame::Open open;
-      if (!frame::decode_open(p, h.length, open, err)) return false;
-      highest_seen_ = h.stream;
-      handler_.open_requested(*this, h.stream, open);
-      return true;
-    }
+    case Type::hello: return handshake_.on_hello(p, h.length, err);
+    case Type::auth: return handshake_.on_auth(p, h.length, err);
+    case Type::ping: return on_ping(h, p);
+    case Type::pong: return true;
+    case Type::close: return on_close(h, p, err);
+    case Type::open:
+    case Type::udp_open: return on_open(h, p, err);
     case Type::open_ok:
-    case Type::open_fail: {
-      if (role_ != frame::Role::server) {
-        err = std::string(frame::type_name(h.type)) + " sent to the client";
-        return false;
-      }
-      bool ok;
-      Stream* s = lookup(h.stream, ok, err);
-      if (!s) {
-        if (ok && h.type == Type::open_fail) {
-          frame::Failure f;
-          if (!frame::decode_failure(p, h.length, f, err)) return false;
-          handler_.udp_closed(*this, h.stream, frame::reason_name(f.reason));
-        }
-        return ok;
-      }
-      if (s->state() != Stream::State::opening) {
-        err = std::string(frame::type_name(h.type)) + " for stream " + std::to_string(h.stream) +
-              " that is not opening";
-        return false;
-      }
-      if (h.type == Type::open_ok) {
-        uint32_t window;
-        if (!frame::decode_u32(p, h.length, window, err)) return false;
-        if (window < frame::kEarlyWindow) {
-          err = "OPEN_OK window " + std::to_string(window) + " below the early-data window";
-          return false;
-        }
-        s->on_open_ok(window);
-      } else {
-        frame::Failure f;
-        if (!frame::decode_failure(p, h.length, f, err)) return false;
-        s->on_open_fail(f);
-      }
-      return true;
-    }
-    case Type::eof: {
-      bool ok;
-      Stream* s = lookup(h.stream, ok, err);
-      return s ? s->on_eof(err) : ok;
-    }
-    case Type::reset: {
-      frame::Failure f;
-      if (!frame::decode_failure(p, h.length, f, err)) return false;
-      bool ok;
-      Stream* s = lookup(h.stream, ok, err);
-      if (s)
-        s->on_reset(f);
-      else if (ok)
-        handler_.udp_closed(*this, h.stream, printable(f.text));
-      return ok;
-    }
-    case Type::window: {
-      uint32_t inc;
-      if (!frame::decode_u32(p, h.length, inc, err)) return false;
-      bool ok;
-      Stream* s = lookup(h.stream, ok, err);
-      return s ? s->on_window(inc, err) : ok;
-    }
-    case Type::udp_open: {
-      if (role_ != frame::Role::client) {
-        err = "UDP_OPEN sent to the server";
-        return false;
-      }
-      if (h.stream <= highest_seen_) {
-        err = "UDP_OPEN reuses id " + std::to_string(h.stream);
-        return false;
-      }
-      frame::UdpOpen open;
-      if (!frame::decode_udp_open(p, h.length, open, err)) return false;
-      highest_seen_ = h.stream;
-      handler_.udp_open_requested(*this, h.stream, open);
-      return true;
-    }
+    case Type::open_fail: return on_open_reply(h, p, err);
+    case Type::eof: return on_eof(h, err);
+    case Type::reset: return on_reset(h, p, err);
+    case Type::window: return on_window(h, p, err);
     case Type::data:
     case Type::datagram:
-      break;  // handled in on_read
+      break;  // dispatch() takes them
   }
   err = "unexpected frame";
   return false;
+}
+
+// A peer that sends PINGs but does not read gets no PONGs: answers would
+// pile up without bound.
+bool Tunnel::on_ping(const frame::Header& h, const uint8_t* p) {
+  if (queued_output() > options_.limits.channel_high) {
+    if (pongs_skipped_++ == 0)
+      log_warnx("%s %s: not answering PINGs while %zu bytes wait for the peer to read",
+                role_ == frame::Role::server ? "client" : "server", peer_.c_str(), queued_output());
+    return true;
+  }
+  send_control(frame::Type::pong, 0, std::string(reinterpret_cast<const char*>(p), h.length));
+  return true;
+}
+
+bool Tunnel::on_close(const frame::Header& h, const uint8_t* p, std::string& err) {
+  frame::Failure f;
+  if (!frame::decode_failure(p, h.length, f, err)) return false;
+  std::string who = role_ == frame::Role::server ? "the client" : "the server";
+  close(who + (state_ == State::up ? " closed the channel: " : " refused the channel: ") +
+            printable(f.text),
+        LogLevel::warning);
+  return true;
+}
+
+// OPEN and UDP_OPEN: only the server opens, with ids that only grow.
+bool Tunnel::on_open(const frame::Header& h, const uint8_t* p, std::string& err) {
+  bool udp = h.type == frame::Type::udp_open;
+  if (role_ != frame::Role::client) {
+    err = std::string(frame::type_name(h.type)) + " sent to the server";
+    return false;
+  }
+  if (h.stream <= highest_seen_) {
+    err = (udp ? "UDP_OPEN reuses id " : "OPEN reuses stream id ") + std::to_string(h.stream);
+    return false;
+  }
+  if (udp) {
+    frame::UdpOpen open;
+    if (!frame::decode_udp_open(p, h.length, open, err)) return false;
+    highest_seen_ = h.stream;
+    handler_.udp_open_requested(*this, h.stream, open);
+  } else {
+    frame::Open open;
+    if (!frame::decode_open(p, h.length, open, err)) return false;
+    highest_seen_ = h.stream;
+    handler_.open_requested(*this, h.stream, open);
+  }
+  return true;
+}
+
+// OPEN_OK and OPEN_FAIL: the client answers the server's OPEN (or, for an
+// id that is no stream, its UDP_OPEN).
+bool Tunnel::on_open_reply(const frame::Header& h, const uint8_t* p, std::string& err) {
+  using frame::Type;
+  if (role_ != frame::Role::server) {
+    err = std::string(frame::type_name(h.type)) + " sent to the client";
+    return false;
+  }
+  bool ok;
+  Stream* s = lookup(h.stream, ok, err);
+  if (!s) {
+    if (ok && h.type == Type::open_fail) {
+      frame::Failure f;
+      if (!frame::decode_failure(p, h.length, f, err)) return false;
+      handler_.udp_closed(*this, h.stream, frame::reason_name(f.reason));
+    }
+    return ok;
+  }
+  if (s->state() != Stream::State::opening) {
+    err = std::string(frame::type_name(h.type)) + " for stream " + std::to_string(h.stream) +
+          " that is not opening";
+    return false;
+  }
+  if (h.type == Type::open_ok) {
+    uint32_t window;
+    if (!frame::decode_u32(p, h.length, window, err)) return false;
+    if (window < frame::kEarlyWindow) {
+      err = "OPEN_OK window " + std::to_string(window) + " below the early-data window";
+      return false;
+    }
+    s->on_open_ok(window);
+  } else {
+    frame::Failure f;
+    if (!frame::decode_failure(p, h.length, f, err)) return false;
+    s->on_open_fail(f);
+  }
+  return true;
+}
+
+bool Tunnel::on_eof(const frame::Header& h, std::string& err) {
+  bool ok;
+  Stream* s = lookup(h.stream, ok, err);
+  return s ? s->on_eof(err) : ok;
+}
+
+bool Tunnel::on_reset(const frame::Header& h, const uint8_t* p, std::string& err) {
+  frame::Failure f;
+  if (!frame::decode_failure(p, h.length, f, err)) return false;
+  bool ok;
+  Stream* s = lookup(h.stream, ok, err);
+  if (s)
+    s->on_reset(f);
+  else if (ok)
+    handler_.udp_closed(*this, h.stream, printable(f.text));
+  return ok;
+}
+
+bool Tunnel::on_window(const frame::Header& h, const uint8_t* p, std::string& err) {
+  uint32_t inc;
+  if (!frame::decode_u32(p, h.length, inc, err)) return false;
+  bool ok;
+  Stream* s = lookup(h.stream, ok, err);
+  return s ? s->on_window(inc, err) : ok;
 }

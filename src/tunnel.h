@@ -1,5 +1,6 @@
 // One client<->server channel: speaks the frame protocol (docs/PROTOCOL.md)
 // over its Transport (transport.h), and owns the streams multiplexed on it.
+// The handshake (handshake.h) and the keepalive (heartbeat.h) are its parts.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "channel_policy.h"
 #include "ev.h"
 #include "frame.h"
+#include "handshake.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
@@ -56,8 +58,6 @@ struct TunnelLimits {
   BufferBudget* budget = nullptr;    // MAX_BUFFERED_BYTES for every stream; not owned
 };
 
-using SessionId = std::array<uint8_t, frame::kSessionIdSize>;
-
 struct TunnelOptions {
   AuthSettingsPtr auth;
   TunnelLimits limits;
@@ -65,7 +65,10 @@ struct TunnelOptions {
   std::string tag;       // client: sent in HELLO
 };
 
-class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTimer::Owner {
+class Tunnel : public Disposable,
+               private Transport::Owner,
+               private Handshake::Link,
+               private HeartbeatTimer::Owner {
  public:
   // tls: bev is an OpenSSL bufferevent (it reads and writes for us);
   // otherwise a socket bufferevent used for its buffers only.
@@ -83,14 +86,16 @@ class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTim
   bool closed() const { return state_ == State::closed; }
   const std::string& peer() const { return peer_; }
   // Server: the name the client authenticated with ("" if none).
-  const std::string& client_name() const { return client_name_; }
+  const std::string& client_name() const { return handshake_.client_name(); }
   // Server: who the channel authenticated as (name, and whether by its own
   // [CLIENTS] key), and the key that proved it (nullptr without AUTH).
-  ChannelIdentity identity() const { return ChannelIdentity{client_name_, named_}; }
-  const Key* proven_key() const { return proven_key_.empty() ? nullptr : &proven_key_; }
+  ChannelIdentity identity() const { return ChannelIdentity{client_name(), handshake_.named()}; }
+  const Key* proven_key() const {
+    return handshake_.proven_key().empty() ? nullptr : &handshake_.proven_key();
+  }
   // Server: what the client announced in its HELLO.
-  const SessionId& peer_session() const { return peer_session_; }
-  const std::string& peer_tag() const { return peer_tag_; }
+  const SessionId& peer_session() const { return handshake_.peer_session(); }
+  const std::string& peer_tag() const { return handshake_.peer_tag(); }
   // Bytes of DATA payload moved each way, for status lines.
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
@@ -135,7 +140,8 @@ class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTim
   size_t stream_count() const { return streams_.size(); }
 
  private:
-  enum class State { handshake, auth, up, closed };
+  // The handshake's progress is handshake_.stage().
+  enum class State { handshake, up, closed };
 
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void deferred_close_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -144,23 +150,43 @@ class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTim
   // in the middle of its own work.
   void check_output_cap();
   size_t queued_output() const { return transport_.queued(); }
-  void heartbeat_tick() override;
+  // Aborts every stream (the channel is lost for why).
+  void abort_streams(const std::string& why);
 
+  // Transport::Owner
   void transport_readable() override { on_read(); }
   void transport_drained() override;
   void transport_eof() override;
   void transport_error(const std::string& what, bool reading) override;
+  // Handshake::Link
+  void send_handshake(frame::Type type, const std::string& payload) override {
+    send_control(type, 0, payload);
+  }
+  bool channel_binding(std::string& out) override { return transport_.channel_binding(out); }
+  bool admit(std::string& why) override { return handler_.admit_channel(*this, why); }
+  void refuse(const std::string& why) override;
+  void handshake_failed(const std::string& why) override;
+  void handshake_done() override;
+  // HeartbeatTimer::Owner
+  void heartbeat_tick() override;
+
   void on_read();
-  bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
-  bool on_hello(const frame::Hello& hello, std::string& err);
-  bool on_auth(const frame::Auth& auth, std::string& err);
-  void become_up();
-  void send_hello();
-  // False after closing the channel: TLS without keying material.
-  bool channel_binding(std::string& out);
-  void auth_failed(const std::string& why);
-  std::string handshake_eof_reason() const;
+  // Reads one frame's header; false if the frame is not complete yet or the
+  // channel closed (a bad header).
+  bool read_header(evbuffer* in, frame::Header& h, std::string& err);
+  // One complete frame (header drained); false with err: protocol error.
+  bool dispatch(const frame::Header& h, evbuffer* in, std::string& err);
   bool dispatch_data(const frame::Header& h, evbuffer* in, std::string& err);
+  bool dispatch_datagram(const frame::Header& h, evbuffer* in, std::string& err);
+  bool dispatch_control(const frame::Header& h, const uint8_t* p, std::string& err);
+  // One per control frame type; OPEN and UDP_OPEN share on_open.
+  bool on_ping(const frame::Header& h, const uint8_t* p);
+  bool on_close(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_open(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_open_reply(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_eof(const frame::Header& h, std::string& err);
+  bool on_reset(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_window(const frame::Header& h, const uint8_t* p, std::string& err);
   // Finds the stream for a frame: nullptr with ok=true for an id that was
   // open once and is forgotten now; ok=false for an id never opened.
   Stream* lookup(uint32_t id, bool& ok, std::string& err);
@@ -174,19 +200,12 @@ class Tunnel : public Disposable, private Transport::Owner, private HeartbeatTim
   TunnelHandler& handler_;
   Reaper& reaper_;
   TunnelOptions options_;
-  Nonce nonce_;             // ours
-  std::string hello_sent_;  // HELLO payloads as sent, for the proofs
-  std::string hello_received_;
-  std::string client_name_;
-  bool named_ = false;  // server: authenticated with a [CLIENTS] key
-  Key proven_key_;      // server: the key the client proved
+  Handshake handshake_;
   bool closing_ = false;        // close_with_notice: flushing the CLOSE
   std::string closing_reason_;  // and what close() will then log
   LogLevel closing_level_ = LogLevel::warning;
   EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
-  SessionId peer_session_{};
-  std::string peer_tag_;
   Heartbeat heartbeat_;
   HeartbeatTimer heartbeat_timer_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
