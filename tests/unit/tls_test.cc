@@ -16,30 +16,44 @@ namespace {
 using BevPtr = std::unique_ptr<bufferevent, CFree<bufferevent_free>>;
 using BasePtr = std::unique_ptr<event_base, CFree<event_base_free>>;
 
+// A client OpenSSL bufferevent on one end of a socket pair. The loop never
+// runs, so the handshake never starts.
+struct UnstartedTlsClient {
+  BasePtr base{event_base_new()};
+  SslCtxPtr ctx;
+  int fds[2] = {-1, -1};
+  BevPtr bev;
+
+  // Call with ASSERT_NO_FATAL_FAILURE.
+  void open() {
+    ASSERT_TRUE(base);
+    ClientTlsOptions opts;
+    opts.enabled = true;
+    std::string err;
+    ctx = make_client_tls(opts, err);
+    ASSERT_TRUE(ctx) << err;
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+    SSL* ssl = SSL_new(ctx.get());
+    ASSERT_NE(nullptr, ssl);
+    bev.reset(bufferevent_openssl_socket_new(base.get(), fds[0], ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE));
+    ASSERT_TRUE(bev);
+  }
+  ~UnstartedTlsClient() {
+    if (fds[1] >= 0) close(fds[1]);
+  }
+};
+
 }  // namespace
 
 // Channel binding must fail (not return empty keying material) when there
 // is no finished TLS handshake, so the tunnel can fail closed.
 TEST(ChannelBinding, FailsBeforeTheHandshake) {
-  BasePtr base(event_base_new());
-  ASSERT_TRUE(base);
-  ClientTlsOptions opts;
-  opts.enabled = true;
-  std::string err;
-  SslCtxPtr ctx = make_client_tls(opts, err);
-  ASSERT_TRUE(ctx) << err;
-  int fds[2];
-  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
-  SSL* ssl = SSL_new(ctx.get());
-  ASSERT_NE(nullptr, ssl);
-  // The loop never runs, so the handshake never starts.
-  BevPtr bev(bufferevent_openssl_socket_new(base.get(), fds[0], ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE));
-  ASSERT_TRUE(bev);
+  UnstartedTlsClient c;
+  ASSERT_NO_FATAL_FAILURE(c.open());
   std::string binding = "stale";
-  EXPECT_FALSE(tls_channel_binding(bev.get(), binding));
+  EXPECT_FALSE(tls_channel_binding(c.bev.get(), binding));
   EXPECT_TRUE(binding.empty());
-  close(fds[1]);
 }
 
 TEST(ChannelBinding, FailsOnAPlainBufferevent) {
@@ -56,32 +70,19 @@ TEST(ChannelBinding, FailsOnAPlainBufferevent) {
 // through public API (the read-ahead nudge needs it); nothing on a plain
 // bufferevent.
 TEST(TlsReadEvent, FindsTheBuffereventsReadEvent) {
-  BasePtr base(event_base_new());
-  ASSERT_TRUE(base);
-  ClientTlsOptions opts;
-  opts.enabled = true;
-  std::string err;
-  SslCtxPtr ctx = make_client_tls(opts, err);
-  ASSERT_TRUE(ctx) << err;
-  int fds[2];
-  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+  UnstartedTlsClient c;
+  ASSERT_NO_FATAL_FAILURE(c.open());
   // An unrelated event on the same socket must not be taken for it.
-  EventPtr other(event_new(base.get(), fds[0], EV_READ | EV_PERSIST, [](evutil_socket_t, short, void*) {},
-                           nullptr));
+  EventPtr other(event_new(c.base.get(), c.fds[0], EV_READ | EV_PERSIST,
+                           [](evutil_socket_t, short, void*) {}, nullptr));
   event_add(other.get(), nullptr);
-  SSL* ssl = SSL_new(ctx.get());
-  ASSERT_NE(nullptr, ssl);
-  BevPtr bev(bufferevent_openssl_socket_new(base.get(), fds[0], ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE));
-  ASSERT_TRUE(bev);
-  bufferevent_enable(bev.get(), EV_READ | EV_WRITE);
-  event* ev = tls_read_event(bev.get());
+  bufferevent_enable(c.bev.get(), EV_READ | EV_WRITE);
+  event* ev = tls_read_event(c.bev.get());
   ASSERT_NE(nullptr, ev);
   EXPECT_NE(other.get(), ev);
-  EXPECT_EQ(fds[0], event_get_fd(ev));
+  EXPECT_EQ(c.fds[0], event_get_fd(ev));
   EXPECT_TRUE(event_get_events(ev) & EV_READ);
-  EXPECT_EQ(static_cast<void*>(bev.get()), event_get_callback_arg(ev));
-  close(fds[1]);
+  EXPECT_EQ(static_cast<void*>(c.bev.get()), event_get_callback_arg(ev));
 }
 
 TEST(TlsReadEvent, NoneOnAPlainBufferevent) {
