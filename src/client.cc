@@ -171,6 +171,7 @@ void ForwardClient::on_connect_event(short what) {
   o.limits.handshake_timeout_sec = options_.connect_timeout_sec;
   o.limits.heartbeat_sec = options_.heartbeat_sec;
   o.session = session_;
+  o.opener = this;
   o.tag = options_.tag;
   std::string peer = peer_name(fd);
   if (peer == "?") peer = format_host_port(options_.server_host, options_.server_port);
@@ -219,11 +220,6 @@ void ForwardClient::tunnel_up(Tunnel& t) {
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
-  for (auto& kv : udp_) {
-    kv.second->log_end("channel lost");
-    reaper_.bury(std::move(kv.second));
-  }
-  udp_.clear();
   if (tunnel_.get() == &t) reaper_.bury(std::move(tunnel_));
   connection_lost();
 }
@@ -292,37 +288,16 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   }
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
-  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
+  Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->connect_target(targets_, open.host, open.port, open.window);
 }
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
   if (!admit(t, id, open.host, open.port, "udp")) return;
-  if (over_cap(t, id, udp_.size(), options_.max_udp_sessions, udp_warning_, "udp", open.host,
-               open.port))
+  if (over_cap(t, id, t.datagram_count(), options_.max_udp_sessions, udp_warning_, "udp",
+               open.host, open.port))
     return;
-  auto target_ptr = std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow, t, id,
-                                                open.host, open.port,
-                                                [this](uint32_t gone) {
-                                                  auto it = udp_.find(gone);
-                                                  if (it == udp_.end()) return;
-                                                  reaper_.bury(std::move(it->second));
-                                                  udp_.erase(it);
-                                                });
-  UdpTarget* raw = target_ptr.get();
-  udp_[id] = std::move(target_ptr);
-  raw->start();  // may fail at once and forget itself (deferred free)
-}
-
-void ForwardClient::datagram_received(Tunnel&, uint32_t id, const uint8_t* p, size_t n) {
-  auto it = udp_.find(id);
-  if (it != udp_.end()) it->second->send(p, n);
-}
-
-void ForwardClient::udp_closed(Tunnel&, uint32_t id, const std::string& why) {
-  auto it = udp_.find(id);
-  if (it == udp_.end()) return;
-  it->second->log_end("ended by the server: " + why);
-  reaper_.bury(std::move(it->second));
-  udp_.erase(it);
+  UdpTarget* target = t.add_channel(std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow,
+                                                                t, id, open.host, open.port));
+  target->start();  // may fail at once and end itself (deferred free)
 }

@@ -40,7 +40,7 @@ struct ClientOptions {
   size_t max_pending_bytes = 16u << 20;    // --max-pending-bytes: early data for connecting targets
 };
 
-class ForwardClient final : public TunnelHandler {
+class ForwardClient final : public TunnelHandler, public ChannelOpener {
  public:
   // done is called when the client has nothing left to do (stopped, or
   // --no-reconnect and the channel ended); its argument is the exit status.
@@ -58,8 +58,6 @@ class ForwardClient final : public TunnelHandler {
   void tunnel_closed(Tunnel& t) override;
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
   void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
-  void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) override;
-  void udp_closed(Tunnel& t, uint32_t id, const std::string& why) override;
 
  private:
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
@@ -102,7 +100,6 @@ class ForwardClient final : public TunnelHandler {
   EventPtr drain_timer_;
   BufferEventPtr connecting_;
   std::unique_ptr<Tunnel> tunnel_;
-  std::map<uint32_t, std::unique_ptr<UdpTarget>> udp_;  // sessions on tunnel_
   SessionId session_;
   int failures_ = 0;  // consecutive attempts without a channel
   bool stopping_ = false;

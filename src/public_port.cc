@@ -95,7 +95,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   uint32_t id = t.allocate_id();
   std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
                       peer + ", client " + t.peer();
-  Stream* s = t.add_stream(std::make_unique<Stream>(t, id, std::move(bev), label));
+  Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
   s->request_open(m->target_host, m->target_port);

@@ -212,7 +212,7 @@ void ForwardServer::revoke_channels() {
 
 size_t ForwardServer::abort_streams(const void* owner, const std::string& why) {
   size_t n = 0;
-  for (auto& t : tunnels_) n += t->abort_streams_owned_by(owner, why);
+  for (auto& t : tunnels_) n += t->abort_channels_owned_by(owner, why);
   return n;
 }
 
@@ -431,8 +431,6 @@ void ForwardServer::tunnel_up(Tunnel& t) {
 }
 
 void ForwardServer::tunnel_closed(Tunnel& t) {
-  for (auto& kv : ports_)
-    if (UdpPort* udp = kv.second->udp()) udp->channel_lost(t);
   for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it)
     if (it->get() == &t) {
       reaper_.bury(std::move(*it));
@@ -441,23 +439,3 @@ void ForwardServer::tunnel_closed(Tunnel& t) {
     }
 }
 
-void ForwardServer::open_requested(Tunnel& t, uint32_t, const frame::Open&) {
-  // Unreachable: the tunnel refuses OPEN frames on the server side.
-  t.close("OPEN sent to the server");
-}
-
-void ForwardServer::udp_open_requested(Tunnel& t, uint32_t, const frame::UdpOpen&) {
-  // Unreachable: the tunnel refuses UDP_OPEN frames on the server side.
-  t.close("UDP_OPEN sent to the server");
-}
-
-void ForwardServer::datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
-  for (auto& kv : ports_)
-    if (kv.second->udp() && kv.second->udp()->from_channel(t, id, p, n)) return;
-  // A session that ended while this datagram was on its way: dropped.
-}
-
-void ForwardServer::udp_closed(Tunnel& t, uint32_t id, const std::string& why) {
-  for (auto& kv : ports_)
-    if (kv.second->udp() && kv.second->udp()->closed_by_client(t, id, why)) return;
-}

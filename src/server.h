@@ -44,10 +44,6 @@ class ForwardServer final : public TunnelHandler, private PortHost {
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
-  void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
-  void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
-  void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) override;
-  void udp_closed(Tunnel& t, uint32_t id, const std::string& why) override;
   bool admit_channel(Tunnel& t, std::string& why) override;
 
  private:

@@ -27,8 +27,7 @@ const char* state_name(Stream::State s) {
 }  // namespace
 
 Stream::Stream(Tunnel& tunnel, uint32_t id, BufferEventPtr local, std::string label)
-    : tunnel_(tunnel),
-      id_(id),
+    : Channel(tunnel, id, Kind::stream),
       local_(std::move(local)),
       label_(std::move(label)),
       recv_(tunnel.limits().stream_window),
@@ -90,18 +89,32 @@ void Stream::open_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   s->reset("no answer to OPEN within " + std::to_string(secs) + " s (OPEN_TIMEOUT)");
 }
 
-void Stream::on_open_ok(uint32_t window) {
+bool Stream::on_open_ok(uint32_t window, std::string& err) {
+  if (state_ != State::opening) {
+    err = "OPEN_OK for stream " + std::to_string(id_) + " that is not opening";
+    return false;
+  }
+  if (window < frame::kEarlyWindow) {
+    err = "OPEN_OK window " + std::to_string(window) + " below the early-data window";
+    return false;
+  }
   open_timer_.reset();
   log_debug("stream %u: open (%s)", id_, label_.c_str());
   // The window includes the early-data credit we started with.
   if (window > frame::kEarlyWindow) send_.grant(window - frame::kEarlyWindow);
   become_open();
+  return true;
 }
 
-void Stream::on_open_fail(const frame::Failure& f) {
+bool Stream::on_open_fail(const frame::Failure& f, std::string& err) {
+  if (state_ != State::opening) {
+    err = "OPEN_FAIL for stream " + std::to_string(id_) + " that is not opening";
+    return false;
+  }
   finish(std::string("target failed: ") + frame::reason_name(f.reason) +
              (f.text.empty() ? "" : " (" + printable(f.text) + ")"),
          false, false);
+  return true;
 }
 
 void Stream::connect_target(const TargetContext& ctx, const std::string& host, uint16_t port,
@@ -417,7 +430,7 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
     local_.reset();  // safe inside our own callback: libevent holds a reference
   }
   lease_.reset();
-  tunnel_.forget_stream(id_);
+  tunnel_.forget_channel(id_);
 }
 
 void Stream::event_cb(bufferevent*, short what, void* arg) noexcept {

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "buffer_budget.h"
+#include "channel.h"
 #include "ev.h"
 #include "flow.h"
 #include "frame.h"
@@ -38,7 +39,7 @@ struct TargetContext {
   std::function<void(const std::string&)> warn_limit;
 };
 
-class Stream : public Disposable, private SocketIo::Owner, private BufferBudget::Waiter {
+class Stream final : public Channel, private SocketIo::Owner, private BufferBudget::Waiter {
  public:
   enum class State { opening, open, done };
 
@@ -48,18 +49,14 @@ class Stream : public Disposable, private SocketIo::Owner, private BufferBudget:
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  uint32_t id() const { return id_; }
   // Something to let go of when the stream ends (a connection count).
   void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
-  // Who opened the stream (the server's mapping), compared, never used.
-  void set_owner(const void* owner) { owner_ = owner; }
-  const void* owner() const { return owner_; }
   State state() const { return state_; }
 
   // Server side: ask the client to connect host:port.
   void request_open(const std::string& host, uint16_t port);
-  void on_open_ok(uint32_t window);
-  void on_open_fail(const frame::Failure& f);
+  bool on_open_ok(uint32_t window, std::string& err) override;
+  bool on_open_fail(const frame::Failure& f, std::string& err) override;
 
   // Client side: resolve and connect the target, then answer OPEN_OK or
   // OPEN_FAIL. Until OPEN_OK the server may send only the early window.
@@ -68,15 +65,15 @@ class Stream : public Disposable, private SocketIo::Owner, private BufferBudget:
 
   // Frames from the peer. false (with err) means a protocol violation that
   // must close the whole channel.
-  bool on_data(evbuffer* src, size_t n, std::string& err);
-  bool on_eof(std::string& err);
-  bool on_window(uint32_t increment, std::string& err);
-  void on_reset(const frame::Failure& f);
+  bool on_data(evbuffer* src, size_t n, std::string& err) override;
+  bool on_eof(std::string& err) override;
+  bool on_window(uint32_t increment, std::string& err) override;
+  void on_reset(const frame::Failure& f) override;
 
   // The channel is gone: RST the local peer, send nothing.
-  void abort(const std::string& reason);
+  void abort(const std::string& reason) override;
   // Give up on a live stream: RESET to the peer, RST to the local socket.
-  void reset(const std::string& reason);
+  void reset(const std::string& reason) override;
 
   // Moves local input into DATA frames as far as credit and the channel
   // allow; called on local reads, credit, and when the channel drains.
@@ -124,8 +121,6 @@ class Stream : public Disposable, private SocketIo::Owner, private BufferBudget:
   void finish(const std::string& reason, bool abortive, bool send_reset,
               frame::Reason reset_reason = frame::Reason::other);
 
-  Tunnel& tunnel_;
-  uint32_t id_;
   BufferEventPtr local_;  // buffers, and the client's connect
   std::unique_ptr<SocketIo> io_;  // once connected (socket_io.h)
   EventPtr open_timer_;           // server: OPEN_TIMEOUT while opening
@@ -147,5 +142,4 @@ class Stream : public Disposable, private SocketIo::Owner, private BufferBudget:
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<void> lease_;
-  const void* owner_ = nullptr;
 };

@@ -44,25 +44,25 @@ void Tunnel::heartbeat_tick() {
   }
 }
 
-size_t Tunnel::abort_streams_owned_by(const void* owner, const std::string& reason) {
+size_t Tunnel::abort_channels_owned_by(const void* owner, const std::string& reason) {
   std::vector<uint32_t> ids;
-  for (auto& kv : streams_)
+  for (auto& kv : channels_)
     if (kv.second->owner() == owner) ids.push_back(kv.first);
   for (uint32_t id : ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->reset(reason);
+    auto it = channels_.find(id);
+    if (it != channels_.end()) it->second->reset(reason);
   }
   return ids.size();
 }
 
-void Tunnel::abort_streams(const std::string& why) {
-  // Streams forget themselves as they abort; iterate over a snapshot.
+void Tunnel::abort_channels(const std::string& why) {
+  // Channels forget themselves as they end; iterate over a snapshot.
   std::vector<uint32_t> ids;
-  ids.reserve(streams_.size());
-  for (auto& kv : streams_) ids.push_back(kv.first);
+  ids.reserve(channels_.size());
+  for (auto& kv : channels_) ids.push_back(kv.first);
   for (uint32_t id : ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->abort("channel lost: " + why);
+    auto it = channels_.find(id);
+    if (it != channels_.end()) it->second->abort("channel lost: " + why);
   }
 }
 
@@ -77,16 +77,16 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
     if (level == LogLevel::notice)
       log_notice("%s %s: channel closed: %s (%zu streams aborted)",
                  role_ == frame::Role::server ? "client" : "server", peer_.c_str(), reason.c_str(),
-                 streams_.size());
+                 streams_);
     else
       log_warnx("%s %s: channel closed: %s (%zu streams aborted)",
                 role_ == frame::Role::server ? "client" : "server", peer_.c_str(), reason.c_str(),
-                streams_.size());
+                streams_);
   } else {
     log_warnx("%s %s: %s", role_ == frame::Role::server ? "connection from" : "server", peer_.c_str(),
               reason.c_str());
   }
-  abort_streams(reason);
+  abort_channels(reason);
   transport_.close();  // after a last word to the peer
   handler_.tunnel_closed(*this);
 }
@@ -111,7 +111,7 @@ void Tunnel::close_with_notice(frame::Reason code, const std::string& text,
   // CLOSE is out (transport_drained at an empty output) or after a second.
   closing_ = true;
   handshake_timer_.reset();
-  abort_streams(closing_reason_);
+  abort_channels(closing_reason_);
   transport_.finish_writing();
   timeval tv{1, 0};
   evtimer_add(deferred_close_.get(), &tv);
@@ -179,19 +179,19 @@ bool Tunnel::congested() const {
 
 void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
 
-Stream* Tunnel::add_stream(std::unique_ptr<Stream> s) {
-  Stream* raw = s.get();
-  uint32_t id = s->id();
+void Tunnel::insert_channel(std::unique_ptr<Channel> c) {
+  uint32_t id = c->id();
   if (id > highest_seen_) highest_seen_ = id;
-  streams_[id] = std::move(s);
-  return raw;
+  if (c->kind() == Channel::Kind::stream) ++streams_;
+  channels_[id] = std::move(c);
 }
 
-void Tunnel::forget_stream(uint32_t id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return;
+void Tunnel::forget_channel(uint32_t id) {
+  auto it = channels_.find(id);
+  if (it == channels_.end()) return;
+  if (it->second->kind() == Channel::Kind::stream) --streams_;
   reaper_.bury(std::move(it->second));
-  streams_.erase(it);
+  channels_.erase(it);
 }
 
 void Tunnel::transport_eof() {
@@ -248,8 +248,9 @@ void Tunnel::transport_drained() {
   waiting.swap(waiting_for_drain_);
   for (uint32_t id : waiting) {
     if (state_ == State::closed) return;
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->channel_drained();
+    auto it = channels_.find(id);
+    if (it != channels_.end() && it->second->kind() == Channel::Kind::stream)
+      static_cast<Stream&>(*it->second).channel_drained();
   }
 }
 
@@ -297,16 +298,9 @@ bool Tunnel::dispatch(const frame::Header& h, evbuffer* in, std::string& err) {
   return dispatch_control(h, payload, err);
 }
 
-bool Tunnel::lookup_id(uint32_t id, std::string& err) {
-  uint32_t highest = role_ == frame::Role::server ? next_id_ - 1 : highest_seen_;
-  if (id <= highest) return true;
-  err = "frame for stream " + std::to_string(id) + " that was never opened";
-  return false;
-}
-
-Stream* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
-  auto it = streams_.find(id);
-  if (it != streams_.end()) {
+Channel* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
+  auto it = channels_.find(id);
+  if (it != channels_.end()) {
     ok = true;
     return it->second.get();
   }
@@ -320,21 +314,19 @@ Stream* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
 
 bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& err) {
   bool ok;
-  Stream* s = lookup(h.stream, ok, err);
-  if (!s) {
+  Channel* c = lookup(h.stream, ok, err);
+  if (!c) {
     evbuffer_drain(in, h.length);
     return ok;
   }
   bytes_in_ += h.length;
-  return s->on_data(in, h.length, err);
+  return c->on_data(in, h.length, err);
 }
 
 bool Tunnel::dispatch_datagram(const frame::Header& h, evbuffer* in, std::string& err) {
-  bool ok = lookup_id(h.stream, err);
-  if (ok) {
-    const uint8_t* p = h.length ? evbuffer_pullup(in, h.length) : nullptr;
-    handler_.datagram_received(*this, h.stream, p, h.length);
-  }
+  bool ok;
+  Channel* c = lookup(h.stream, ok, err);
+  if (c) c->on_datagram(h.length ? evbuffer_pullup(in, h.length) : nullptr, h.length);
   evbuffer_drain(in, h.length);
   return ok;
 }
@@ -385,10 +377,11 @@ bool Tunnel::on_close(const frame::Header& h, const uint8_t* p, std::string& err
   return true;
 }
 
-// OPEN and UDP_OPEN: only the server opens, with ids that only grow.
+// OPEN and UDP_OPEN: only the server opens, with ids that only grow, and
+// only a client (with a ChannelOpener) takes them.
 bool Tunnel::on_open(const frame::Header& h, const uint8_t* p, std::string& err) {
   bool udp = h.type == frame::Type::udp_open;
-  if (role_ != frame::Role::client) {
+  if (role_ != frame::Role::client || !options_.opener) {
     err = std::string(frame::type_name(h.type)) + " sent to the server";
     return false;
   }
@@ -400,70 +393,46 @@ bool Tunnel::on_open(const frame::Header& h, const uint8_t* p, std::string& err)
     frame::UdpOpen open;
     if (!frame::decode_udp_open(p, h.length, open, err)) return false;
     highest_seen_ = h.stream;
-    handler_.udp_open_requested(*this, h.stream, open);
+    options_.opener->udp_open_requested(*this, h.stream, open);
   } else {
     frame::Open open;
     if (!frame::decode_open(p, h.length, open, err)) return false;
     highest_seen_ = h.stream;
-    handler_.open_requested(*this, h.stream, open);
+    options_.opener->open_requested(*this, h.stream, open);
   }
   return true;
 }
 
-// OPEN_OK and OPEN_FAIL: the client answers the server's OPEN (or, for an
-// id that is no stream, its UDP_OPEN).
+// OPEN_OK and OPEN_FAIL: the client answers the server's OPEN or UDP_OPEN.
 bool Tunnel::on_open_reply(const frame::Header& h, const uint8_t* p, std::string& err) {
-  using frame::Type;
   if (role_ != frame::Role::server) {
     err = std::string(frame::type_name(h.type)) + " sent to the client";
     return false;
   }
   bool ok;
-  Stream* s = lookup(h.stream, ok, err);
-  if (!s) {
-    if (ok && h.type == Type::open_fail) {
-      frame::Failure f;
-      if (!frame::decode_failure(p, h.length, f, err)) return false;
-      handler_.udp_closed(*this, h.stream, frame::reason_name(f.reason));
-    }
-    return ok;
-  }
-  if (s->state() != Stream::State::opening) {
-    err = std::string(frame::type_name(h.type)) + " for stream " + std::to_string(h.stream) +
-          " that is not opening";
-    return false;
-  }
-  if (h.type == Type::open_ok) {
+  Channel* c = lookup(h.stream, ok, err);
+  if (h.type == frame::Type::open_ok) {
     uint32_t window;
     if (!frame::decode_u32(p, h.length, window, err)) return false;
-    if (window < frame::kEarlyWindow) {
-      err = "OPEN_OK window " + std::to_string(window) + " below the early-data window";
-      return false;
-    }
-    s->on_open_ok(window);
-  } else {
-    frame::Failure f;
-    if (!frame::decode_failure(p, h.length, f, err)) return false;
-    s->on_open_fail(f);
+    return c ? c->on_open_ok(window, err) : ok;
   }
-  return true;
+  frame::Failure f;
+  if (!frame::decode_failure(p, h.length, f, err)) return false;
+  return c ? c->on_open_fail(f, err) : ok;
 }
 
 bool Tunnel::on_eof(const frame::Header& h, std::string& err) {
   bool ok;
-  Stream* s = lookup(h.stream, ok, err);
-  return s ? s->on_eof(err) : ok;
+  Channel* c = lookup(h.stream, ok, err);
+  return c ? c->on_eof(err) : ok;
 }
 
 bool Tunnel::on_reset(const frame::Header& h, const uint8_t* p, std::string& err) {
   frame::Failure f;
   if (!frame::decode_failure(p, h.length, f, err)) return false;
   bool ok;
-  Stream* s = lookup(h.stream, ok, err);
-  if (s)
-    s->on_reset(f);
-  else if (ok)
-    handler_.udp_closed(*this, h.stream, printable(f.text));
+  Channel* c = lookup(h.stream, ok, err);
+  if (c) c->on_reset(f);
   return ok;
 }
 
@@ -471,6 +440,6 @@ bool Tunnel::on_window(const frame::Header& h, const uint8_t* p, std::string& er
   uint32_t inc;
   if (!frame::decode_u32(p, h.length, inc, err)) return false;
   bool ok;
-  Stream* s = lookup(h.stream, ok, err);
-  return s ? s->on_window(inc, err) : ok;
+  Channel* c = lookup(h.stream, ok, err);
+  return c ? c->on_window(inc, err) : ok;
 }

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "buffer_budget.h"
 #include "channel_policy.h"
+#include "channel.h"
 #include "ev.h"
 #include "frame.h"
 #include "handshake.h"
@@ -23,26 +24,29 @@
 class Stream;
 class Tunnel;
 
-// Implemented by ForwardServer and ForwardClient.
+// The life of a tunnel, told to its owner (ForwardServer, ForwardClient).
 class TunnelHandler {
  public:
   virtual void tunnel_up(Tunnel& t) = 0;
-  // The tunnel has closed and aborted its streams; the handler buries it.
+  // The tunnel has closed and aborted its channels; the handler buries it.
   virtual void tunnel_closed(Tunnel& t) = 0;
-  // Client side: the server asks for a new stream.
-  virtual void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) = 0;
-  // UDP sessions (ids from the same space as streams, kept by the handler).
-  // Client side: the server asks for a new UDP session.
-  virtual void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) = 0;
-  virtual void datagram_received(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) = 0;
-  // RESET or OPEN_FAIL for an id that is not a TCP stream.
-  virtual void udp_closed(Tunnel& t, uint32_t id, const std::string& why) = 0;
   // Server side: the peer has authenticated (or AUTH = none); false with
   // why refuses the channel (CLOSE with the reason) before it comes up.
   virtual bool admit_channel(Tunnel&, std::string&) { return true; }
 
  protected:
   ~TunnelHandler() = default;
+};
+
+// Client side only: opens what the server asks for (OPEN, UDP_OPEN) and
+// puts it into the tunnel's table. A tunnel without one refuses both.
+class ChannelOpener {
+ public:
+  virtual void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) = 0;
+  virtual void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) = 0;
+
+ protected:
+  ~ChannelOpener() = default;
 };
 
 struct TunnelLimits {
@@ -63,6 +67,7 @@ struct TunnelOptions {
   TunnelLimits limits;
   SessionId session{};   // client: sent in HELLO
   std::string tag;       // client: sent in HELLO
+  ChannelOpener* opener = nullptr;  // client: serves OPEN and UDP_OPEN; not owned
 };
 
 class Tunnel : public Disposable,
@@ -99,8 +104,8 @@ class Tunnel : public Disposable,
   // Bytes of DATA payload moved each way, for status lines.
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
-  // Aborts every stream whose owner tag is `owner` (a removed mapping).
-  size_t abort_streams_owned_by(const void* owner, const std::string& reason);
+  // Resets every channel whose owner tag is `owner` (a removed mapping).
+  size_t abort_channels_owned_by(const void* owner, const std::string& reason);
   event_base* base() const;
   Reaper& reaper() { return reaper_; }
   const TunnelLimits& limits() const { return options_.limits; }
@@ -128,16 +133,19 @@ class Tunnel : public Disposable,
   // The stream is called back (pump) once the channel has drained.
   void wait_for_drain(uint32_t stream);
 
-  // Client side: the server opened this id (UDP sessions).
-  void note_opened(uint32_t id) {
-    if (id > highest_seen_) highest_seen_ = id;
-  }
-  // Server side: next unused stream id.
+  // Server side: next unused channel id.
   uint32_t allocate_id() { return next_id_++; }
-  Stream* add_stream(std::unique_ptr<Stream> s);
-  // Drops the stream from the table; the reaper frees it.
-  void forget_stream(uint32_t id);
-  size_t stream_count() const { return streams_.size(); }
+  // The one way into the table (ids are unique per tunnel).
+  template <class C>
+  C* add_channel(std::unique_ptr<C> c) {
+    C* raw = c.get();
+    insert_channel(std::move(c));
+    return raw;
+  }
+  // The one way out: a channel's single exit calls it; the reaper frees it.
+  void forget_channel(uint32_t id);
+  size_t stream_count() const { return streams_; }  // TCP streams
+  size_t datagram_count() const { return channels_.size() - streams_; }  // UDP sessions
 
  private:
   // The handshake's progress is handshake_.stage().
@@ -150,8 +158,8 @@ class Tunnel : public Disposable,
   // in the middle of its own work.
   void check_output_cap();
   size_t queued_output() const { return transport_.queued(); }
-  // Aborts every stream (the channel is lost for why).
-  void abort_streams(const std::string& why);
+  // Aborts every channel (the tunnel is lost for why).
+  void abort_channels(const std::string& why);
 
   // Transport::Owner
   void transport_readable() override { on_read(); }
@@ -187,11 +195,11 @@ class Tunnel : public Disposable,
   bool on_eof(const frame::Header& h, std::string& err);
   bool on_reset(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_window(const frame::Header& h, const uint8_t* p, std::string& err);
-  // Finds the stream for a frame: nullptr with ok=true for an id that was
-  // open once and is forgotten now; ok=false for an id never opened.
-  Stream* lookup(uint32_t id, bool& ok, std::string& err);
-  // True if id was opened once on this channel (it may be gone now).
-  bool lookup_id(uint32_t id, std::string& err);
+  void insert_channel(std::unique_ptr<Channel> c);
+  // The one answer to a frame's id: the channel, or nullptr with ok=true
+  // for an id that was open once and is forgotten now (the frame crossed
+  // its close and is dropped), ok=false for an id never opened.
+  Channel* lookup(uint32_t id, bool& ok, std::string& err);
   void protocol_error(const std::string& what);
 
   Transport transport_;  // first: freed last
@@ -211,7 +219,8 @@ class Tunnel : public Disposable,
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;
   EventPtr handshake_timer_;
-  std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
+  std::unordered_map<uint32_t, std::unique_ptr<Channel>> channels_;
+  size_t streams_ = 0;  // how many of them are TCP streams
   std::vector<uint32_t> waiting_for_drain_;
   uint32_t next_id_ = 1;      // server: next id to hand out
   uint32_t highest_seen_ = 0;  // client: highest id the server opened

@@ -2,10 +2,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "address.h"
 #include "log.h"
 #include "tunnel.h"
+#include "udp_session.h"
 
 namespace {
 constexpr int kBatch = 64;  // datagrams per wakeup, so one port cannot starve the loop
@@ -16,8 +18,17 @@ UdpPort::UdpPort(event_base* base, std::shared_ptr<const Mapping> mapping, UdpLi
     : base_(base), mapping_(std::move(mapping)), limits_(limits), pick_(std::move(pick)) {}
 
 UdpPort::~UdpPort() {
-  while (!by_peer_.empty()) end(by_peer_.begin(), "mapping removed", true);
+  end_sessions([](const UdpSession&) { return true; }, "mapping removed");
   read_event_.reset();  // before fd_ closes
+}
+
+template <class Pred>
+void UdpPort::end_sessions(Pred pick, const std::string& why) {
+  // Each session leaves the index as it ends: pick from a snapshot.
+  std::vector<UdpSession*> ending;
+  for (const auto& kv : by_peer_)
+    if (pick(*kv.second)) ending.push_back(kv.second);
+  for (UdpSession* s : ending) s->reset(why);
 }
 
 bool UdpPort::bind(std::string& err) {
@@ -93,86 +104,43 @@ void UdpPort::on_readable() {
     }
     std::string key(reinterpret_cast<char*>(&peer), len);
     auto it = by_peer_.find(key);
-    Session* s = it != by_peer_.end() ? it->second.get()
-                                      : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);
-    if (!s) continue;
-    s->last_ms = loop_time_ms(base_);
-    if (s->tunnel->send_datagram(s->id, buf, static_cast<size_t>(n))) {
-      ++s->dgrams_in;
-      s->bytes_in += static_cast<uint64_t>(n);
-    } else {
-      ++s->dropped;
-      ++dropped_congested_;
-    }
+    UdpSession* s = it != by_peer_.end()
+                        ? it->second
+                        : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);
+    if (s && !s->from_peer(buf, static_cast<size_t>(n))) ++dropped_congested_;
   }
 }
 
-UdpPort::Session* UdpPort::open_session(const sockaddr* peer, socklen_t len, const std::string& key) {
+UdpSession* UdpPort::open_session(const sockaddr* peer, socklen_t len, const std::string& key) {
   const Mapping& m = *mapping_;
-  std::string peer_text = format_sockaddr(peer);
   if (by_peer_.size() >= static_cast<size_t>(limits_.max_sessions)) {
     if (dropped_limit_++ % 1000 == 0)
       log_notice("mapping %s: UDP_MAX_SESSIONS (%d) reached, dropping datagrams from new peer %s",
-                 m.public_name().c_str(), limits_.max_sessions, peer_text.c_str());
+                 m.public_name().c_str(), limits_.max_sessions, format_sockaddr(peer).c_str());
     return nullptr;
   }
   Tunnel* t = pick_(m.tag);
   if (!t) {
     if (dropped_no_client_++ % 1000 == 0)
       log_notice("mapping %s -> %s: no client of tag %s connected, dropping datagrams from %s",
-                 m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(), peer_text.c_str());
+                 m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
+                 format_sockaddr(peer).c_str());
     return nullptr;
   }
-  auto s = std::make_unique<Session>();
-  s->id = t->allocate_id();
-  s->tunnel = t;
-  memcpy(&s->peer, peer, len);
-  s->peer_len = len;
-  s->peer_text = peer_text;
-  s->started_ms = s->last_ms = loop_time_ms(base_);
-  frame::UdpOpen open;
-  open.host = m.target_host;
-  open.port = m.target_port;
-  std::string payload;
-  frame::encode_udp_open(open, payload);
-  t->send_control(frame::Type::udp_open, s->id, payload);
-  log_info("udp session %u started: mapping %s -> %s, peer %s, client %s", s->id,
-           m.public_name().c_str(), m.target_name().c_str(), peer_text.c_str(), t->peer().c_str());
-  Session* raw = s.get();
-  by_id_[{t, s->id}] = raw;
-  by_peer_[key] = std::move(s);
-  return raw;
+  auto* s = static_cast<UdpSession*>(
+      t->add_channel(std::make_unique<UdpSession>(*t, t->allocate_id(), *this, peer, len)));
+  by_peer_[key] = s;
+  s->start();
+  return s;
 }
 
-bool UdpPort::from_channel(Tunnel& t, uint32_t id, const uint8_t* p, size_t n) {
-  auto it = by_id_.find({&t, id});
-  if (it == by_id_.end()) return false;
-  Session* s = it->second;
-  s->last_ms = loop_time_ms(base_);
-  ssize_t r = sendto(fd_.get(), p, n, 0, reinterpret_cast<sockaddr*>(&s->peer), s->peer_len);
-  if (r < 0) {
-    ++s->dropped;
-  } else {
-    ++s->dgrams_out;
-    s->bytes_out += n;
-  }
-  return true;
+bool UdpPort::send_to_peer(const UdpSession& s, const uint8_t* p, size_t n) {
+  return sendto(fd_.get(), p, n, 0, s.peer(), s.peer_len()) >= 0;
 }
 
-bool UdpPort::closed_by_client(Tunnel& t, uint32_t id, const std::string& why) {
-  auto it = by_id_.find({&t, id});
-  if (it == by_id_.end()) return false;
-  std::string key(reinterpret_cast<char*>(&it->second->peer), it->second->peer_len);
-  end(by_peer_.find(key), "client ended it: " + why, false);
-  return true;
-}
-
-void UdpPort::channel_lost(Tunnel& t) {
-  for (auto it = by_peer_.begin(); it != by_peer_.end();) {
-    auto next = std::next(it);
-    if (it->second->tunnel == &t) end(it, "channel lost", false);
-    it = next;
-  }
+void UdpPort::forget(const UdpSession& s) {
+  auto it = by_peer_.find(s.key());
+  if (it != by_peer_.end() && it->second == &s) by_peer_.erase(it);
 }
 
 void UdpPort::sweep_cb(evutil_socket_t, short, void* arg) noexcept {
@@ -182,28 +150,6 @@ void UdpPort::sweep_cb(evutil_socket_t, short, void* arg) noexcept {
 void UdpPort::sweep() {
   int64_t now = loop_time_ms(base_);
   int64_t idle = limits_.timeout_sec * 1000LL;
-  for (auto it = by_peer_.begin(); it != by_peer_.end();) {
-    auto next = std::next(it);
-    if (now - it->second->last_ms >= idle) end(it, "idle for UDP_TIMEOUT", true);
-    it = next;
-  }
-}
-
-void UdpPort::end(std::map<std::string, std::unique_ptr<Session>>::iterator it,
-                  const std::string& why, bool tell_client) {
-  if (it == by_peer_.end()) return;
-  Session* s = it->second.get();
-  if (tell_client && !s->tunnel->closed())
-    s->tunnel->send_failure(frame::Type::reset, s->id, frame::Reason::other, why);
-  log_info("udp session %u ended: mapping %s -> %s, peer %s, %llu datagrams/%llu bytes in, "
-           "%llu datagrams/%llu bytes out, %llu dropped, %.3f s: %s",
-           s->id, mapping_->public_name().c_str(), mapping_->target_name().c_str(),
-           s->peer_text.c_str(), static_cast<unsigned long long>(s->dgrams_in),
-           static_cast<unsigned long long>(s->bytes_in),
-           static_cast<unsigned long long>(s->dgrams_out),
-           static_cast<unsigned long long>(s->bytes_out),
-           static_cast<unsigned long long>(s->dropped), (loop_time_ms(base_) - s->started_ms) / 1000.0,
-           why.c_str());
-  by_id_.erase({s->tunnel, s->id});
-  by_peer_.erase(it);
+  end_sessions([&](const UdpSession& s) { return now - s.last_ms() >= idle; },
+               "idle for UDP_TIMEOUT");
 }

@@ -14,10 +14,13 @@ constexpr int kBatch = 64;
 }  // namespace
 
 UdpTarget::UdpTarget(event_base* base, evdns_base* dns, const TargetPolicy& policy,
-                     Tunnel& tunnel, uint32_t id, const std::string& host, uint16_t port,
-                     std::function<void(uint32_t)> forget)
-    : base_(base), dns_(dns), policy_(policy), tunnel_(tunnel), id_(id), host_(host), port_(port),
-      forget_(std::move(forget)) {}
+                     Tunnel& tunnel, uint32_t id, const std::string& host, uint16_t port)
+    : Channel(tunnel, id, Kind::datagram),
+      base_(base),
+      dns_(dns),
+      policy_(policy),
+      host_(host),
+      port_(port) {}
 
 UdpTarget::~UdpTarget() {
   resolution_.cancel();
@@ -69,8 +72,15 @@ void UdpTarget::connect_to(const sockaddr* sa, socklen_t len) {
 
 void UdpTarget::fail(const std::string& why, int reason) {
   tunnel_.send_failure(frame::Type::open_fail, id_, static_cast<frame::Reason>(reason), why);
-  log_end("cannot reach target: " + why);
-  forget_(id_);
+  end("cannot reach target: " + why);
+}
+
+void UdpTarget::on_reset(const frame::Failure& f) { end("ended by the server: " + printable(f.text)); }
+
+void UdpTarget::reset(const std::string& reason) {
+  if (!ended_ && !tunnel_.closed())
+    tunnel_.send_failure(frame::Type::reset, id_, frame::Reason::other, reason);
+  end(reason);
 }
 
 void UdpTarget::send(const uint8_t* p, size_t n) {
@@ -114,11 +124,16 @@ void UdpTarget::on_readable() {
   }
 }
 
-void UdpTarget::log_end(const std::string& why) {
+void UdpTarget::end(const std::string& why) {
+  if (ended_) return;
+  ended_ = true;
+  resolution_.cancel();
+  read_event_.reset();
   log_info("udp session %u ended: target %s, %llu datagrams/%llu bytes to target, "
            "%llu datagrams/%llu bytes back, %llu dropped: %s",
            id_, format_host_port(host_, port_).c_str(), static_cast<unsigned long long>(dgrams_in_),
            static_cast<unsigned long long>(bytes_in_), static_cast<unsigned long long>(dgrams_out_),
            static_cast<unsigned long long>(bytes_out_), static_cast<unsigned long long>(dropped_),
            why.c_str());
+  tunnel_.forget_channel(id_);
 }
