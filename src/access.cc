@@ -169,30 +169,30 @@ bool Cidr::parse(const std::string& text, Cidr& out, std::string& err) {
   return false;
 }
 
-bool Cidr::parse_reason(const std::string& text, Cidr& out, std::string& why) {
-  auto fail = [&why](const std::string& reason) {
-    why = reason;
-    return false;
-  };
-  if (text.empty()) return fail("empty");
-  if (text.find('\0') != std::string::npos) return fail("contains a NUL byte");
+namespace {
 
-  std::string addr, prefix;
-  bool bracketed = false, has_prefix = false;
+// "[fd00::/64]", "[fd00::]/64", "[::1]", "10.0.0.0/8" -> address text and
+// prefix text; false with why for misplaced brackets.
+bool split_cidr_text(const std::string& text, std::string& addr, std::string& prefix,
+                     bool& bracketed, bool& has_prefix, std::string& why) {
+  bracketed = has_prefix = false;
+  addr = text;
   if (text[0] == '[') {
-    // "[fd00::/64]", "[fd00::]/64" or "[::1]"
     size_t close = text.find(']');
-    if (close == std::string::npos) return fail("missing ']'");
+    if (close == std::string::npos) {
+      why = "missing ']'";
+      return false;
+    }
     std::string inner = text.substr(1, close - 1), after = text.substr(close + 1);
     bracketed = true;
     if (!after.empty()) {
-      if (after[0] != '/' || inner.find('/') != std::string::npos)
-        return fail("unexpected text after ']'");
+      if (after[0] != '/' || inner.find('/') != std::string::npos) {
+        why = "unexpected text after ']'";
+        return false;
+      }
       inner += after;
     }
     addr = inner;
-  } else {
-    addr = text;
   }
   size_t slash = addr.find('/');
   if (slash != std::string::npos) {
@@ -200,6 +200,21 @@ bool Cidr::parse_reason(const std::string& text, Cidr& out, std::string& why) {
     addr.resize(slash);
     has_prefix = true;
   }
+  return true;
+}
+
+}  // namespace
+
+bool Cidr::parse_reason(const std::string& text, Cidr& out, std::string& why) {
+  auto fail = [&why](const std::string& reason) {
+    why = reason;
+    return false;
+  };
+  if (text.empty()) return fail("empty");
+  if (text.find('\0') != std::string::npos) return fail("contains a NUL byte");
+  std::string addr, prefix;
+  bool bracketed, has_prefix;
+  if (!split_cidr_text(text, addr, prefix, bracketed, has_prefix, why)) return false;
   if (addr.find('%') != std::string::npos) return fail("zone ids (%...) are not allowed");
 
   Cidr c;
