@@ -45,6 +45,19 @@ OFF_S=$(sech offsets --file "$TMP/server-bytes") || fail "recorded server bytes 
 info "recorded $(stat -c %s "$TMP/client-bytes") bytes client->server ($OFF_C), $(stat -c %s "$TMP/server-bytes") server->client ($OFF_S)"
 off() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" <<<"$1"; }
 
+# log_mark FILE: its line count now; lines after it belong to what follows.
+log_mark() {
+    local n
+    n=$(wc -l <"$1" 2>/dev/null) || n=0
+    echo "${n:-0}"
+}
+# wait_log_after FILE MARK EXTENDED-REGEX TIMEOUT: a line after line MARK
+# of FILE matches, within TIMEOUT seconds.
+_after_matches() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -qE -- "$3"; }
+wait_log_after() {
+    wait_until "$4" _after_matches "$1" "$2" "$3"
+}
+
 # replayer_refused OUT WHAT: the server logged "authentication failed" for
 # the replayer's local address and no channel for it.
 replayer_refused() {
@@ -116,23 +129,26 @@ info "fake server (reflect): $(tr '\n' ' ' <"$TMP/fake-reflect.log" | cut -c1-30
 # MASK into byte OFFSET of DIRECTION; the handshake must fail with the
 # server logging SERVER_RE and the client logging CLIENT_RE; no channel.
 mitm() {
-    local name=$1 dir=$2 offset=$3 mask=$4 sre=$5 cre=$6 port before
+    local name=$1 dir=$2 offset=$3 mask=$4 sre=$5 cre=$6 port before mark
     [ -n "$offset" ] || { note_failure "mitm $name: no offset"; return; }
     port=$(free_port) || fail "free_port"
     before=$(log_count "$SERVER_LOG" "channel up")
+    # earlier cases wrote the same refusals: only what this one adds counts
+    mark=$(log_mark "$SERVER_LOG")
     start_sech "relay-$name" relay --listen "$port" --target "$INNER_PORT" --record "$TMP/$name" \
         "--tamper-$dir" "$offset" "--mask-$dir" "$mask" --lifetime 60
     local rpid=$BG_PID
     wait_port $LOCALHOST "$port" 10 || fail "relay $name did not start"
     start_client_to "client-$name" "$port" --key-file "$KEY"
-    wait_log "$SERVER_LOG" "$sre" 1 8 || note_failure "mitm $name: server did not log '$sre'"
+    wait_log_after "$SERVER_LOG" "$mark" "$sre" 8 ||
+        note_failure "mitm $name: server did not log '$sre' (after line $mark of server.log)"
     wait_log "$CLIENT_LOG" "$cre" 1 8 || note_failure "mitm $name: client did not log '$cre'"
     stop_bg "$CLIENT_PID"
     stop_bg "$rpid"
     assert_no_log "$CLIENT_LOG" "channel up" "mitm $name: the client got a channel"
     [ "$(log_count "$SERVER_LOG" "channel up")" = "$before" ] ||
         note_failure "mitm $name: the server brought a channel up"
-    info "mitm $name: server: $(grep -E "$sre" "$SERVER_LOG" | tail -n 1 | sed 's/.*\]: //' | cut -c1-110)"
+    info "mitm $name: server: $(tail -n +"$((mark + 1))" "$SERVER_LOG" | grep -E "$sre" | tail -n 1 | sed 's/.*\]: //' | cut -c1-110)"
     info "mitm $name: client: $(grep -E "$cre" "$CLIENT_LOG" | tail -n 1 | sed 's/.*\]: //' | cut -c1-110)"
 }
 mitm nonce-s2c s2c "$(off "$OFF_S" hello_nonce)" 0x01 "authentication failed" "wrong key"

@@ -51,6 +51,19 @@ TLS_LOG=$SERVER_LOG
 TLS_PID=$SERVER_PID
 grep -q "(TLS, key authentication)" "$TLS_LOG" || note_failure "server does not log that INNER_PORT uses TLS"
 
+# log_mark FILE: its line count now; lines after it belong to what follows.
+log_mark() {
+    local n
+    n=$(wc -l <"$1" 2>/dev/null) || n=0
+    echo "${n:-0}"
+}
+# log_after FILE MARK: the lines of FILE after line MARK.
+log_after() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null; }
+_after_matches() { log_after "$1" "$2" | grep -qiE -- "$3"; }
+# wait_log_after FILE MARK EXTENDED-REGEX TIMEOUT: a line after line MARK of
+# FILE matches (case insensitive), within TIMEOUT seconds.
+wait_log_after() { wait_until "$4" _after_matches "$1" "$2" "$3"; }
+
 # tls_client NAME SERVER_PORT SERVER_LOG up|refused REGEX ARGS...: start a
 # client with the test key and ARGS; "up": it must get a TLS channel;
 # "refused": its log must match REGEX (the refusal message, case
@@ -124,8 +137,10 @@ tls_client client-ca-pin "$TLS_INNER" "$TLS_LOG" refused "certificate verify fai
     --fingerprint "$PIN_CA"
 tls_client client-wrong-name "$TLS_INNER" "$TLS_LOG" refused "hostname mismatch" \
     --ca-file "$PKI/ca.crt" --server-name wrong.example
+# (the refusals above logged TLS errors too: only lines after the mark count)
+mark=$(log_mark "$TLS_LOG")
 tls_client client-plain "$TLS_INNER" "$TLS_LOG" refused "TLS" # a hint: the server speaks TLS
-grep -qiE "connection from 127\.0\.0\.1:[0-9]+: .*(TLS|SSL|wrong version|http request)" "$TLS_LOG" ||
+wait_log_after "$TLS_LOG" "$mark" "connection from 127\.0\.0\.1:[0-9]+: .*(TLS|SSL|wrong version|http request)" 5 ||
     note_failure "TLS server did not log the refused plain client"
 
 # ------------------------------------------ TLS client to a plain server
@@ -167,19 +182,48 @@ PUBLIC_PORTS=("$PUB_M")
 start_server_as server-mtls "$TMP/mtls.cfg"
 M_LOG=$SERVER_LOG
 grep -q "(mutual TLS, key authentication)" "$M_LOG" || note_failure "server does not log mutual TLS"
-tls_client client-mtls-nocert "$M_INNER" "$M_LOG" refused "certificate" --ca-file "$PKI/ca.crt"
-grep -qiE "connection from 127\.0\.0\.1:[0-9]+: .*certificate" "$M_LOG" ||
-    note_failure "mTLS server did not log why the client without a certificate was refused"
-tls_client client-mtls-rogue "$M_INNER" "$M_LOG" refused "certificate|unknown ca|alert" \
+# Each refused client connects once (--no-reconnect), so each server refusal
+# line is one client; each must be refused for its certificate, after the
+# mark taken before it started (not by a line an earlier client caused).
+MTLS_REFUSAL="connection from 127\.0\.0\.1:[0-9]+: .*(certificate verify failed|no certificate|did not return a certificate|certificate required)"
+refused_ports=()
+# mtls_refused NAME REGEX ARGS...: tls_client ... refused, then the server's
+# certificate refusal line for it; records its source port.
+mtls_refused() {
+    local name=$1 re=$2 mark line
+    shift 2
+    mark=$(log_mark "$M_LOG")
+    tls_client "$name" "$M_INNER" "$M_LOG" refused "$re" --no-reconnect "$@"
+    if wait_log_after "$M_LOG" "$mark" "$MTLS_REFUSAL" 5; then
+        line=$(log_after "$M_LOG" "$mark" | grep -iE -- "$MTLS_REFUSAL" | head -n 1)
+        refused_ports+=("$(sed -nE 's/.*connection from 127\.0\.0\.1:([0-9]+):.*/\1/p' <<<"$line")")
+        info "$name: server: $(sed 's/.*\]: //' <<<"$line" | cut -c1-160)"
+    else
+        note_failure "mTLS server did not log a certificate refusal for $name: $(log_after "$M_LOG" "$mark" | grep -m1 -E '\[(warning|error)\]' | sed 's/.*\]: //' | cut -c1-200)"
+    fi
+}
+mtls_refused client-mtls-nocert "certificate" --ca-file "$PKI/ca.crt"
+mtls_refused client-mtls-rogue "certificate|unknown ca|alert" \
     --ca-file "$PKI/ca.crt" --cert "$PKI/rogue.crt" --cert-key "$PKI/rogue.key"
-tls_client client-mtls-selfsigned "$M_INNER" "$M_LOG" refused "certificate|unknown ca|alert" \
+mtls_refused client-mtls-selfsigned "certificate|unknown ca|alert" \
     --ca-file "$PKI/ca.crt" --cert "$PKI/other.crt" --cert-key "$PKI/other.key"
-n=$(log_count "$M_LOG" "certificate verify failed|no certificate|did not return a certificate|certificate required")
-[ "$n" -ge 3 ] || note_failure "mTLS server logged only $n certificate refusals, want >= 3"
+n=$(printf '%s\n' ${refused_ports[@]+"${refused_ports[@]}"} | grep -c .)
+distinct=$(printf '%s\n' ${refused_ports[@]+"${refused_ports[@]}"} | grep . | sort -u | wc -l)
+[ "$n" = 3 ] && [ "$distinct" = 3 ] ||
+    note_failure "mTLS server refused $n of the 3 clients for their certificate, from $distinct distinct connections (want 3 and 3)"
+mark=$(log_mark "$M_LOG")
 tls_client client-mtls-good "$M_INNER" "$M_LOG" up "" \
     --ca-file "$PKI/ca.crt" --cert "$PKI/client.crt" --cert-key "$PKI/client.key"
 out=$(sech peer --port "$PUB_M" --expect echo --send 500000 --within 10 2>&1) || note_failure "mTLS: no echo: $out"
-grep -q "channel up.*mutual TLS\|channel up.*TLS" "$M_LOG" || note_failure "mTLS server did not log channel up over TLS"
+# The server's "channel up" line names the TLS version and cipher but not
+# whether the client showed a certificate: "mutual" is this server's
+# listener (logged at its start, checked above), whose only way in is a
+# client certificate (the three refusals above); here the channel must be
+# up on it, over TLS.
+wait_log_after "$M_LOG" "$mark" "client 127\.0\.0\.1:[0-9]+: channel up \(protocol [0-9]+, TLSv1\.[23] " 5 ||
+    note_failure "mTLS server did not log the client with a certificate as channel up over TLS"
+[ "$(grep -c "listening for clients on 127\.0\.0\.1:$M_INNER (mutual TLS" "$M_LOG")" = 1 ] ||
+    note_failure "the channel's listener on $M_INNER is not the mutual TLS one"
 stop_bg "$CLIENT_PID"
 tls_client client-mtls-combined "$M_INNER" "$M_LOG" up "" --ca-file "$PKI/ca.crt" --cert "$PKI/client-combined.pem"
 stop_bg "$CLIENT_PID"
