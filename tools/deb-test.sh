@@ -120,7 +120,8 @@ fi
 # Only what building, linting and installing need: dpkg-buildpackage is in
 # dpkg-dev; Rules-Requires-Root: no, so no fakeroot.
 missing=""
-for p in dpkg-dev debhelper lintian python3; do
+# systemd: systemd-analyze verifies the unit files where systemd does not run.
+for p in dpkg-dev debhelper lintian python3 systemd; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -255,7 +256,7 @@ offline | "" | unknown)
         done
         log "systemd is $sysstate: unit files checked with systemd-analyze verify"
     else
-        log "systemd is $sysstate and systemd-analyze is missing: unit files not verified"
+        fail "systemd is $sysstate and systemd-analyze is missing (package systemd): the unit files cannot be verified"
     fi
     ;;
 *)
@@ -357,9 +358,16 @@ got=$(sha256sum <"$work/got.bin" | cut -d' ' -f1)
 kill -USR1 "$server_pid"
 wait_for 10 grep -q 'status:' "$work/server.log" || fail "no status line after SIGUSR1"
 # ExecReload: HUP reloads the configuration and the server keeps running.
+# "SIGHUP: reloading" comes before the outcome: wait for the outcome, the
+# success line (server.cc) or the failure line (forward_server_main.cc),
+# counted after the HUP, and want the success one.
+reloaded() { grep -cE 'configuration reloaded: [0-9]+ mappings|reload failed' "$work/server.log"; }
+reloads_before=$(reloaded)
+reload_outcome() { [ "$(reloaded)" -gt "$reloads_before" ]; }
 kill -HUP "$server_pid"
-wait_for 10 grep -qi 'reload' "$work/server.log" || fail "no reload log line after SIGHUP"
-sleep 0.5
+wait_for 10 reload_outcome || fail "no reload outcome logged within 10 s of SIGHUP"
+outcome=$(grep -E 'configuration reloaded: [0-9]+ mappings|reload failed' "$work/server.log" | tail -n 1)
+[[ $outcome == *"configuration reloaded: "* ]] || fail "SIGHUP: the reload failed: $outcome"
 ! gone "$server_pid" || fail "forward-server exited after SIGHUP"
 
 # Stop both by PID: SIGTERM ends them with status 0.
