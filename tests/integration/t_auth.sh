@@ -108,8 +108,12 @@ grep -qE "channel up.*authenticated" "$SERVER_LOG" ||
 public_echo "$PUB" "right key" 300000
 "${PYH[@]}" concurrent --port "$PUB" -n 10 --max 65536 --timeout 30 >"$TMP/conc.out" 2>&1 ||
     note_failure "right key: concurrent echo failed: $(tail -n 1 "$TMP/conc.out")"
+closed_before=$(log_count "$SERVER_LOG" "channel closed")
 stop_bg "$CLIENT_PID"
-sleep 0.3
+# the relay writes what it forwards before forwarding it: once the server
+# has seen the channel close, the capture holds all of it
+wait_log "$SERVER_LOG" "channel closed" $((closed_before + 1)) 5 ||
+    note_failure "the server did not log the recorded channel's close within 5 s"
 ls "$TMP"/cap.*.c2s >/dev/null 2>&1 || fail "the relay recorded nothing"
 out=$(sech check-capture --key-file "$KEY" --min-bytes 300000 "$TMP"/cap.*.c2s "$TMP"/cap.*.s2c 2>&1) ||
     note_failure "the key appears in the channel capture (or the capture is too small): $out"
@@ -249,7 +253,11 @@ ASESSION=$(sech session-of --file "$TMP/alice.0.c2s") || fail "no session id in 
 out=$(sech client --port "$CL_INNER" --key-file "$TMP/bob.key" --name bob --session "$ASESSION" --hold 2 2>&1)
 info "bob with alice's session $ASESSION: $(tail -n 1 <<<"$out")"
 grep -q "auth=ok" <<<"$out" || note_failure "the protocol-level test client could not authenticate as bob: $out"
-sleep 0.5
+# its channel has ended on the server (after 2 s up, time enough for any
+# replacement of alice's channel to reach her client)
+bport=$(sed -nE 's/.*local=127\.0\.0\.1:([0-9]+).*/\1/p' <<<"$out" | tail -n 1)
+wait_log "$CL_LOG" "client 127\.0\.0\.1:${bport:-none}: channel closed" 1 5 ||
+    note_failure "[CLIENTS]: the server did not log the end of bob's channel (local port ${bport:-unknown}) within 5 s"
 n=$(log_count "$ALICE_LOG" "channel up")
 if [ "$n" != 1 ] || grep -q "channel closed" "$ALICE_LOG"; then
     note_failure "[CLIENTS]: bob (his own valid key) presenting alice's session id replaced alice's channel: $(grep -m1 "replaced by" "$CL_LOG" | sed 's/.*\]: //' | cut -c1-160)"
@@ -266,7 +274,21 @@ SERVER_LOG=$KEYED_SERVER_LOG
 INNER_PORT=$KEYED_INNER
 assert_server_alive
 if [ -e /usr/local/etc/tcp-forward/client.key ] || [ -e /etc/tcp-forward/client.key ]; then
-    info "a default client.key exists on this machine: skipping the 'no --key-file' check"
+    # A default client.key on this machine would be used: run the client in
+    # a private mount namespace where an empty tmpfs hides those folders
+    # (never changing the real ones); without one the check cannot run.
+    if command -v unshare >/dev/null && mkdir -p "$TMP/probe" &&
+        unshare -m --propagation private mount -t tmpfs tcpf-probe "$TMP/probe" 2>/dev/null; then
+        info "a default client.key exists on this machine: hiding it in a private mount namespace"
+        expect_refused_start "client without --key-file or --no-auth (default key hidden)" "no key.*--key-file" \
+            unshare -m --propagation private sh -c '
+                for d in /usr/local/etc/tcp-forward /etc/tcp-forward; do
+                    if [ -d "$d" ]; then mount -t tmpfs -o size=16k tcpf-hide "$d" || exit 125; fi
+                done
+                exec "$@"' sh "$FORWARD_CLIENT" $LOCALHOST "$KEYED_INNER"
+    else
+        note_failure "a default client.key exists on this machine and no private mount namespace can hide it (unshare -m needs CAP_SYS_ADMIN): the 'no --key-file' check cannot run"
+    fi
 else
     expect_refused_start "client without --key-file or --no-auth" "no key.*--key-file" \
         "$FORWARD_CLIENT" $LOCALHOST "$KEYED_INNER"
