@@ -2,16 +2,20 @@
 # Heartbeats and dead-peer detection (issue 4), HEARTBEAT_INTERVAL = 1 on
 # the server and --heartbeat 1 on the client:
 #  0. an idle channel stays up across many intervals (no false alarm);
-#  1. SIGSTOP the client: the server logs "presumed dead" within ~3.5 s
-#     (3 missed intervals; time printed); a public connection made then is
-#     held, and after SIGCONT the client reconnects and serves it;
-#  2. SIGSTOP the server: the client declares it dead within ~3.5 s (time
-#     printed) and keeps retrying; after SIGCONT the channel comes up again
-#     and serves.
+#  1. SIGSTOP the client: the server logs "presumed dead" after about 3 s
+#     (3 missed intervals; accepted 1.5 .. 6 s; time printed); a public
+#     connection made then is held, and after SIGCONT the client
+#     reconnects and serves it;
+#  2. SIGSTOP the server: the client declares it dead after about 3 s (same
+#     bounds; time printed) and keeps retrying; after SIGCONT the channel
+#     comes up again and serves.
 . "$(dirname "$0")/lib.sh"
 
-# 3 intervals of 1 s, checked 4 times per interval, plus scheduling noise
-DEAD_BOUND_MS=${DEAD_BOUND_MS:-3750}
+# 3 intervals of 1 s (nominal 3 s), checked 4 times per interval; the
+# bounds leave room for a loaded machine (nominal + 3 s) and still catch a
+# peer declared dead too early (before 1.5 intervals of silence)
+DEAD_BOUND_MS=${DEAD_BOUND_MS:-6000}
+DEAD_MIN_MS=1500
 
 ECHO=$(free_port) || fail "free_port"
 PUB=$(free_port) || fail "free_port"
@@ -41,7 +45,7 @@ if wait_log_ms "$SERVER_LOG" 'presumed dead' 1 10000; then
     srv_detect=$(($(now_ms) - t0))
     info "client frozen: server declared it dead after $srv_detect ms: $(grep -m1 'presumed dead' "$SERVER_LOG" | sed 's/.*\]: //')"
     ((srv_detect <= DEAD_BOUND_MS)) || note_failure "server took $srv_detect ms to declare the frozen client dead (want <= $DEAD_BOUND_MS)"
-    ((srv_detect >= 1900)) || note_failure "server declared the frozen client dead after only $srv_detect ms (3 intervals are 3 s)"
+    ((srv_detect >= DEAD_MIN_MS)) || note_failure "server declared the frozen client dead after only $srv_detect ms (3 intervals are 3 s; want >= $DEAD_MIN_MS)"
 else
     kill_bg "$CLIENT_PID" CONT
     fail "the server did not declare the frozen client dead within 10 s"
@@ -49,7 +53,8 @@ fi
 # a public connection now waits (CLIENT_WAIT, default 5 s) for a client
 start_bg held "${PYH[@]}" concurrent --port "$PUB" -n 1 --max 4096 --timeout 20
 HELD=$BG_PID
-sleep 0.5
+wait_log "$SERVER_LOG" "mapping $L:$PUB -> .*no client of tag default yet, holding connection" 1 5 ||
+    note_failure "the server did not hold the public connection made while the client was frozen"
 up_before=$(log_count "$SERVER_LOG" 'channel up')
 kill_bg "$CLIENT_PID" CONT || fail "cannot resume the client"
 t0=$(now_ms)
@@ -71,7 +76,7 @@ if wait_log_ms "$CLIENT_LOG" 'presumed dead' $((dead_before + 1)) 10000; then
     cli_detect=$(($(now_ms) - t0))
     info "server frozen: client declared it dead after $cli_detect ms: $(grep 'presumed dead' "$CLIENT_LOG" | tail -n 1 | sed 's/.*\]: //')"
     ((cli_detect <= DEAD_BOUND_MS)) || note_failure "client took $cli_detect ms to declare the frozen server dead (want <= $DEAD_BOUND_MS)"
-    ((cli_detect >= 1900)) || note_failure "client declared the frozen server dead after only $cli_detect ms (3 intervals are 3 s)"
+    ((cli_detect >= DEAD_MIN_MS)) || note_failure "client declared the frozen server dead after only $cli_detect ms (3 intervals are 3 s; want >= $DEAD_MIN_MS)"
 else
     kill_bg "$SERVER_PID" CONT
     fail "the client did not declare the frozen server dead within 10 s"
