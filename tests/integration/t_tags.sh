@@ -82,8 +82,10 @@ b2=$(streams_to "$BLUE2_LOG" "$ECHO_B")
 for i in $(seq 20); do
     quick_request "$PUB_B" || fail "blue request $i of 20 failed"
 done
-wait_log "$TMP/server.log" "stream [0-9]+ closed: mapping $L:$PUB_B" $((20 + 1)) 5 || true
-sleep 0.3
+# until the clients have logged their ends of the 20 streams (bounded;
+# the check below says what is missing)
+blue_20() { [ $(($(streams_to "$BLUE1_LOG" "$ECHO_B") - b1 + $(streams_to "$BLUE2_LOG" "$ECHO_B") - b2)) -ge 20 ]; }
+wait_until 5 blue_20
 d1=$(($(streams_to "$BLUE1_LOG" "$ECHO_B") - b1))
 d2=$(($(streams_to "$BLUE2_LOG" "$ECHO_B") - b2))
 info "20 blue requests: blue1 carried $d1, blue2 carried $d2"
@@ -109,7 +111,12 @@ done
     done
 ) </dev/null >"$TMP/load.log" 2>&1 &
 LOAD=$!
-sleep 2
+# tracked like start_bg's processes, so every exit path ends it (it starts
+# no process of its own: bash's /dev/tcp)
+adopt_pid load "$LOAD" || fail "the load loop did not start"
+# mid-load: until at least 20 requests are done (bounded)
+load_going() { [ "$(wc -l <"$TMP/load.log")" -ge 20 ]; }
+wait_until 5 load_going || fail "the load loop made fewer than 20 requests in 5 s: $(tail -n 3 "$TMP/load.log" | tr '\n' ' ')"
 closed_before=$(log_count "$SERVER_LOG" 'channel closed')
 b2=$(streams_to "$BLUE2_LOG" "$ECHO_B")
 kill_bg "$BLUE1" KILL || fail "cannot kill blue1"
@@ -117,7 +124,8 @@ t_kill=$(now_ms)
 wait_log_ms "$SERVER_LOG" 'channel closed' $((closed_before + 1)) 5000 || fail "the server did not notice the killed blue client"
 t_noticed=$(now_ms)
 info "server noticed the killed blue client after $((t_noticed - t_kill)) ms"
-wait "$LOAD"
+wait_bg "$LOAD" 15 >/dev/null
+[ $? = 124 ] && fail "the 6 s load loop still runs 15 s later"
 total=$(wc -l <"$TMP/load.log")
 before=$(awk -v t="$t_kill" '$1 < t' "$TMP/load.log" | wc -l)
 after=$(awk -v t="$t_noticed" '$1 >= t' "$TMP/load.log" | wc -l)
