@@ -14,8 +14,31 @@
 # "log", a bind mount of a Unix datagram socket this test listens on; the
 # real /dev is never touched.  Where a mount namespace cannot be had (no
 # CAP_SYS_ADMIN), the test falls back to journald if it runs
-# (journalctl -t IDENT), and otherwise checks everything but syslog.
+# (journalctl -t IDENT); with neither, every syslog check fails, with the
+# reason.
+#
+# A --daemon is not our child: it is tracked (adopt_pid) once its pid file
+# names it; on every exit path before that, any forward-server or
+# forward-client whose command line names this test's temp folder (only
+# ours can) is adopted too, so kill_started ends it.
 . "$(dirname "$0")/lib.sh"
+
+# adopt_strays: adopt every daemon of this test not tracked yet.
+adopt_strays() {
+    local d pid comm known k
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        comm=$(cat "$d/comm" 2>/dev/null) || continue
+        case $comm in forward-server | forward-client) ;; *) continue ;; esac
+        tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF -- "$TMP/" || continue
+        known=0
+        for k in ${_BG_PIDS[@]+"${_BG_PIDS[@]}"}; do [ "$k" = "$pid" ] && known=1; done
+        [ $known = 1 ] && continue
+        info "adopting $comm (pid $pid), started by this test but not tracked yet"
+        adopt_pid "$comm-stray" "$pid"
+    done
+}
+trap 'rc=$?; adopt_strays; (exit $rc); _cleanup' EXIT
 
 WWW=$(free_port) || fail "free_port"
 PUB=$(free_port) || fail "free_port"
@@ -52,12 +75,16 @@ exec "$@"
 NSRUN
 
 SYSLOG_MODE=none
+SYSLOG_WHY=
 if command -v unshare >/dev/null &&
     mkdir -p "$TMP/probe" &&
     unshare -m --propagation private mount -t tmpfs tcpf-probe "$TMP/probe" 2>/dev/null; then
     SYSLOG_MODE=socket
 elif command -v journalctl >/dev/null && [ -S /run/systemd/journal/dev-log ]; then
     SYSLOG_MODE=journald
+else
+    SYSLOG_WHY="no syslog capture: no private mount namespace (unshare -m needs CAP_SYS_ADMIN) and no journald"
+    note_failure "$SYSLOG_WHY: the daemons' syslog messages cannot be checked"
 fi
 info "syslog capture: $SYSLOG_MODE"
 
@@ -95,7 +122,10 @@ syslog_text() {
 # wait_syslog IDENT EXTENDED-REGEX [TIMEOUT]
 wait_syslog() {
     local i n=$((${3:-10} * 10))
-    [ $SYSLOG_MODE = none ] && return 0
+    if [ $SYSLOG_MODE = none ]; then
+        info "cannot look for '$2' from $1: $SYSLOG_WHY"
+        return 1
+    fi
     for ((i = 0; i < n; i++)); do
         syslog_text "$1" | grep -qE -- "$2" && return 0
         sleep 0.1
