@@ -1,7 +1,8 @@
 #!/bin/bash
 # UDP next to a saturating TCP transfer (issue 5): a TCP source behind one
 # mapping sends as fast as the tunnel takes it for ~12 s to a sink through
-# the tunnel, on the same channel as a /udp mapping to a UDP echo.  During
+# the tunnel (a seeded stream: the sink checks every byte, and its count
+# must equal the source's), on the same channel as a /udp mapping to a UDP echo.  During
 # the transfer a 64-byte UDP ping every 10 ms (7 s, ~700 pings) must get
 # >= 99 % answers, unchanged; prints the answered fraction and p99 round
 # trip during the transfer, the same idle before it, the same straight to
@@ -14,7 +15,8 @@ SRC=$(free_port) || fail "free_port"
 P_TCP=$(free_port) || fail "free_port"
 P_UDP=$(free_udp_port) || fail "free_udp_port"
 start_udp_echo uecho "$UECHO"
-start_bg source "${UDPH[@]}" tcp-source --port "$SRC" --duration 12 --accept-timeout 60
+start_bg source "${UDPH[@]}" tcp-source --port "$SRC" --duration 12 --accept-timeout 60 --seed 7
+SOURCE_PID=$BG_PID
 wait_port $LOCALHOST "$SRC" 10 || fail "TCP source did not listen"
 
 write_config "$LOCALHOST:$P_TCP = $LOCALHOST:$SRC" "$LOCALHOST:$P_UDP/udp = $LOCALHOST:$UECHO"
@@ -28,7 +30,7 @@ IDLE=$("${UDPH[@]}" ping --port "$P_UDP" --size 64 --interval 0.01 --duration 2 
 info "idle: $IDLE"
 
 # the bulk transfer
-start_bg sink "${UDPH[@]}" tcp-sink --port "$P_TCP" --timeout 40 --started "$TMP/sink.started"
+start_bg sink "${UDPH[@]}" tcp-sink --port "$P_TCP" --timeout 40 --seed 7 --started "$TMP/sink.started"
 SINK_PID=$BG_PID
 for ((i = 0; i < 100; i++)); do
     [ -s "$TMP/sink.started" ] && break
@@ -59,6 +61,16 @@ info "TCP transfer: $SINK"
 [ $rc = 0 ] || note_failure "TCP transfer through the tunnel failed: $(tail -n 2 "$TMP/sink.log" | tr '\n' ' ')"
 recv=$(kv received "$SINK")
 [ "${recv:-0}" -gt $((256 << 20)) ] || note_failure "only ${recv:-0} bytes moved by the TCP transfer: not a saturating load"
+# what arrived is what was sent: every byte checked by the sink against the
+# source's seeded stream (bad_at), and the count equal to the source's
+[ "$(kv bad_at "$SINK")" = None ] ||
+    note_failure "TCP transfer through the tunnel corrupted: first wrong byte at offset $(kv bad_at "$SINK") ($SINK)"
+wait_bg "$SOURCE_PID" 10 || note_failure "the TCP source did not finish: $(tail -n 2 "$TMP/source.log" | tr '\n' ' ')"
+SOURCE=$(grep -E '^sent=' "$TMP/source.log")
+sent=$(kv sent "$SOURCE")
+info "TCP source: $SOURCE"
+[ -n "$sent" ] && [ "$sent" = "${recv:-}" ] ||
+    note_failure "TCP transfer: the sink received ${recv:-nothing} bytes, the source sent ${sent:-an unknown number}"
 
 server_status
 st=$(status_of "$LOCALHOST:$P_UDP/udp")

@@ -470,9 +470,29 @@ def _ping_read(s, sent, rtts, late, timeout, size, pad):
 # bulk TCP (t_udp_load)
 
 
+class TcpPattern:
+    """The deterministic byte stream of tcp-source / tcp-sink: a seeded
+    random block of PERIOD bytes repeated; PERIOD is no power of two, so a
+    byte dropped, duplicated or moved by any amount that is not a multiple
+    of it lands on a different byte.  Any slice of up to SPAN bytes is one
+    contiguous memoryview (no copy), so checking costs a memcmp."""
+
+    PERIOD = (1 << 20) + 4093
+    SPAN = 1 << 20
+
+    def __init__(self, seed):
+        block = random.Random(seed).randbytes(self.PERIOD)
+        self.ring = memoryview(block + block[:self.SPAN])
+
+    def at(self, offset, n):
+        """n <= SPAN bytes of the stream from offset."""
+        o = offset % self.PERIOD
+        return self.ring[o:o + n]
+
+
 def cmd_tcp_source(a):
-    """Accept one connection and send a constant buffer for --duration s
-    (or --bytes), then close."""
+    """Accept one connection and send the TcpPattern stream of --seed for
+    --duration s (or --bytes), then close; prints the byte count sent."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((HOST, a.port))
@@ -486,13 +506,15 @@ def cmd_tcp_source(a):
         sys.exit(1)
     ls.close()
     c.settimeout(10.0)
-    buf = b"\x5a" * (256 << 10)
+    pat = TcpPattern(a.seed)
+    step = 256 << 10
     sent = 0
     t0 = now()
     try:
         while now() - t0 < a.duration and sent < a.bytes:
-            c.sendall(buf)
-            sent += len(buf)
+            n = min(step, a.bytes - sent)
+            c.sendall(pat.at(sent, n))
+            sent += n
     except OSError as e:
         log("send: %s" % e)
     el = now() - t0
@@ -502,13 +524,18 @@ def cmd_tcp_source(a):
 
 
 def cmd_tcp_sink(a):
-    """Connect, read until EOF (bounded); print bytes, duration, rate."""
+    """Connect, read until EOF (bounded), checking every byte against the
+    TcpPattern stream of --seed; print bytes, the first wrong offset
+    (bad_at=None when all matched), duration, rate.  Exit 0 only for EOF
+    with every byte right; 2 for a wrong byte."""
     s = socket.socket()
     s.bind((HOST, 0))
     s.settimeout(10.0)
     s.connect((HOST, a.port))
-    buf = bytearray(1 << 20)
+    pat = TcpPattern(a.seed)
+    buf = bytearray(TcpPattern.SPAN)
     got = 0
+    bad_at = None
     t0 = now()
     if a.started:
         with open(a.started, "w") as f:
@@ -525,11 +552,18 @@ def cmd_tcp_sink(a):
             break
         if not k:
             break
+        if bad_at is None:
+            want = pat.at(got, k)
+            if not buf.startswith(want):
+                bad_at = got + next(i for i in range(k) if buf[i] != want[i])
         got += k
     else:
         how = "timeout"
     el = now() - t0
-    out("received=%d seconds=%.2f gbps=%.2f how=%s" % (got, el, got * 8 / max(el, 1e-9) / 1e9, how))
+    out("received=%d bad_at=%s seconds=%.2f gbps=%.2f how=%s"
+        % (got, bad_at, el, got * 8 / max(el, 1e-9) / 1e9, how))
+    if bad_at is not None:
+        sys.exit(2)
     sys.exit(0 if how == "eof" else 1)
 
 
@@ -738,11 +772,13 @@ def main():
     sp.add_argument("--duration", type=float, default=8.0)
     sp.add_argument("--bytes", type=int, default=1 << 40)
     sp.add_argument("--accept-timeout", type=float, default=60.0)
+    sp.add_argument("--seed", type=int, default=1)
 
     sp = add("tcp-sink", cmd_tcp_sink, "read one TCP connection to EOF")
     sp.add_argument("--port", type=int, required=True)
     sp.add_argument("--timeout", type=float, default=60.0)
     sp.add_argument("--started", help="file written once connected")
+    sp.add_argument("--seed", type=int, default=1)
 
     sp = add("dns-load", cmd_dns_load, "parallel DNS queries, answers checked per peer")
     target(sp)
