@@ -67,13 +67,24 @@ start_udp_echo() {
 # server_status: SIGUSR1 to $SERVER_PID, wait for the new status lines, put
 # them in $TMP/status.N (N counts the calls) and STATUS_FILE.
 _STATUS_CALLS=0
+# _status_complete N: the N-th "status: M mappings" line of $SERVER_LOG is
+# followed by at least M "status: mapping" lines.
+_status_complete() {
+    local at want
+    at=$(grep -nE "status: [0-9]+ mappings" "$SERVER_LOG" | sed -n "$1p")
+    [ -n "$at" ] || return 1
+    want=$(sed -nE 's/.*status: ([0-9]+) mappings.*/\1/p' <<<"$at")
+    [ "$(tail -n +"${at%%:*}" "$SERVER_LOG" | grep -c "status: mapping ")" -ge "${want:-1}" ]
+}
 server_status() {
     local before n i
     before=$(log_count "$SERVER_LOG" "status: [0-9]+ mappings")
     kill_bg "$SERVER_PID" USR1 || fail "cannot signal forward-server"
     wait_log "$SERVER_LOG" "status: [0-9]+ mappings" $((before + 1)) 5 ||
         fail "no status line after SIGUSR1"
-    sleep 0.2 # the per-mapping lines follow the first one
+    # the per-mapping lines follow the first one: as many as it announces
+    wait_until 5 _status_complete "$((before + 1))" ||
+        fail "SIGUSR1: fewer 'status: mapping' lines than the status line announces within 5 s"
     _STATUS_CALLS=$((_STATUS_CALLS + 1))
     STATUS_FILE=$TMP/status.$_STATUS_CALLS
     n=0
