@@ -24,19 +24,29 @@ wait_port $L "$ECHO" 10 || fail "echo server did not start"
 CLIENT_ARGS="--retry-max 2"
 start_tunnel "$L:$PUB1 = $L:$WWW" "$L:$PUB2 = $L:$WWW" "$L:$PUB3 = $L:$ECHO"
 
-# load: sequential GETs on PUB1 for SECS seconds, one "ms code" line each
+# load: sequential GETs on PUB1 for SECS seconds, one "ms code" line each.
+# Each curl runs in the background of the loop, which waits for it by PID
+# and, when it is stopped (TERM, from stop_bg or kill_started on any exit
+# path), TERMs the curl in flight before exiting: none is left behind.
 LOAD_SECS=40
 start_bg load bash -c '
+    cpid=
+    trap '\''[ -n "$cpid" ] && kill -TERM "$cpid" 2>/dev/null; exit 0'\'' TERM INT
     end=$((SECONDS + $2))
     while [ $SECONDS -lt $end ]; do
-        code=$(curl -s --noproxy "*" --max-time 8 -H "Connection: close" -o /dev/null \
-            -w "%{http_code}" "$1")
+        curl -s --noproxy "*" --max-time 8 -H "Connection: close" -o /dev/null \
+            -w "%{http_code}" "$1" >"$3" 2>/dev/null &
+        cpid=$!
+        wait "$cpid"
+        cpid=
+        code=$(cat "$3" 2>/dev/null)
         t=${EPOCHREALTIME/[.,]/}
         echo "$((t / 1000)) ${code:-000}"
         sleep 0.02
-    done' load "http://$L:$PUB1/index.html" "$LOAD_SECS"
+    done' load "http://$L:$PUB1/index.html" "$LOAD_SECS" "$TMP/load.code"
 LOAD_PID=$BG_PID
-sleep 1
+load_going() { [ -s "$TMP/load.log" ]; }
+wait_until 10 load_going || fail "the load loop made no request within 10 s"
 
 # first_ok_ms URL BOUND_MS: retry fresh GETs until one returns 200; print
 # the ms it took, or fail after BOUND_MS.
