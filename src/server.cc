@@ -23,12 +23,6 @@ TagGrants grants_from(const ServerConfig& c) {
   return g;
 }
 
-// "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "[::1]": the peer's address alone.
-std::string source_of(const std::string& peer) {
-  size_t colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
-
 }  // namespace
 
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
@@ -291,9 +285,10 @@ void ForwardServer::log_status() const {
 
 void ForwardServer::accept_client(UniqueFd fd, const sockaddr* peer) {
   std::string name = format_sockaddr(peer);
+  std::string source = format_address(peer);
   set_nodelay(fd.get());
   set_keepalive(fd.get());
-  limit_pending_from(source_of(name));
+  limit_pending_from(source);
   limit_pending_handshakes();
   BufferEventPtr bev;
   if (secrets_.tls) {
@@ -315,12 +310,13 @@ void ForwardServer::accept_client(UniqueFd fd, const sockaddr* peer) {
   tunnels_.push_back(std::make_unique<Tunnel>(std::move(bev), secrets_.tls != nullptr,
                                               frame::Role::server, name, *this, reaper_,
                                               tunnel_options()));
+  tunnels_.back()->set_source(source);
   tunnels_.back()->start();
   // libevent accepts everything queued in one go and closes the dropped
   // ones only after the loop turn; at the cap, pause accepting until the
   // next turn so open sockets stay near MAX_HANDSHAKES even in a burst.
   if (inner_ && (pending_handshakes() >= static_cast<size_t>(config_.max_handshakes) ||
-                 pending_from(source_of(name)) >=
+                 pending_from(source) >=
                      static_cast<size_t>(config_.max_handshakes_per_source)))
     inner_->pause_one_turn();
 }
@@ -335,7 +331,7 @@ size_t ForwardServer::pending_handshakes() const {
 size_t ForwardServer::pending_from(const std::string& source) const {
   size_t n = 0;
   for (const auto& t : tunnels_)
-    if (!t->up() && !t->closed() && source_of(t->peer()) == source) ++n;
+    if (!t->up() && !t->closed() && t->source() == source) ++n;
   return n;
 }
 
@@ -345,7 +341,7 @@ size_t ForwardServer::pending_from(const std::string& source) const {
 void ForwardServer::limit_pending_from(const std::string& source) {
   if (pending_from(source) < static_cast<size_t>(config_.max_handshakes_per_source)) return;
   for (const auto& t : tunnels_)
-    if (!t->up() && !t->closed() && source_of(t->peer()) == source) {
+    if (!t->up() && !t->closed() && t->source() == source) {
       t->close("dropped: MAX_HANDSHAKES_PER_SOURCE (" +
                std::to_string(config_.max_handshakes_per_source) + ") connections from " + source +
                " are still in the handshake");

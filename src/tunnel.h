@@ -90,6 +90,10 @@ class Tunnel : public Disposable,
   bool up() const { return state_ == State::up && !closing_; }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer() const { return peer_; }
+  // The peer's address without the port ("" unless set): what per-source
+  // limits count by. The accepting side sets it once, from the sockaddr.
+  const std::string& source() const { return source_; }
+  void set_source(std::string source) { source_ = std::move(source); }
   // Server: the name the client authenticated with ("" if none).
   const std::string& client_name() const { return handshake_.client_name(); }
   // Server: who the channel authenticated as (name, and whether by its own
@@ -205,6 +209,7 @@ class Tunnel : public Disposable,
   Transport transport_;  // first: freed last
   frame::Role role_;
   std::string peer_;
+  std::string source_;
   TunnelHandler& handler_;
   Reaper& reaper_;
   TunnelOptions options_;
