@@ -1,0 +1,316 @@
+// ForwardServer, ForwardClient, their Tunnels and Streams in one event loop,
+// over loopback: what the integration tests check with two processes, here
+// close enough to the objects to name which one broke. Each test runs the
+// loop until a condition holds (bounded by a deadline, never timed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "client.h"
+#include "config.h"
+#include "server.h"
+#include "unique_fd.h"
+
+namespace {
+
+uint16_t free_port() {
+  UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0) return 0;
+  getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// A non-blocking connection to 127.0.0.1:port (in progress or refused).
+UniqueFd dial(uint16_t port) {
+  UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  sockaddr_in a = loopback(port);
+  connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+  return s;
+}
+
+// The inner target: a listening socket whose connections the test accepts
+// and drives by hand.
+struct Target {
+  UniqueFd listener;
+  uint16_t port = 0;
+  Target() {
+    listener.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    bind(listener.get(), reinterpret_cast<sockaddr*>(&a), len);
+    listen(listener.get(), 16);
+    getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  UniqueFd accept_one() { return UniqueFd(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK)); }
+};
+
+// What a non-blocking socket has to say: bytes appended to got, and
+// whether it ended (EOF) or failed (reset).
+struct Reader {
+  std::string got;
+  bool eof = false;
+  int error = 0;
+  void poll(int fd) {
+    char buf[16384];
+    for (int i = 0; i < 64 && !eof && !error; ++i) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+      } else if (n == 0) {
+        eof = true;
+      } else {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN) error = errno;
+        return;
+      }
+    }
+  }
+};
+
+// Writes as much of data[off..] as the socket takes.
+void push(int fd, const std::string& data, size_t& off) {
+  while (off < data.size()) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) & 0xff);
+  return s;
+}
+
+class DaemonPairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    inner_port_ = free_port();
+    public_port_ = free_port();
+    ASSERT_NE(0, inner_port_);
+    ASSERT_NE(0, public_port_);
+    key_ = std::make_shared<AuthSettings>();
+    key_->key = Key(32, 0x5a);
+    start_server(config_text({{public_port_, target_.port}}));
+    start_client();
+    // A public connection is held until the channel is up, then served.
+    Pair probe = open_pair(public_port_);
+    ASSERT_TRUE(probe.inner) << "the channel did not come up";
+    ASSERT_EQ("up", relay(probe.pub.get(), probe.inner.get(), "up"));
+  }
+
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+    // Anything still queued for the reapers runs now.
+    event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+  }
+
+  std::string config_text(const std::vector<std::pair<uint16_t, uint16_t>>& maps) {
+    std::string text = "[DEFAULT]\nINNER_PORT = " + std::to_string(inner_port_) +
+                       "\nINNER_ADDR = 127.0.0.1\nAUTH = key\nAUTH_KEY_FILE = pair.key\nCLIENT_WAIT = 30\nDRAIN_TIMEOUT = 30\n[MAPPER]\n";
+    for (const auto& m : maps)
+      text += "127.0.0.1:" + std::to_string(m.first) + " = 127.0.0.1:" +
+              std::to_string(m.second) + "\n";
+    return text;
+  }
+
+  ServerConfig parse(const std::string& text) {
+    ServerConfig c;
+    std::vector<ConfigError> errors;
+    FileReader reader = [&](const std::string&, std::string& out, std::string&) {
+      out = text;
+      return true;
+    };
+    bool ok = load_server_config("pair.cfg", c, errors, reader);
+    EXPECT_TRUE(ok) << (errors.empty() ? std::string("?") : errors.front().message);
+    return c;
+  }
+
+  ServerSecrets secrets() {
+    ServerSecrets s;
+    s.auth = key_;
+    return s;
+  }
+
+  void start_server(const std::string& text) {
+    server_ = std::make_unique<ForwardServer>(base_.get(), parse(text), secrets());
+    std::string err;
+    ASSERT_TRUE(server_->start(err)) << err;
+  }
+
+  void start_client() {
+    ClientOptions o;
+    o.server_host = "127.0.0.1";
+    o.server_port = inner_port_;
+    o.heartbeat_sec = 0;
+    o.retry_min_sec = 1;
+    o.retry_max_sec = 1;
+    auto auth = std::make_shared<AuthSettings>();
+    auth->key = key_->key;
+    o.auth = auth;
+    client_ = std::make_unique<ForwardClient>(base_.get(), o, [&](int) { client_done_ = true; });
+    std::string err;
+    ASSERT_TRUE(client_->start(err)) << err;
+  }
+
+  // Runs the loop until done() or the deadline (a bound, not a measurement).
+  bool run_until(const std::function<bool()>& done,
+                 std::chrono::milliseconds limit = std::chrono::seconds(8)) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (done()) return true;
+      event_base_loop(base_.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK);
+      usleep(1000);
+    }
+    return done();
+  }
+
+  // A public connection and the target connection it became.
+  struct Pair {
+    UniqueFd pub;
+    UniqueFd inner;
+  };
+  Pair open_pair(uint16_t port) {
+    Pair p;
+    p.pub = dial(port);
+    run_until([&] {
+      p.inner = target_.accept_one();
+      return static_cast<bool>(p.inner);
+    });
+    return p;
+  }
+
+  // Sends `data` from one socket and reads it at the other, in the loop.
+  std::string relay(int from, int to, const std::string& data) {
+    size_t off = 0;
+    Reader r;
+    run_until([&] {
+      push(from, data, off);
+      r.poll(to);
+      return r.got.size() >= data.size() || r.eof || r.error;
+    });
+    return r.got;
+  }
+
+  EventBasePtr base_{event_base_new()};
+  Target target_;
+  uint16_t inner_port_ = 0;
+  uint16_t public_port_ = 0;
+  std::shared_ptr<AuthSettings> key_;
+  std::unique_ptr<ForwardServer> server_;
+  std::unique_ptr<ForwardClient> client_;
+  bool client_done_ = false;
+};
+
+TEST_F(DaemonPairTest, BytesFlowBothWaysByteExact) {
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner);
+  std::string up = pattern(3u << 20, 7);     // more than one stream window
+  std::string down = pattern(3u << 20, 11);
+  EXPECT_EQ(up, relay(p.pub.get(), p.inner.get(), up));
+  EXPECT_EQ(down, relay(p.inner.get(), p.pub.get(), down));
+}
+
+TEST_F(DaemonPairTest, HalfCloseCarriesEofOneWayAndKeepsTheOtherOpen) {
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner);
+  ASSERT_EQ("request", relay(p.pub.get(), p.inner.get(), "request"));
+  shutdown(p.pub.get(), SHUT_WR);
+  Reader at_target;
+  ASSERT_TRUE(run_until([&] {
+    at_target.poll(p.inner.get());
+    return at_target.eof || at_target.error;
+  }));
+  EXPECT_TRUE(at_target.eof) << "the target saw an error, not EOF: " << at_target.error;
+  // The answer still goes the other way after the public side's EOF.
+  std::string answer = pattern(200000, 3);
+  EXPECT_EQ(answer, relay(p.inner.get(), p.pub.get(), answer));
+  p.inner.reset();  // the target closes: the public side sees EOF
+  Reader at_public;
+  ASSERT_TRUE(run_until([&] {
+    at_public.poll(p.pub.get());
+    return at_public.eof || at_public.error;
+  }));
+  EXPECT_TRUE(at_public.eof);
+}
+
+TEST_F(DaemonPairTest, TargetResetResetsThePublicPeerOnly) {
+  Pair a = open_pair(public_port_);
+  Pair b = open_pair(public_port_);
+  ASSERT_TRUE(a.inner);
+  ASSERT_TRUE(b.inner);
+  linger lg{1, 0};  // close with RST
+  setsockopt(a.inner.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  a.inner.reset();
+  Reader at_public;
+  ASSERT_TRUE(run_until([&] {
+    at_public.poll(a.pub.get());
+    return at_public.eof || at_public.error;
+  }));
+  EXPECT_EQ(ECONNRESET, at_public.error) << "the reset arrived as " << (at_public.eof ? "EOF" : "?");
+  // The other stream on the same channel is untouched.
+  std::string data = pattern(100000, 5);
+  EXPECT_EQ(data, relay(b.pub.get(), b.inner.get(), data));
+}
+
+TEST_F(DaemonPairTest, LosingTheClientResetsItsPublicConnections) {
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner);
+  ASSERT_EQ("x", relay(p.pub.get(), p.inner.get(), "x"));
+  client_.reset();  // the channel's far end is gone at once
+  Reader at_public;
+  ASSERT_TRUE(run_until([&] {
+    at_public.poll(p.pub.get());
+    return at_public.eof || at_public.error;
+  }));
+  EXPECT_EQ(ECONNRESET, at_public.error);
+}
+
+TEST_F(DaemonPairTest, ReloadAddsAPortAndRemovedPortsDrainTheirStreams) {
+  Pair live = open_pair(public_port_);
+  ASSERT_TRUE(live.inner);
+  uint16_t added = free_port();
+  ASSERT_NE(0, added);
+  // Remove the first mapping, add another: the new port serves, the old
+  // one stops listening, and its live stream keeps going.
+  server_->reload(parse(config_text({{added, target_.port}})), secrets());
+  Pair fresh = open_pair(added);
+  ASSERT_TRUE(fresh.inner) << "the added port does not serve";
+  EXPECT_EQ("new", relay(fresh.pub.get(), fresh.inner.get(), "new"));
+
+  std::string data = pattern(500000, 9);
+  EXPECT_EQ(data, relay(live.pub.get(), live.inner.get(), data)) << "the draining stream stopped";
+
+  UniqueFd refused = dial(public_port_);
+  Reader r;
+  ASSERT_TRUE(run_until([&] {
+    r.poll(refused.get());
+    return r.eof || r.error;
+  }));
+  EXPECT_EQ(ECONNREFUSED, r.error) << "the removed port still listens";
+}
+
+}  // namespace
