@@ -7,6 +7,12 @@ void BufferBudget::set_cap(uint64_t cap) {
   if (!over()) wake();
 }
 
+bool BufferBudget::reserve(size_t n) {
+  if (used_ > cap_ || n > cap_ - used_) return false;
+  used_ += n;
+  return true;
+}
+
 void BufferBudget::remove(size_t n) {
   used_ -= std::min<uint64_t>(n, used_);
   if (!over() && !waiters_.empty()) wake();

@@ -1,8 +1,11 @@
-// One cap on the bytes that every stream holds for its local socket
-// (MAX_BUFFERED_BYTES). Each stream's window bounds its own queue; this
-// bounds their sum, so peers that stop reading cannot pin memory in
-// proportion to the stream count. Past the cap streams withhold WINDOW
-// credit (the sender stops) and wait here until the total has room again.
+// One cap on bytes that many streams hold, counted together, so peers
+// that stop reading cannot pin memory in proportion to the stream count.
+// Two ways to use it:
+//  - soft (server, MAX_BUFFERED_BYTES): add() always counts; past the cap
+//    streams withhold WINDOW credit (the sender stops) and wait() here
+//    until the total has room again. Each stream's window bounds its part.
+//  - hard (client, --max-pending-bytes): reserve() refuses what would pass
+//    the cap, and the stream is reset instead.
 // Pure bookkeeping: no I/O, no libevent.
 #pragma once
 
@@ -28,6 +31,8 @@ class BufferBudget {
   bool over() const { return used_ >= cap_; }
 
   void add(size_t n) { used_ += n; }
+  // Adds n only if the total stays within the cap; false adds nothing.
+  bool reserve(size_t n);
   // Wakes the waiters once the total is below the cap again.
   void remove(size_t n);
   // A waiter is called at most once per wait(); cancel() before it goes away.

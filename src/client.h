@@ -11,7 +11,7 @@
 #include "access.h"
 #include "auth.h"
 #include "ev.h"
-#include "flow.h"
+#include "buffer_budget.h"
 #include "log_throttle.h"
 #include "reaper.h"
 #include "stream.h"
@@ -91,7 +91,7 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   ClientOptions options_;
   std::function<void(int)> done_;
   // Declared before what holds streams, so it outlives them.
-  PendingBudget pending_;
+  BufferBudget pending_;  // --max-pending-bytes, hard (reserve())
   LimitWarning streams_warning_, udp_warning_, pending_warning_;
   TargetContext targets_;
   Reaper reaper_;

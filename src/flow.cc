@@ -43,9 +43,3 @@ uint32_t RecvWindow::take_update(bool flush) {
   peer_credit_ += inc;
   return inc;
 }
-
-bool PendingBudget::take(size_t n) {
-  if (n > cap_ - used_) return false;
-  used_ += n;
-  return true;
-}

@@ -53,22 +53,3 @@ class RecvWindow {
   size_t buffered_ = 0;  // received, not yet delivered
   uint32_t owed_ = 0;    // delivered, not yet announced
 };
-
-// The bytes a client holds for targets that are still connecting (early
-// data), across all its streams. A server that sends early data on many
-// streams whose targets never connect must not grow the client without
-// bound: past the cap a stream is reset instead.
-class PendingBudget {
- public:
-  explicit PendingBudget(size_t cap) : cap_(cap) {}
-  // Reserves n bytes; false (nothing reserved) if that would pass the cap.
-  bool take(size_t n);
-  // Returns n bytes reserved earlier.
-  void give(size_t n) { used_ -= n <= used_ ? n : used_; }
-  size_t used() const { return used_; }
-  size_t cap() const { return cap_; }
-
- private:
-  size_t cap_;
-  size_t used_ = 0;
-};

@@ -157,7 +157,7 @@ void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedT
 }
 
 void Stream::release_pending() {
-  if (pending_ && targets_ && targets_->pending) targets_->pending->give(pending_);
+  if (pending_ && targets_ && targets_->pending) targets_->pending->remove(pending_);
   pending_ = 0;
 }
 
@@ -288,7 +288,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   }
   if (connecting_ && targets_ && targets_->pending) {
     // Client: held until the target connects, counted across all streams.
-    if (!targets_->pending->take(n)) {
+    if (!targets_->pending->reserve(n)) {
       evbuffer_drain(src, n);
       std::string why = "early data held for targets still connecting would pass "
                         "--max-pending-bytes (" +

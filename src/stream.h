@@ -34,7 +34,7 @@ struct TargetContext {
   evdns_base* dns = nullptr;
   const TargetPolicy* policy = nullptr;  // --allow
   int connect_timeout_sec = 10;
-  PendingBudget* pending = nullptr;  // early data held while targets connect
+  BufferBudget* pending = nullptr;  // early data held while targets connect (reserve())
   // A warning the server can trigger at will: the owner rate-limits it.
   std::function<void(const std::string&)> warn_limit;
 };

@@ -96,3 +96,48 @@ TEST(BufferBudget, RaisingTheCapWakes) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// reserve(): the hard cap (the client's --max-pending-bytes)
+
+TEST(BufferBudgetReserve, TakesUpToTheCap) {
+  BufferBudget b(1000);
+  EXPECT_TRUE(b.reserve(600));
+  EXPECT_TRUE(b.reserve(400));
+  EXPECT_EQ(1000u, b.used());
+  EXPECT_FALSE(b.reserve(1));
+  EXPECT_EQ(1000u, b.used());
+}
+
+TEST(BufferBudgetReserve, RefusalReservesNothing) {
+  BufferBudget b(1000);
+  EXPECT_TRUE(b.reserve(900));
+  EXPECT_FALSE(b.reserve(200));
+  EXPECT_EQ(900u, b.used());
+  EXPECT_TRUE(b.reserve(100));
+}
+
+TEST(BufferBudgetReserve, GiveReturnsBytes) {
+  BufferBudget b(65536);
+  EXPECT_TRUE(b.reserve(65536));
+  b.remove(65536);
+  EXPECT_EQ(0u, b.used());
+  EXPECT_TRUE(b.reserve(65536));
+  b.remove(100000);  // never below zero
+  EXPECT_EQ(0u, b.used());
+}
+
+TEST(BufferBudgetReserve, ZeroCapHoldsNothing) {
+  BufferBudget b(0);
+  EXPECT_FALSE(b.reserve(1));
+  EXPECT_TRUE(b.reserve(0));
+}
+
+TEST(BufferBudgetReserve, RefusedOnceSoftAddsPassedTheCap) {
+  BufferBudget b(100);
+  b.add(150);  // soft use may pass the cap
+  EXPECT_FALSE(b.reserve(1));
+  b.remove(100);
+  EXPECT_TRUE(b.reserve(50));
+  EXPECT_EQ(100u, b.used());
+}

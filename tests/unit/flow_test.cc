@@ -411,39 +411,3 @@ TEST(RecvWindowEarly, ServerWindowUnlimitedWithoutCall) {
   EXPECT_FALSE(w.early());
   EXPECT_TRUE(w.on_data(1u << 20));
 }
-
-// ---------------------------------------------------------------------------
-// PendingBudget
-
-TEST(PendingBudget, TakesUpToTheCap) {
-  PendingBudget b(1000);
-  EXPECT_TRUE(b.take(600));
-  EXPECT_TRUE(b.take(400));
-  EXPECT_EQ(1000u, b.used());
-  EXPECT_FALSE(b.take(1));
-  EXPECT_EQ(1000u, b.used());
-}
-
-TEST(PendingBudget, RefusalReservesNothing) {
-  PendingBudget b(1000);
-  EXPECT_TRUE(b.take(900));
-  EXPECT_FALSE(b.take(200));
-  EXPECT_EQ(900u, b.used());
-  EXPECT_TRUE(b.take(100));
-}
-
-TEST(PendingBudget, GiveReturnsBytes) {
-  PendingBudget b(65536);
-  EXPECT_TRUE(b.take(65536));
-  b.give(65536);
-  EXPECT_EQ(0u, b.used());
-  EXPECT_TRUE(b.take(65536));
-  b.give(100000);  // never below zero
-  EXPECT_EQ(0u, b.used());
-}
-
-TEST(PendingBudget, ZeroCapHoldsNothing) {
-  PendingBudget b(0);
-  EXPECT_FALSE(b.take(1));
-  EXPECT_TRUE(b.take(0));
-}
