@@ -485,6 +485,25 @@ run_bounded() {
     RUN_OUT=$(cat "$TMP/$name.log" 2>/dev/null)
 }
 
+# EX_CONFIG: the daemons' exit status for a configuration they refuse.
+EX_CONFIG=78
+
+# expect_refused_start WHAT REGEX CMD...: CMD exits $EX_CONFIG (or $WANT_RC)
+# within 10 s and its output matches REGEX (extended, any case); else a
+# noted failure naming WHAT.
+expect_refused_start() {
+    local what=$1 re=$2 want=${WANT_RC:-$EX_CONFIG}
+    shift 2
+    run_bounded refused 10 "$@"
+    if [ "$RUN_RC" != "$want" ]; then
+        note_failure "$what: exit status $RUN_RC, want $want: $(head -c 300 <<<"$RUN_OUT")"
+    elif ! grep -qiE -- "$re" <<<"$RUN_OUT"; then
+        note_failure "$what: exit $want but the message does not match '$re': $(head -c 300 <<<"$RUN_OUT")"
+    else
+        info "$what: refused: $(head -n 1 <<<"$RUN_OUT" | cut -c1-220)"
+    fi
+}
+
 # assert_no_log FILE EXTENDED-REGEX WHAT: FILE has no matching line.
 assert_no_log() {
     local n

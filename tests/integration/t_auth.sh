@@ -17,7 +17,6 @@
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
-EX_CONFIG=78
 
 ECHO=$(free_port) || fail "free_port"
 start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300 --io-timeout 60
@@ -31,21 +30,6 @@ config_head() {
         echo "INNER_ADDR = $LOCALHOST"
         echo "LOG_LEVEL = debug"
     } >"$1"
-}
-
-# expect_refused_start WHAT REGEX CMD...: CMD exits 78 (or $WANT_RC) within
-# 10 s and its output matches REGEX.
-expect_refused_start() {
-    local what=$1 re=$2 want=${WANT_RC:-$EX_CONFIG}
-    shift 2
-    run_bounded refused 10 "$@"
-    if [ "$RUN_RC" != "$want" ]; then
-        note_failure "$what: exit status $RUN_RC, want $want: $(head -c 300 <<<"$RUN_OUT")"
-    elif ! grep -qiE -- "$re" <<<"$RUN_OUT"; then
-        note_failure "$what: exit 78 but the message does not match '$re': $(head -c 300 <<<"$RUN_OUT")"
-    else
-        info "$what: refused: $(head -n 1 <<<"$RUN_OUT" | cut -c1-200)"
-    fi
 }
 
 # public_closed PORT WHAT [N]: N (default 3) simultaneous public connections

@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
-EX_CONFIG=78
 
 # run_n CONFIG: run forward-server -n (bounded); sets RC, OUT (stdout+stderr)
 run_n() {

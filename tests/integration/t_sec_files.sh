@@ -12,21 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
-EX_CONFIG=78
-
-# refused WHAT REGEX CMD...: CMD exits 78 within 10 s, output matches REGEX.
-refused() {
-    local what=$1 re=$2
-    shift 2
-    run_bounded refused 10 "$@"
-    if [ "$RUN_RC" != $EX_CONFIG ]; then
-        note_failure "$what: exit status $RUN_RC, want $EX_CONFIG: $(head -c 300 <<<"$RUN_OUT")"
-    elif ! grep -qE -- "$re" <<<"$RUN_OUT"; then
-        note_failure "$what: exit 78 but the message does not match '$re': $(head -c 300 <<<"$RUN_OUT")"
-    else
-        info "$what: refused: $(head -n 1 <<<"$RUN_OUT" | cut -c1-220)"
-    fi
-}
 
 # accepted WHAT CMD...: CMD (forward-server -n) exits 0 within 10 s.
 accepted() {
@@ -118,17 +103,17 @@ AKF_LINE=$(line_of "$BASE_CONFIG" '^AUTH_KEY_FILE')
 
 for m in 660 620; do
     key_config k$m "$TMP/k$m.key"
-    refused "server -n, AUTH_KEY_FILE mode $m (group-writable)" \
+    expect_refused_start "server -n, AUTH_KEY_FILE mode $m (group-writable)" \
         "^$TMP/k$m.cfg:$AKF_LINE: AUTH_KEY_FILE '$TMP/k$m.key': .*writable by its group \(mode 0$m\).*chmod 600 or 640" \
         "$FORWARD_SERVER" -n "$TMP/k$m.cfg"
 done
-refused "server start, AUTH_KEY_FILE mode 660" "writable by its group" "$FORWARD_SERVER" "$TMP/k660.cfg"
+expect_refused_start "server start, AUTH_KEY_FILE mode 660" "writable by its group" "$FORWARD_SERVER" "$TMP/k660.cfg"
 port_listening $LOCALHOST "$BASE_INNER" && note_failure "the refused server left INNER_PORT listening"
 key_config k644 "$TMP/k644.key"
-refused "server -n, AUTH_KEY_FILE mode 644 (other-readable)" \
+expect_refused_start "server -n, AUTH_KEY_FILE mode 644 (other-readable)" \
     "^$TMP/k644.cfg:$AKF_LINE: .*accessible by other users \(mode 0644\)" "$FORWARD_SERVER" -n "$TMP/k644.cfg"
 key_config klink "$TMP/link.key"
-refused "server -n, AUTH_KEY_FILE a symbolic link" \
+expect_refused_start "server -n, AUTH_KEY_FILE a symbolic link" \
     "^$TMP/klink.cfg:$AKF_LINE: AUTH_KEY_FILE '$TMP/link.key': is a symbolic link; name the file itself" \
     "$FORWARD_SERVER" -n "$TMP/klink.cfg"
 key_config k640 "$TMP/k640.key"
@@ -139,19 +124,19 @@ for k in k660 link; do
     { cat "$BASE_CONFIG"; echo "[CLIENTS]"; echo "branch = $TMP/$k.key"; } >"$TMP/clients-$k.cfg"
 done
 CL_LINE=$(line_of "$TMP/clients-k660.cfg" '^branch =')
-refused "server -n, [CLIENTS] key mode 660" \
+expect_refused_start "server -n, [CLIENTS] key mode 660" \
     "^$TMP/clients-k660.cfg:$CL_LINE: client branch: key file '$TMP/k660.key': .*writable by its group" \
     "$FORWARD_SERVER" -n "$TMP/clients-k660.cfg"
-refused "server -n, [CLIENTS] key a symbolic link" \
+expect_refused_start "server -n, [CLIENTS] key a symbolic link" \
     "^$TMP/clients-link.cfg:$CL_LINE: client branch: key file '$TMP/link.key': is a symbolic link" \
     "$FORWARD_SERVER" -n "$TMP/clients-link.cfg"
 
 # client --key-file
-refused "client --key-file mode 660" "--key-file $TMP/k660.key: .*writable by its group \(mode 0660\)" \
+expect_refused_start "client --key-file mode 660" "--key-file $TMP/k660.key: .*writable by its group \(mode 0660\)" \
     "$FORWARD_CLIENT" --key-file "$TMP/k660.key" $LOCALHOST "$BASE_INNER"
-refused "client --key-file mode 644" "--key-file $TMP/k644.key: .*accessible by other users" \
+expect_refused_start "client --key-file mode 644" "--key-file $TMP/k644.key: .*accessible by other users" \
     "$FORWARD_CLIENT" --key-file "$TMP/k644.key" $LOCALHOST "$BASE_INNER"
-refused "client --key-file a symbolic link" "--key-file $TMP/link.key: is a symbolic link; name the file itself" \
+expect_refused_start "client --key-file a symbolic link" "--key-file $TMP/link.key: is a symbolic link; name the file itself" \
     "$FORWARD_CLIENT" --key-file "$TMP/link.key" $LOCALHOST "$BASE_INNER"
 
 # 0640 on both sides: a working channel
@@ -199,28 +184,28 @@ tls_config() {
     } >"$TMP/$1.cfg"
 }
 tls_config tls-g "$PKI/server-g.key"
-refused "server -n, TLS_KEY mode 660" "^$TMP/tls-g.cfg:[0-9]+: TLS_KEY '$PKI/server-g.key': .*writable by its group \(mode 0660\)" \
+expect_refused_start "server -n, TLS_KEY mode 660" "^$TMP/tls-g.cfg:[0-9]+: TLS_KEY '$PKI/server-g.key': .*writable by its group \(mode 0660\)" \
     "$FORWARD_SERVER" -n "$TMP/tls-g.cfg"
 tls_config tls-o "$PKI/server-o.key"
-refused "server -n, TLS_KEY mode 604" "^$TMP/tls-o.cfg:[0-9]+: TLS_KEY '$PKI/server-o.key': .*accessible by other users" \
+expect_refused_start "server -n, TLS_KEY mode 604" "^$TMP/tls-o.cfg:[0-9]+: TLS_KEY '$PKI/server-o.key': .*accessible by other users" \
     "$FORWARD_SERVER" -n "$TMP/tls-o.cfg"
 tls_config tls-link "$PKI/server-link.key"
-refused "server -n, TLS_KEY a symbolic link" "^$TMP/tls-link.cfg:[0-9]+: TLS_KEY '$PKI/server-link.key': is a symbolic link" \
+expect_refused_start "server -n, TLS_KEY a symbolic link" "^$TMP/tls-link.cfg:[0-9]+: TLS_KEY '$PKI/server-link.key': is a symbolic link" \
     "$FORWARD_SERVER" -n "$TMP/tls-link.cfg"
 tls_config tls "$PKI/server.key"
 accepted "server -n, TLS_KEY mode 640" "$FORWARD_SERVER" -n "$TMP/tls.cfg"
 
 C=("$FORWARD_CLIENT" --key-file "$KEY" --ca-file "$PKI/ca.crt" --cert "$PKI/client.crt")
-refused "client --cert-key mode 660" "--cert-key '$PKI/client-g.key': .*writable by its group" \
+expect_refused_start "client --cert-key mode 660" "--cert-key '$PKI/client-g.key': .*writable by its group" \
     "${C[@]}" --cert-key "$PKI/client-g.key" $LOCALHOST "$TLS_INNER"
-refused "client --cert-key mode 604" "--cert-key '$PKI/client-o.key': .*accessible by other users" \
+expect_refused_start "client --cert-key mode 604" "--cert-key '$PKI/client-o.key': .*accessible by other users" \
     "${C[@]}" --cert-key "$PKI/client-o.key" $LOCALHOST "$TLS_INNER"
-refused "client --cert-key a symbolic link" "--cert-key '$PKI/client-link.key': is a symbolic link" \
+expect_refused_start "client --cert-key a symbolic link" "--cert-key '$PKI/client-link.key': is a symbolic link" \
     "${C[@]}" --cert-key "$PKI/client-link.key" $LOCALHOST "$TLS_INNER"
 # a --cert that holds the key is a secret file too
 cat "$PKI/client.crt" "$PKI/client.key" >"$PKI/combined.pem"
 chmod 664 "$PKI/combined.pem"
-refused "client --cert holding the key, mode 664" "combined.pem'?: .*(writable by its group|accessible by other users)" \
+expect_refused_start "client --cert holding the key, mode 664" "combined.pem'?: .*(writable by its group|accessible by other users)" \
     "$FORWARD_CLIENT" --key-file "$KEY" --ca-file "$PKI/ca.crt" --cert "$PKI/combined.pem" $LOCALHOST "$TLS_INNER"
 
 # 0640 TLS keys on both sides: a mutual-TLS channel comes up
@@ -240,7 +225,7 @@ stop_bg "$SERVER_PID"
 # ------------------------------------------------------ 4. GROUP without USER
 sed "s#^\[MAPPER\]#GROUP = nogroup\n[MAPPER]#" "$BASE_CONFIG" >"$TMP/group.cfg"
 G_LINE=$(line_of "$TMP/group.cfg" '^GROUP')
-refused "server -n, GROUP without USER" \
+expect_refused_start "server -n, GROUP without USER" \
     "^$TMP/group.cfg:$G_LINE: GROUP without USER would keep the daemon running as root; set USER too" \
     "$FORWARD_SERVER" -n "$TMP/group.cfg"
 
