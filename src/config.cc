@@ -107,6 +107,15 @@ std::string preprocess_line(ParseState& st, std::string line) {
     st.error("expected KEY = VALUE, got '" + printable(t, 60) + "'");
     return "";
   }
+  // inih's rule: '#' starts a comment only at the start of a line. Say so
+  // rather than report "22 # ssh" as a bad port.
+  std::string value = strip_comment(t.substr(eq + 1));
+  for (size_t i = 1; i < value.size(); ++i)
+    if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+      st.error("'#' after a value: inline comments start with ' ;' ('#' only at the start of "
+               "a line): '" + printable(t, 60) + "'");
+      return "";
+    }
   for (size_t i = 0; i < eq; ++i)
     if (t[i] == ':') t[i] = kEscColon;
   // Values may hold ':' freely: inih splits at the first delimiter only.

@@ -30,8 +30,10 @@ int load_key(const ClientArgs& args, AuthSettings& auth) {
   if (key_file.empty() && access(kDefaultKeyFile, F_OK) == 0) key_file = kDefaultKeyFile;
   if (key_file.empty()) {
     fprintf(stderr,
-            "forward-client: no key: give --key-file PATH (the server's AUTH_KEY_FILE key), "
-            "or --no-auth for a server with AUTH = none\n");
+            "forward-client: no key: no --key-file given and the default %s does not exist; "
+            "give --key-file PATH (the server's AUTH_KEY_FILE key), or --no-auth for a server "
+            "with AUTH = none\n",
+            kDefaultKeyFile);
     return kExitConfig;
   }
   std::string err;

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 check_start=$(date +%s)
 
+echo "== phase: install what is missing, build"
 bash tools/deps.sh build test || exit 1
 bash tools/build.sh || { echo "tests: 0 passed, 1 failed (build failed)"; exit 1; }
 
@@ -74,9 +75,11 @@ passed=0
 failed=0
 # Stale results would be counted as this run's: remove them first.
 rm -f tests/unit/*.trs tests/unit/*.log tests/integration/*.trs tests/integration/*.log
-make -k check >make-check.out 2>&1
-check_rc=$?
-grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' make-check.out
+# Each test's result is shown as it finishes (the whole output is kept in
+# make-check.out), so a long run never looks hung.
+echo "== phase: make check (the unit tests, then $(make -s print-tests | wc -w) tests in all; each result as it finishes)"
+make -k check 2>&1 | tee make-check.out | grep --line-buffered -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):'
+check_rc=${PIPESTATUS[0]}
 failed_before=$failed
 count_results "$top" ""
 if [ "$check_rc" != 0 ] && [ "$failed" = "$failed_before" ]; then
@@ -91,14 +94,15 @@ phase "make check"
 # SKIP_SANITIZED=1 skips this pass (shown as skipped). ----
 skipped=""
 if [ "${SKIP_SANITIZED:-0}" != 1 ]; then
+  echo "== phase: sanitized build (ASan + UBSan), then make check against it"
   if bash tools/build-sanitized.sh >build-sanitized.out 2>&1; then
     sdir=$top/build-sanitized/tree
     rm -rf "$top/build-sanitized/reports"
     rm -f "$sdir"/tests/unit/*.trs "$sdir"/tests/unit/*.log "$sdir"/tests/integration/*.trs "$sdir"/tests/integration/*.log
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       TCPF_SANITIZER_LOGS=$top/build-sanitized/reports \
-      make -C "$sdir" -k check >make-check-sanitized.out 2>&1
-    grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' make-check-sanitized.out | sed 's/^\([A-Z]*\): /\1: sanitized /'
+      make -C "$sdir" -k check 2>&1 | tee make-check-sanitized.out |
+      grep --line-buffered -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' | sed -u 's/^\([A-Z]*\): /\1: sanitized /'
     count_results "$sdir" "sanitized "
   else
     echo "FAIL: sanitized build"; tail -30 build-sanitized.out
@@ -113,6 +117,7 @@ fi
 if [ "${SKIP_DISTCHECK:-0}" = 1 ]; then
   skipped="$skipped distcheck"
 else
+  echo "== phase: make distcheck (the release tarball builds and passes its quick tests)"
   if make distcheck TESTS="tests/unit/unit_tests tests/integration/t_configtest.sh" >distcheck.out 2>&1; then
     echo "PASS: make distcheck"
     passed=$((passed + 1))
@@ -128,6 +133,7 @@ fi
 if [ "${SKIP_FUZZ:-0}" = 1 ]; then
   skipped="$skipped fuzz"
 else
+  echo "== phase: fuzz (libFuzzer targets, bounded time)"
   bash tools/fuzz.sh >fuzz.out 2>&1
   fuzz_rc=$?
   grep -E '^(PASS|FAIL): fuzz ' fuzz.out
@@ -151,6 +157,7 @@ fi
 if [ "${SKIP_DEB:-0}" = 1 ]; then
   skipped="$skipped deb"
 else
+  echo "== phase: package (dpkg-buildpackage, lintian, install, run, purge)"
   if bash tools/deb-test.sh >deb-test.out 2>&1; then
     echo "PASS: deb"
     passed=$((passed + 1))

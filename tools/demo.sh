@@ -1,13 +1,16 @@
 #!/bin/bash
 # The main job on loopback, with the shipped example configuration:
-# a local web service on 127.0.0.1:8000, forward-server with
-# etc/forward_server.cfg (mapping 127.0.0.1:10080 -> 127.0.0.1:8000),
+# a local web service on 127.0.0.1:8000, forward-server with a copy of
+# etc/forward_server.cfg and etc/port_mapper.cfg (mapping 127.0.0.1:10080
+# -> 127.0.0.1:8000) whose INNER_ADDR is 127.0.0.1 (the shipped file says
+# 0.0.0.0, every IPv4 address: right for a server, not for a demo),
 # forward-client dialing 127.0.0.1:1111, and curl fetching a file through
-# the mapped port.
+# the mapped port. It installs only what it runs; nothing outside a
+# temporary folder is written.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-bash tools/deps.sh build test || exit 1
+bash tools/deps.sh build demo || exit 1
 bash tools/build.sh || exit 1
 
 for port in 1111 8000 10080; do
@@ -35,25 +38,32 @@ wait_for() {  # wait_for FILE TEXT: up to 10 s
   echo "demo: timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
 }
 
-# The shipped config names AUTH_KEY_FILE = secret.key beside it; make one
-# for the demo if there is none (the Debian package makes it at install).
-if [ ! -f etc/secret.key ]; then
-  (umask 077 && openssl rand -hex 32 >etc/secret.key)
-  echo "== made etc/secret.key (the shared key of server and client)"
-fi
+# The shipped files, copied, with the channel port on loopback only. The
+# config names AUTH_KEY_FILE = secret.key beside it: the demo makes its own
+# (the Debian package makes /etc/tcp-forward/secret.key at install).
+cp etc/forward_server.cfg etc/port_mapper.cfg "$work/"
+sed -i 's/^INNER_ADDR *=.*/INNER_ADDR = 127.0.0.1/' "$work/forward_server.cfg"
+grep -q '^INNER_ADDR = 127.0.0.1$' "$work/forward_server.cfg" || { echo "demo: cannot set INNER_ADDR" >&2; exit 1; }
+(umask 077 && openssl rand -hex 32 >"$work/secret.key")
+echo "== made a shared key for server and client: $work/secret.key"
 
 mkdir "$work/www"
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$work/www/demo.bin"
 python3 -m http.server 8000 --bind 127.0.0.1 --directory "$work/www" >"$work/web.log" 2>&1 &
 pids+=($!)
 wait_port 8000 || exit 1
-echo "== forward-server etc/forward_server.cfg"
-src/forward-server -n etc/forward_server.cfg || exit 1
-src/forward-server etc/forward_server.cfg 2>"$work/server.log" &
+echo "== forward-server $work/forward_server.cfg (etc/forward_server.cfg with INNER_ADDR = 127.0.0.1)"
+src/forward-server -n "$work/forward_server.cfg" || exit 1
+src/forward-server "$work/forward_server.cfg" 2>"$work/server.log" &
 pids+=($!)
 wait_for "$work/server.log" "mapping .* listening" || exit 1
-echo "== forward-client --key-file etc/secret.key 127.0.0.1 1111"
-src/forward-client --key-file etc/secret.key 127.0.0.1 1111 2>"$work/client.log" &
+echo "== listening sockets of the demo (loopback only):"
+ss -ltnH "( sport = :1111 or sport = :10080 or sport = :8000 )" | awk '{print "   " $4}'
+if ss -ltnH "( sport = :1111 or sport = :10080 )" | awk '{print $4}' | grep -qv '^127\.'; then
+  echo "demo: a port listens beyond loopback" >&2; exit 1
+fi
+echo "== forward-client --key-file $work/secret.key 127.0.0.1 1111"
+src/forward-client --key-file "$work/secret.key" 127.0.0.1 1111 2>"$work/client.log" &
 pids+=($!)
 wait_for "$work/client.log" "channel up" || exit 1
 

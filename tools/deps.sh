@@ -1,16 +1,18 @@
 #!/bin/bash
 # Installs the Debian 12 packages tcp-forward needs, only those missing, so
-# repeated runs cost nothing. Usage: tools/deps.sh build|test|bench|deb ...
+# repeated runs cost nothing. Usage: tools/deps.sh build|demo|test|bench ...
 set -euo pipefail
 
 build_pkgs="g++ make autoconf automake pkg-config libevent-dev libinih-dev libssl-dev libgtest-dev"
 test_pkgs="python3 curl openssh-server openssh-client netcat-openbsd procps iproute2 openssl dnsmasq-base bind9-dnsutils groff-base wrk nginx-light util-linux mount strace"
+demo_pkgs="python3 curl openssl iproute2"
 bench_pkgs="iperf3 haproxy openssh-server openssh-client python3"
 
 want=""
 for set in "$@"; do
   case "$set" in
     build) want="$want $build_pkgs" ;;
+    demo) want="$want $demo_pkgs" ;;
     test) want="$want $test_pkgs" ;;
     bench) want="$want $bench_pkgs" ;;
     *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;

@@ -321,6 +321,22 @@ TEST(ConfigLoad, Comments) {
   expect_mapping(l.config.mappings[0], "", 1234, "192.168.10.5", 80, kMain, 11);
 }
 
+// '#' starts a comment only at the start of a line (inih); after a value
+// the message says how to write an inline comment instead of calling
+// "22   # ssh" a bad port.
+TEST(ConfigLoad, HashAfterAValueNamesTheInlineCommentRule) {
+  Loaded l = load_main("[MAPPER]\n2222 = 192.168.10.5:22   # ssh\n");
+  expect_one_error(l, kMain, 2, "inline comments start with ' ;'");
+  l = load_main("[DEFAULT]\nLOG_LEVEL = info\t# chatty\n[MAPPER]\n2222 = 10.0.0.1:22\n");
+  expect_one_error(l, kMain, 2, "inline comments start with ' ;'");
+  // Inside a value, or after a ';' comment, '#' is just a character.
+  l = load_main("[MAPPER]\n2222 = 10.0.0.1:22 ; ssh # admin\n");
+  EXPECT_TRUE(l.ok) << l.dump();
+  l = load_main("[MAPPER]\n2222 = 10.0.0.1:22#x\n");
+  EXPECT_FALSE(l.ok);
+  EXPECT_EQ(std::string::npos, l.dump().find("inline comments")) << l.dump();
+}
+
 TEST(ConfigLoad, CrLfLineEndings) {
   Loaded l = load(
       {{kMain, "[DEFAULT]\r\nINNER_PORT = 2222\r\nOUTER_PORTS_FILE = port_mapper.cfg\r\n"},
