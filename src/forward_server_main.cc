@@ -9,6 +9,7 @@
 
 #include "alloc_tuning.h"
 #include "config.h"
+#include "config_warnings.h"
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
   if (!load_or_report(path, config, secrets)) return kExitConfig;
   if (args.check_only) {
     if (config.auth_none) printf("warning: AUTH = none: clients are not authenticated\n");
+    for (const ConfigError& w : config_warnings(config)) printf("warning: %s\n", w.str().c_str());
     printf("configuration OK\n");
     return 0;
   }

@@ -5,6 +5,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "address.h"
+#include "config_warnings.h"
 #include "hex.h"
 #include "log.h"
 #include "mapping_diff.h"
@@ -94,6 +95,7 @@ bool ForwardServer::start(std::string& err) {
     ports_[m.public_name()] = std::move(port);
   }
   if (config_.mappings.empty()) log_warnx("no mappings configured: nothing will be forwarded");
+  for (const ConfigError& w : config_warnings(config_)) log_warnx("%s", w.str().c_str());
   return true;
 }
 
@@ -114,6 +116,7 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   revoke_channels();
   for (auto& kv : ports_) kv.second->refresh_udp(udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
+  for (const ConfigError& w : config_warnings(config_)) log_warnx("%s", w.str().c_str());
 }
 
 // Binds INNER_PORT anew (bind_inner logs the new TLS/auth mode); on failure
