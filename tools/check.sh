@@ -125,6 +125,15 @@ else
     echo "FAIL: make distcheck"; tail -40 distcheck.out
     failed=$((failed + 1))
   fi
+  # ... and hold everything README and the docs point to.
+  tarball=$(ls -t tcp-forward-*.tar.gz 2>/dev/null | head -n 1)
+  if [ -n "$tarball" ] && bash tools/dist-contents.sh "$tarball" >dist-contents.out 2>&1; then
+    echo "PASS: dist contents ($(tail -n 1 dist-contents.out | sed 's/^dist-contents: //'))"
+    passed=$((passed + 1))
+  else
+    echo "FAIL: dist contents"; cat dist-contents.out 2>/dev/null || echo "(no tarball)"
+    failed=$((failed + 1))
+  fi
   phase "distcheck"
 fi
 
