@@ -24,9 +24,14 @@ bool load_server_secrets(const ServerConfig& config, ServerSecrets& out,
   }
   if (!config.tls_cert.empty()) {
     ServerTlsFiles files{config.tls_cert.path, config.tls_key.path, config.tls_client_ca.path};
-    SslCtxPtr ctx = make_server_tls(files, err);
+    std::string failed;
+    SslCtxPtr ctx = make_server_tls(files, err, &failed);
+    // file:line of the key that named the file at fault
+    const FileRef& at = failed == "TLS_KEY"         ? config.tls_key
+                        : failed == "TLS_CLIENT_CA" ? config.tls_client_ca
+                                                    : config.tls_cert;
     if (!ctx)
-      errors.push_back({config.tls_cert.file, config.tls_cert.line, err});
+      errors.push_back({at.file, at.line, err});
     else
       out.tls.reset(ctx.release(), SSL_CTX_free);
   }

@@ -1,6 +1,10 @@
 #include "tls.h"
 
+#include <cerrno>
 #include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -10,6 +14,7 @@
 #include "address.h"
 #include "hex.h"
 #include "secret_file.h"
+#include "unique_fd.h"
 
 namespace {
 
@@ -82,6 +87,22 @@ SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
   return ctx;
 }
 
+// OpenSSL reports a missing file as a stack of three errors; say it once,
+// as every other file error in a configuration is said.
+bool readable_file(const std::string& path, std::string& err) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0) {
+    err = strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    err = "not a regular file";
+    return false;
+  }
+  return true;
+}
+
 // A private key is a secret: read_secret_file() opens it (no symbolic link,
 // a safe mode) and OpenSSL parses it from memory, never by path.
 bool use_private_key(SSL_CTX* ctx, const std::string& path, std::string& err) {
@@ -104,13 +125,18 @@ bool use_private_key(SSL_CTX* ctx, const std::string& path, std::string& err) {
 }  // namespace
 
 std::string openssl_error_text() {
+  // Reasons only ("no start line", "key values mismatch"), each once: the
+  // library's codes and the generic "system lib" lines repeat what the
+  // first entry says and mean nothing to an administrator.
   std::string out;
   unsigned long e;
   while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
+    const char* reason = ERR_reason_error_string(e);
+    std::string r = reason ? reason : "error " + std::to_string(ERR_GET_REASON(e));
+    bool generic = r.size() > 4 && r.compare(r.size() - 4, 4, " lib") == 0;  // "PEM lib"
+    if (generic || out.find(r) != std::string::npos) continue;
     if (!out.empty()) out += "; ";
-    out += buf;
+    out += r;
   }
   return out.empty() ? "unknown error" : out;
 }
@@ -204,26 +230,29 @@ std::string format_fingerprint(const std::vector<uint8_t>& fp) {
   return "SHA256:" + hex_encode(fp.data(), fp.size(), true, ':');
 }
 
-SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err) {
+SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err, std::string* failed) {
+  auto fail = [&](const char* key, const std::string& path, const std::string& why) {
+    if (failed) *failed = key;
+    err = std::string(key) + " '" + path + "': " + why;
+    return nullptr;
+  };
   SslCtxPtr ctx = base_ctx(TLS_server_method(), err);
   if (!ctx) return nullptr;
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1) {
-    err = "TLS_CERT '" + files.cert + "': " + openssl_error_text();
-    return nullptr;
-  }
-  if (!use_private_key(ctx.get(), files.key, err)) {
-    err = "TLS_KEY '" + files.key + "': " + err;
-    return nullptr;
-  }
+  if (!readable_file(files.cert, err)) return fail("TLS_CERT", files.cert, err);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1)
+    return fail("TLS_CERT", files.cert, "not a PEM certificate: " + openssl_error_text());
+  if (!use_private_key(ctx.get(), files.key, err))
+    return fail("TLS_KEY", files.key,
+                err == "key values mismatch" ? "does not match TLS_CERT '" + files.cert + "'" : err);
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-    err = "TLS_KEY '" + files.key + "' does not match TLS_CERT '" + files.cert + "'";
-    return nullptr;
+    ERR_clear_error();
+    return fail("TLS_KEY", files.key, "does not match TLS_CERT '" + files.cert + "'");
   }
   if (!files.client_ca.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx.get(), files.client_ca.c_str(), nullptr) != 1) {
-      err = "TLS_CLIENT_CA '" + files.client_ca + "': " + openssl_error_text();
-      return nullptr;
-    }
+    if (!readable_file(files.client_ca, err)) return fail("TLS_CLIENT_CA", files.client_ca, err);
+    if (SSL_CTX_load_verify_locations(ctx.get(), files.client_ca.c_str(), nullptr) != 1)
+      return fail("TLS_CLIENT_CA", files.client_ca,
+                  "not a PEM certificate: " + openssl_error_text());
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
   return ctx;

@@ -29,7 +29,11 @@ struct ClientTlsOptions {
 };
 
 // Both return nullptr with err set on failure. TLS 1.2 is the minimum.
-SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err);
+// On failure err says which file and why ("TLS_CERT 'x': No such file or
+// directory") and *failed (if given) names the key: TLS_CERT, TLS_KEY or
+// TLS_CLIENT_CA.
+SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err,
+                          std::string* failed = nullptr);
 SslCtxPtr make_client_tls(const ClientTlsOptions& opts, std::string& err);
 // A client SSL for one connection: SNI plus host-name (or IP) verification,
 // unless a fingerprint is pinned.

@@ -219,6 +219,32 @@ expect_errors "$TMP/bad/multi.cfg" "multi.cfg:4" "multi.cfg:5" "multi.cfg:8" "mu
 n=$(grep -cE '(^|/)multi(_ports)?\.cfg:[0-9]+:' "$TMP/n.err")
 [ "$n" -ge 5 ] || fail "-n multi.cfg: only $n error lines for 5 errors"
 
+# ------------------------------------------- TLS files: file:line and a reason
+# (not OpenSSL's error stack), at the line of the key that names the file.
+mkdir -p "$TMP/tls"
+make_cert "$TMP/tls" a self serverAuth
+make_cert "$TMP/tls" b self serverAuth
+chmod 600 "$TMP/tls/a.key" "$TMP/tls/b.key"
+echo "not a certificate" >"$TMP/tls/junk.crt"
+# tls_case CERT KEY LINE REGEX
+tls_case() {
+    cat >"$TMP/tls/t.cfg" <<CFG
+[DEFAULT]
+INNER_PORT = 1111
+AUTH = none
+TLS_CERT = $1
+TLS_KEY = $2
+CFG
+    expect_errors "$TMP/tls/t.cfg" "t.cfg:$3"
+    grep -qE -- "t\.cfg:$3: $4" "$TMP/n.err" || fail "-n TLS case $1/$2: want '$4' at line $3: $(cat "$TMP/n.err")"
+    grep -q "error:[0-9A-F]*:" "$TMP/n.err" && fail "-n TLS case $1/$2 prints an OpenSSL error stack: $(cat "$TMP/n.err")"
+    info "TLS $1/$2: $(head -n 1 "$TMP/n.err" | sed 's|.*/t.cfg|t.cfg|')"
+}
+tls_case missing.crt a.key 4 "TLS_CERT '[^']*missing.crt': No such file or directory"
+tls_case junk.crt a.key 4 "TLS_CERT '[^']*junk.crt': not a PEM certificate: no start line"
+tls_case a.crt missing.key 5 "TLS_KEY '[^']*missing.key': No such file or directory"
+tls_case a.crt b.key 5 "TLS_KEY '[^']*b.key': does not match TLS_CERT '[^']*a.crt'"
+
 # ---------------------------------------------------------------- -h, --version
 for opt in -h --help --version; do
     timeout 10 "$FORWARD_SERVER" $opt >"$TMP/opt.out" 2>&1 </dev/null
