@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +125,56 @@ bool write_pid_file(const std::string& path, std::string& err) {
   return true;
 }
 
+bool give_pid_file(const std::string& path, const std::string& user, const std::string& group,
+                   std::string& err) {
+  if (path.empty() || (user.empty() && group.empty())) return true;
+  uid_t uid = static_cast<uid_t>(-1);  // -1: leave as is
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!user.empty()) {
+    passwd* pw = getpwnam(user.c_str());
+    if (!pw) {
+      err = "unknown user '" + user + "'";
+      return false;
+    }
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (!group.empty()) {
+    struct group* gr = getgrnam(group.c_str());
+    if (!gr) {
+      err = "unknown group '" + group + "'";
+      return false;
+    }
+    gid = gr->gr_gid;
+  }
+  if (lchown(path.c_str(), uid, gid) != 0) {  // the file we just renamed into place
+    err = path + ": cannot hand it to " + (user.empty() ? group : user) + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool remove_pid_file(const std::string& path, std::string& err) {
+  if (path.empty() || unlink(path.c_str()) == 0 || errno == ENOENT) return true;
+  if (errno != EACCES && errno != EPERM) {
+    err = path + ": cannot remove it: " + strerror(errno);
+    return false;
+  }
+  // Its folder belongs to root and we do not any more: leave an empty file,
+  // which no tool takes for a running daemon.
+  int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    err = path + ": cannot remove it (its folder is not writable by this user) nor empty it: " +
+          strerror(errno);
+    return false;
+  }
+  close(fd);
+  err = path + ": emptied, not removed: its folder is not writable by this user (put the pid "
+        "file in a folder the user owns, such as a RuntimeDirectory=, to have it removed)";
+  return false;
+}
+
 void remove_pid_file(const std::string& path) {
-  if (!path.empty()) unlink(path.c_str());
+  std::string err;
+  remove_pid_file(path, err);
 }

@@ -19,4 +19,14 @@ std::string absolute_path(const std::string& path);
 // Writes getpid() to path (atomically, via a temporary file); removed again
 // by remove_pid_file() at exit.
 bool write_pid_file(const std::string& path, std::string& err);
+// Before privileges are dropped to user (and group, "" = the user's): makes
+// the pid file theirs, so that the unprivileged daemon can still clear it
+// at exit. false with err if the user is unknown or the file cannot be
+// handed over (the daemon runs anyway).
+bool give_pid_file(const std::string& path, const std::string& user, const std::string& group,
+                   std::string& err);
+// Removes the pid file; where its folder is not writable any more (root's
+// /run after dropping privileges) it is emptied instead, and err says so.
+// false only in that case or on another failure.
+bool remove_pid_file(const std::string& path, std::string& err);
 void remove_pid_file(const std::string& path);

@@ -106,6 +106,7 @@ int run_client(const ClientArgs& args) {
     remove_pid_file(pid_file);
     return 1;
   }
+  if (!give_pid_file(pid_file, args.user, "", err)) log_warnx("pid file: %s", err.c_str());
   if (!drop_privileges(args.user, "", err)) {
     log_error("cannot drop privileges: %s", err.c_str());
     return 1;
@@ -119,7 +120,7 @@ int run_client(const ClientArgs& args) {
              PACKAGE_VERSION, opts.allow.str().c_str(), opts.max_streams, opts.max_udp_sessions,
              opts.max_pending_bytes);
   event_base_dispatch(base.get());
-  remove_pid_file(pid_file);
+  if (!remove_pid_file(pid_file, err)) log_warnx("pid file: %s", err.c_str());
   return exit_status;
 }
 

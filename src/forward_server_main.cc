@@ -101,6 +101,7 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
   }
   if (!pid_file.empty() && !write_pid_file(pid_file, err)) fatalx("pid file: %s", err.c_str());
   // Ports are bound and secrets read: root is no longer needed.
+  if (!give_pid_file(pid_file, config.user, config.group, err)) log_warnx("pid file: %s", err.c_str());
   if (!drop_privileges(config.user, config.group, err)) {
     log_error("cannot drop privileges: %s", err.c_str());
     remove_pid_file(pid_file);
@@ -114,7 +115,7 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
   on_signals(signals, base.get(), server, path, d.verbose, stopping);
   log_notice("forward-server %s started", PACKAGE_VERSION);
   event_base_dispatch(base.get());
-  remove_pid_file(pid_file);
+  if (!remove_pid_file(pid_file, err)) log_warnx("pid file: %s", err.c_str());
   log_notice("stopped");
   return 0;
 }

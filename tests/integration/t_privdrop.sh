@@ -140,6 +140,39 @@ echo_ok "after the server restart"
 stop_bg "$CLIENT_PID"
 stop_bg "$SERVER_PID"
 
+# ------------------------------------------------ pid files after the drop
+# The pid file is written as root and handed to USER, so the unprivileged
+# daemon clears it at exit: removed where its folder is USER's (a
+# RuntimeDirectory=), emptied (and said so) where the folder is root's.
+chmod o+x "$TMP"  # USER may pass through to the folders below, nothing more
+mkdir -p "$TMP/run-root" "$TMP/run-user"
+chmod 755 "$TMP/run-root" "$TMP/run-user"
+chown "$TUSER" "$TMP/run-user"
+for where in run-root run-user; do
+    pidf=$TMP/$where/server.pid
+    write_server_config
+    sed -i "/^PID_FILE/d; /^\[MAPPER\]/i PID_FILE = $pidf" "$TMP/priv.cfg"
+    start_server_as "server-$where"
+    wait_log "$SERVER_LOG" "running as uid $TUID" 1 5 || note_failure "$where: the server did not drop to $TUSER"
+    [ "$(cat "$pidf" 2>/dev/null)" = "$SERVER_PID" ] || note_failure "$where: pid file holds '$(cat "$pidf" 2>/dev/null)', want $SERVER_PID"
+    [ "$(stat -c %U "$pidf" 2>/dev/null)" = "$TUSER" ] || note_failure "$where: pid file owned by $(stat -c %U "$pidf" 2>/dev/null), want $TUSER"
+    stop_bg "$SERVER_PID"
+    if [ "$where" = run-user ]; then
+        [ ! -e "$pidf" ] || note_failure "server as $TUSER left its pid file in a folder it owns"
+    else
+        [ -e "$pidf" ] && [ ! -s "$pidf" ] || note_failure "server as $TUSER: pid file in root's folder is neither emptied nor removed (size $(stat -c %s "$pidf" 2>/dev/null))"
+        grep -q "pid file: .*emptied, not removed" "$SERVER_LOG" || note_failure "server as $TUSER did not say it emptied the pid file"
+    fi
+    info "$where: pid file after stop: $( [ -e "$pidf" ] && echo "present, $(stat -c %s "$pidf") bytes" || echo removed)"
+done
+# the client: --pid-file in a folder its --user owns
+cpid=$TMP/run-user/client.pid
+start_client_with client-pid --key-file "$CKEY" --user "$TUSER" --pid-file "$cpid"
+wait_until 5 test -s "$cpid" || note_failure "the client wrote no pid file"
+[ "$(cat "$cpid" 2>/dev/null)" = "$CLIENT_PID" ] || note_failure "client pid file holds '$(cat "$cpid" 2>/dev/null)', want $CLIENT_PID"
+stop_bg "$CLIENT_PID"
+[ ! -e "$cpid" ] || note_failure "client as $TUSER left its pid file in a folder it owns"
+
 # ----------------------------------------------------------- unknown users
 sed -i "s/^USER = .*/USER = tcpf-no-such-user/" "$TMP/priv.cfg"
 run_bounded server-nouser 10 "$FORWARD_SERVER" "$TMP/priv.cfg"
