@@ -99,15 +99,37 @@ bool ForwardServer::start(std::string& err) {
   return true;
 }
 
-void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
+bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   // Listening sockets and identity survive a reload; say so when they would change.
   if (nc.user != config_.user || nc.group != config_.group)
     log_warnx("reload: USER/GROUP changes take effect at the next restart");
+  // All or nothing: every new listener is bound before anything changes.
+  std::vector<std::string> failures;
+  std::unique_ptr<Listener> inner;
+  if (nc.inner_addr != config_.inner_addr || nc.inner_port != config_.inner_port) {
+    std::string err;
+    inner = bind_inner(nc, err);
+    if (!inner) failures.push_back(err);
+  }
+  std::vector<Mapping> now = listening_mappings();
+  MappingDiff d = diff_mappings(now, nc.mappings);
+  StagedPorts staged = stage_ports(d, failures);
+  if (!failures.empty()) {
+    for (const std::string& f : failures) log_error("reload: %s", f.c_str());
+    log_error("reload failed (%zu error%s): still running the previous configuration",
+              failures.size(), failures.size() == 1 ? "" : "s");
+    return false;
+  }
   bool tls_changed = (ns.tls != nullptr) != (secrets_.tls != nullptr);
   secrets_ = std::move(ns);  // new keys and certificates: for new channels only
-  if (nc.inner_addr != config_.inner_addr || nc.inner_port != config_.inner_port || tls_changed)
-    rebind_inner(nc);
-  apply_mapping_diff(nc.mappings, nc.drain_timeout_sec);
+  if (inner) {
+    inner_ = std::move(inner);
+  } else if (tls_changed) {  // the listener stays; new channels use the new mode
+    log_notice("reload: clients on %s now use %s",
+               format_host_port(nc.inner_addr, nc.inner_port).c_str(),
+               secrets_.tls ? "TLS" : "plain TCP");
+  }
+  apply_mapping_diff(d, staged, nc.drain_timeout_sec);
   std::string path = config_.path;
   config_ = std::move(nc);
   config_.path = path;
@@ -117,25 +139,10 @@ void ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   for (auto& kv : ports_) kv.second->refresh_udp(udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
   for (const ConfigError& w : config_warnings(config_)) log_warnx("%s", w.str().c_str());
+  return true;
 }
 
-// Binds INNER_PORT anew (bind_inner logs the new TLS/auth mode); on failure
-// keeps the old listener and makes nc say so.
-void ForwardServer::rebind_inner(ServerConfig& nc) {
-  std::string err;
-  auto l = bind_inner(nc, err);
-  if (l) {
-    inner_ = std::move(l);
-    return;
-  }
-  log_error("reload: %s; still listening on %s", err.c_str(),
-            format_host_port(config_.inner_addr, config_.inner_port).c_str());
-  nc.inner_addr = config_.inner_addr;
-  nc.inner_port = config_.inner_port;
-}
-
-// The mappings the server listens for now (a failed bind is not among them,
-// so the next reload tries it again).
+// The mappings the server listens for now.
 std::vector<Mapping> ForwardServer::listening_mappings() const {
   std::vector<Mapping> out;
   out.reserve(ports_.size());
@@ -143,9 +150,33 @@ std::vector<Mapping> ForwardServer::listening_mappings() const {
   return out;
 }
 
-void ForwardServer::apply_mapping_diff(const std::vector<Mapping>& wanted, int drain_timeout_sec) {
-  std::vector<Mapping> now = listening_mappings();
-  MappingDiff d = diff_mappings(now, wanted);
+// Binds the listeners of the added mappings before anything changes. One
+// that cannot bind while a removed mapping still holds its port (a move
+// between the wildcard and one address) waits until the removals are done;
+// any other failure goes to failures.
+ForwardServer::StagedPorts ForwardServer::stage_ports(const MappingDiff& d,
+                                                      std::vector<std::string>& failures) {
+  StagedPorts s;
+  for (const Mapping* m : d.add) {
+    std::string err;
+    auto port = bind_public(*m, err);
+    if (port) {
+      s.bound.push_back(std::move(port));
+      continue;
+    }
+    bool freed_by_removal = std::any_of(d.remove.begin(), d.remove.end(), [m](const Mapping* r) {
+      return r->public_port == m->public_port && r->udp == m->udp;
+    });
+    if (freed_by_removal)
+      s.after_removals.push_back(m);
+    else
+      failures.push_back(err + "; mapping " + m->public_name() + " not added");
+  }
+  return s;
+}
+
+void ForwardServer::apply_mapping_diff(const MappingDiff& d, StagedPorts& staged,
+                                       int drain_timeout_sec) {
   for (const Mapping* m : d.remove) remove_port(m->public_name(), drain_timeout_sec);
   for (const MappingChange& c : d.keep)  // also new file:line
     ports_[c.after->public_name()]->set_mapping(*c.after);
@@ -156,7 +187,15 @@ void ForwardServer::apply_mapping_diff(const std::vector<Mapping>& wanted, int d
                c.before->target_name().c_str(), c.before->tag.c_str());
     ports_[m.public_name()]->set_mapping(m);
   }
-  for (const Mapping* m : d.add) add_port(*m);
+  for (auto& port : staged.bound) {
+    const Mapping& m = port->mapping();
+    log_notice("mapping %s -> %s added (tag %s)", m.public_name().c_str(),
+               m.target_name().c_str(), m.tag.c_str());
+    ports_[m.public_name()] = std::move(port);
+  }
+  // The one part that can still fail: the port was not free before the
+  // removals; the next reload tries again (it is not among ports_).
+  for (const Mapping* m : staged.after_removals) add_port(*m);
 }
 
 void ForwardServer::remove_port(const std::string& name, int drain_timeout_sec) {

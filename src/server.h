@@ -20,6 +20,7 @@
 #include "config.h"
 #include "ev.h"
 #include "listener.h"
+#include "mapping_diff.h"
 #include "public_port.h"
 #include "reaper.h"
 #include "secrets.h"
@@ -34,8 +35,10 @@ class ForwardServer final : public TunnelHandler, private PortHost {
 
   // Binds INNER_PORT and every public port; false with err if any fails.
   bool start(std::string& err);
-  // Applies a new configuration that has already been validated.
-  void reload(ServerConfig config, ServerSecrets secrets);
+  // Applies a new configuration that has already been validated, all or
+  // nothing: if a new listener (INNER_PORT or a public port) cannot be
+  // bound, every failure is logged, nothing changes, and it returns false.
+  bool reload(ServerConfig config, ServerSecrets secrets);
   // Stops accepting, lets streams finish for up to DRAIN_TIMEOUT seconds,
   // then closes every channel and calls done.
   void shutdown(std::function<void()> done);
@@ -49,10 +52,14 @@ class ForwardServer final : public TunnelHandler, private PortHost {
  private:
   std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
-  // Reload steps: INNER_PORT, then the public ports (mapping_diff.h).
-  void rebind_inner(ServerConfig& nc);
+  // Reload steps (mapping_diff.h): bind what is new, then apply.
+  struct StagedPorts {
+    std::vector<std::unique_ptr<PublicPort>> bound;  // added mappings, listening
+    std::vector<const Mapping*> after_removals;      // their port is freed by a removal
+  };
   std::vector<Mapping> listening_mappings() const;
-  void apply_mapping_diff(const std::vector<Mapping>& wanted, int drain_timeout_sec);
+  StagedPorts stage_ports(const MappingDiff& d, std::vector<std::string>& failures);
+  void apply_mapping_diff(const MappingDiff& d, StagedPorts& staged, int drain_timeout_sec);
   void remove_port(const std::string& name, int drain_timeout_sec);
   void add_port(const Mapping& m);
   void accept_client(UniqueFd fd, const sockaddr* peer);

@@ -313,4 +313,44 @@ TEST_F(DaemonPairTest, ReloadAddsAPortAndRemovedPortsDrainTheirStreams) {
   EXPECT_EQ(ECONNREFUSED, r.error) << "the removed port still listens";
 }
 
+TEST_F(DaemonPairTest, ReloadThatCannotBindAPortChangesNothing) {
+  // Something else holds the port the new configuration adds.
+  Target squatter;
+  uint16_t added = free_port();
+  ASSERT_NE(0, added);
+  std::string text = config_text({{added, target_.port}, {squatter.port, target_.port}});
+  EXPECT_FALSE(server_->reload(parse(text), secrets()));
+  // The running configuration is whole: the old port still serves, the
+  // port that could be bound was let go again.
+  Pair old_port = open_pair(public_port_);
+  ASSERT_TRUE(old_port.inner) << "the old mapping was removed by a refused reload";
+  EXPECT_EQ("still", relay(old_port.pub.get(), old_port.inner.get(), "still"));
+  UniqueFd refused = dial(added);
+  Reader r;
+  ASSERT_TRUE(run_until([&] {
+    r.poll(refused.get());
+    return r.eof || r.error;
+  }));
+  EXPECT_EQ(ECONNREFUSED, r.error) << "a port of the refused reload listens";
+  // Once the port is free the same configuration applies.
+  squatter.listener.reset();
+  EXPECT_TRUE(server_->reload(parse(text), secrets()));
+  Pair fresh = open_pair(added);
+  EXPECT_TRUE(fresh.inner);
+}
+
+TEST_F(DaemonPairTest, ReloadMovesAPortBetweenTheWildcardAndOneAddress) {
+  // 127.0.0.1:P -> 0.0.0.0:P: the new listener can bind only once the old
+  // one is gone, so it waits for the removals.
+  std::string text = "[DEFAULT]\nINNER_PORT = " + std::to_string(inner_port_) +
+                     "\nINNER_ADDR = 127.0.0.1\nAUTH = key\nAUTH_KEY_FILE = pair.key\n"
+                     "CLIENT_WAIT = 30\n[MAPPER]\n" +
+                     std::to_string(public_port_) + " = 127.0.0.1:" + std::to_string(target_.port) +
+                     "\n";
+  EXPECT_TRUE(server_->reload(parse(text), secrets()));
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner) << "the moved mapping does not serve";
+  EXPECT_EQ("moved", relay(p.pub.get(), p.inner.get(), "moved"));
+}
+
 }  // namespace
