@@ -241,6 +241,24 @@ port_listening $L "$PUB_BAD" && note_failure "the broken config's mapping $PUB_B
 n=$(log_count "$SERVER_LOG" "mapping $L:$PUB_M -> .* removed")
 [ "$n" = 0 ] || note_failure "the broken config removed mapping $PUB_M"
 
+# --- 5. a port in use: the reload is refused whole --------------------------
+# The new file removes PUB_M and adds PUB_NEW2 (free) and PUB_BUSY (held by
+# another program): nothing may change, not even the free port.
+PUB_NEW2=$(free_port) || fail "free_port"
+PUB_BUSY=$(free_port) || fail "free_port"
+start_bg squatter "${PYH[@]}" echo-server --port "$PUB_BUSY" --lifetime 120 --io-timeout 60
+SQUAT_PID=$BG_PID
+wait_port $L "$PUB_BUSY" 10 || fail "the squatter did not start"
+write_config_file "$CONFIG" "$NEW_LINE" "$L:$PUB_NEW2 = $L:$WWW" "$L:$PUB_BUSY = $L:$WWW"
+hup_and_wait 'reload failed'
+grep -qE "reload: cannot listen on $L:$PUB_BUSY .*Address already in use" "$SERVER_LOG" ||
+    note_failure "the refused reload does not name the busy port $PUB_BUSY: $(grep 'reload' "$SERVER_LOG" | tail -n 2)"
+info "busy port: $(grep -E 'reload: cannot listen|reload failed' "$SERVER_LOG" | tail -n 2 | sed 's/.*\]: //' | tr '\n' '|')"
+port_listening $L "$PUB_NEW2" && note_failure "a refused reload left its free port $PUB_NEW2 listening"
+code=$(http_get "http://$L:$PUB_M/index.html" "$TMP/after-busy.html") || true
+[ "$code" = 200 ] || note_failure "mapping $PUB_M answers HTTP $code after a refused reload that would remove it"
+stop_bg "$SQUAT_PID"
+
 mv -f "$TMP/good.cfg" "$CONFIG"
 hup_and_wait "$RELOADED"
 code=$(http_get "http://$L:$PUB_M/index.html" "$TMP/final.html") || true
