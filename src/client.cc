@@ -217,6 +217,18 @@ void ForwardClient::tunnel_up(Tunnel& t) {
              t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
+  if (on_up_) on_up_();
+}
+
+std::string ForwardClient::summary() const {
+  std::string server = format_host_port(options_.server_host, options_.server_port);
+  if (stopping_) return "stopping";
+  if (!tunnel_ || !tunnel_->up())
+    return "connecting to " + server +
+           (failures_ ? " (" + std::to_string(failures_) + " attempts failed)" : "");
+  return "channel up to " + server + ", tag " + options_.tag + ": " +
+         std::to_string(tunnel_->stream_count()) + " streams, " +
+         std::to_string(tunnel_->datagram_count()) + " UDP sessions";
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {

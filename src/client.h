@@ -53,6 +53,10 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void shutdown();
   // SIGUSR1: logs the status and, if waiting to reconnect, retries now.
   void poke();
+  // Called each time a channel comes up (systemd's READY=1 after the first).
+  void on_channel_up(std::function<void()> fn) { on_up_ = std::move(fn); }
+  // One line for systemd's STATUS=.
+  std::string summary() const;
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
@@ -100,6 +104,7 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   EventPtr drain_timer_;
   BufferEventPtr connecting_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::function<void()> on_up_;
   SessionId session_;
   int failures_ = 0;  // consecutive attempts without a channel
   bool stopping_ = false;

@@ -13,6 +13,7 @@
 #include "ev.h"
 #include "log.h"
 #include "privileges.h"
+#include "service_notify.h"
 #include "signals.h"
 #include "tls.h"
 
@@ -70,13 +71,15 @@ int load_secrets(ClientArgs& args) {
 
 // TERM/INT drain the streams (a second one exits at once); USR1 and HUP
 // log the status and retry at once.
-void on_signals(SignalSet& signals, event_base* base, ForwardClient& client, bool& stopping) {
-  auto stop = [base, &client, &stopping] {
+void on_signals(SignalSet& signals, event_base* base, ForwardClient& client, bool& stopping,
+                ServiceNotifier& notifier) {
+  auto stop = [base, &client, &stopping, &notifier] {
     if (stopping) {
       event_base_loopexit(base, nullptr);
       return;
     }
     stopping = true;
+    notifier.stopping();
     log_notice("shutting down");
     client.shutdown();
   };
@@ -112,9 +115,13 @@ int run_client(const ClientArgs& args) {
     return 1;
   }
   daemon_ready();
+  // systemd: ready once the first channel is up (the loop has not run yet).
+  ServiceNotifier notifier(base.get());
+  client.on_channel_up([&notifier] { notifier.ready(); });
+  notifier.keep_status([&client] { return client.summary(); });
   SignalSet signals(base.get());
   bool stopping = false;
-  on_signals(signals, base.get(), client, stopping);
+  on_signals(signals, base.get(), client, stopping, notifier);
   log_notice("forward-client %s started; targets allowed: %s; at most %zu streams, %zu UDP "
              "sessions, %zu bytes of early data pending",
              PACKAGE_VERSION, opts.allow.str().c_str(), opts.max_streams, opts.max_udp_sessions,

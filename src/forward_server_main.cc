@@ -16,6 +16,7 @@
 #include "privileges.h"
 #include "secrets.h"
 #include "server.h"
+#include "service_notify.h"
 #include "server_args.h"
 #include "signals.h"
 
@@ -46,8 +47,14 @@ std::string absolute_config_path(const std::string& path) {
 }
 
 // HUP: a config that does not load is logged and the running one kept.
-void reload(ForwardServer& server, const std::string& path, bool verbose) {
+void reload(ForwardServer& server, const std::string& path, bool verbose,
+            ServiceNotifier& notifier) {
   log_notice("SIGHUP: reloading %s", path.c_str());
+  notifier.reloading();
+  struct Done {  // READY=1 ends the reload whatever its outcome
+    ServiceNotifier& n;
+    ~Done() { n.ready(); }
+  } done{notifier};
   ServerConfig next;
   ServerSecrets next_secrets;
   std::vector<ConfigError> reload_errors;
@@ -64,21 +71,24 @@ void reload(ForwardServer& server, const std::string& path, bool verbose) {
 // TERM/INT drain the streams (a second one exits at once), USR1 logs the
 // status, HUP reloads path.
 void on_signals(SignalSet& signals, event_base* base, ForwardServer& server,
-                const std::string& path, bool verbose, bool& stopping) {
-  auto stop = [base, &server, &stopping] {
+                const std::string& path, bool verbose, bool& stopping, ServiceNotifier& notifier) {
+  auto stop = [base, &server, &stopping, &notifier] {
     if (stopping) {
       log_notice("second stop signal: exiting now");
       event_base_loopexit(base, nullptr);
       return;
     }
     stopping = true;
+    notifier.stopping();
     log_notice("shutting down");
     server.shutdown([base] { event_base_loopexit(base, nullptr); });
   };
   signals.on(SIGTERM, stop);
   signals.on(SIGINT, stop);
   signals.on(SIGUSR1, [&server] { server.log_status(); });
-  signals.on(SIGHUP, [&server, &path, verbose] { reload(server, path, verbose); });
+  signals.on(SIGHUP, [&server, &path, verbose, &notifier] {
+    reload(server, path, verbose, notifier);
+  });
 }
 
 // Binds, detaches, drops privileges and runs the loop; the exit status.
@@ -110,10 +120,13 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
   if (!config.user.empty() || !config.group.empty())
     log_info("running as uid %d gid %d", static_cast<int>(getuid()), static_cast<int>(getgid()));
   daemon_ready();
+  ServiceNotifier notifier(base.get());
   SignalSet signals(base.get());
   bool stopping = false;
-  on_signals(signals, base.get(), server, path, d.verbose, stopping);
+  on_signals(signals, base.get(), server, path, d.verbose, stopping, notifier);
   log_notice("forward-server %s started", PACKAGE_VERSION);
+  notifier.ready();
+  notifier.keep_status([&server] { return server.summary(); });
   event_base_dispatch(base.get());
   if (!remove_pid_file(pid_file, err)) log_warnx("pid file: %s", err.c_str());
   log_notice("stopped");

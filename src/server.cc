@@ -296,6 +296,19 @@ void ForwardServer::drain_tick() {
   if (shutdown_done_) shutdown_done_();
 }
 
+std::string ForwardServer::summary() const {
+  size_t clients = 0, udp = 0;
+  for (const auto& t : tunnels_)
+    if (t->up()) ++clients;
+  for (const auto& kv : ports_)
+    if (const UdpPort* u = kv.second->udp()) udp += u->session_count();
+  auto count = [](size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  return count(clients, "client") + ", " + count(ports_.size(), "mapping") + ", " +
+         count(stream_count(), "stream") + ", " + count(udp, "UDP session");
+}
+
 void ForwardServer::log_status() const {
   size_t pending = pending_handshakes();
   log_notice("status: %zu mappings, %zu channels up (%zu in handshake), %zu streams, %zu held, "

@@ -43,6 +43,8 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   // then closes every channel and calls done.
   void shutdown(std::function<void()> done);
   void log_status() const;
+  // One line for systemd's STATUS=: "2 clients, 3 mappings, 40 streams, 1 UDP session".
+  std::string summary() const;
   const ServerConfig& config() const { return config_; }
 
   void tunnel_up(Tunnel& t) override;
