@@ -31,11 +31,21 @@ Heartbeat::Verdict Heartbeat::tick(int64_t now, int64_t written, size_t queued, 
   return Verdict::ping;
 }
 
-std::string Heartbeat::next_ping() {
+std::string Heartbeat::next_ping(int64_t now) {
   std::string payload(8, '\0');
   uint64_t n = ++pings_sent_;
+  last_ping_at_ = now;
   for (int i = 7; i >= 0; --i, n >>= 8) payload[i] = static_cast<char>(n & 0xff);
   return payload;
+}
+
+void Heartbeat::pong(const uint8_t* payload, size_t n, int64_t now) {
+  if (n != 8 || pings_sent_ == 0) return;
+  uint64_t counter = 0;
+  for (size_t i = 0; i < 8; ++i) counter = counter << 8 | payload[i];
+  // Only the answer to the last PING: an older one would overstate nothing
+  // but is not worth a table of send times.
+  if (counter == pings_sent_ && now >= last_ping_at_) rtt_ms_ = now - last_ping_at_;
 }
 
 HeartbeatTimer::HeartbeatTimer(event_base* base, Owner& owner)

@@ -24,8 +24,14 @@ class Heartbeat {
   // how many still wait. dead and stuck set why (the close reason); ping
   // means send next_ping().
   Verdict tick(int64_t now, int64_t written, size_t queued, std::string& why);
-  // The payload of the next PING: a big-endian 8-byte counter from 1.
-  std::string next_ping();
+  // The payload of the next PING, sent at now: a big-endian 8-byte
+  // counter from 1.
+  std::string next_ping(int64_t now);
+  // A PONG arrived at now: if it answers the last PING, its round trip
+  // becomes rtt_ms().
+  void pong(const uint8_t* payload, size_t n, int64_t now);
+  // The last measured round trip in ms; -1 before the first.
+  int64_t rtt_ms() const { return rtt_ms_; }
 
  private:
   int64_t interval_ = 0;
@@ -33,6 +39,8 @@ class Heartbeat {
   int64_t last_progress_ = 0;  // the output last moved (or was empty)
   int64_t next_ping_ = 0;
   uint64_t pings_sent_ = 0;
+  int64_t last_ping_at_ = 0;
+  int64_t rtt_ms_ = -1;
 };
 
 // A persistent timer ticking four times per interval, so silence is noticed

@@ -1,5 +1,7 @@
 #include "tunnel.h"
 
+#include <ctime>
+
 #include <cstring>
 
 #include "address.h"
@@ -38,7 +40,9 @@ void Tunnel::heartbeat_tick() {
   std::string why;
   switch (heartbeat_.tick(loop_time_ms(base()), transport_.last_written_ms(), queued_output(), why)) {
     case Heartbeat::Verdict::wait: break;
-    case Heartbeat::Verdict::ping: send_control(frame::Type::ping, 0, heartbeat_.next_ping()); break;
+    case Heartbeat::Verdict::ping:
+      send_control(frame::Type::ping, 0, heartbeat_.next_ping(loop_time_ms(base())));
+      break;
     case Heartbeat::Verdict::dead:
     case Heartbeat::Verdict::stuck: close(why, LogLevel::warning); break;
   }
@@ -228,6 +232,7 @@ void Tunnel::handshake_failed(const std::string& why) {
 
 void Tunnel::handshake_done() {
   state_ = State::up;
+  up_since_ = static_cast<int64_t>(time(nullptr));
   handshake_timer_.reset();
   heartbeat_.start(loop_time_ms(base()), options_.limits.heartbeat_sec * 1000LL);
   if (options_.limits.heartbeat_sec > 0) heartbeat_timer_.start(options_.limits.heartbeat_sec);
@@ -337,7 +342,9 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
     case Type::hello: return handshake_.on_hello(p, h.length, err);
     case Type::auth: return handshake_.on_auth(p, h.length, err);
     case Type::ping: return on_ping(h, p);
-    case Type::pong: return true;
+    case Type::pong:
+      heartbeat_.pong(p, h.length, loop_time_ms(base()));
+      return true;
     case Type::close: return on_close(h, p, err);
     case Type::open:
     case Type::udp_open: return on_open(h, p, err);

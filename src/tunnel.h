@@ -105,6 +105,10 @@ class Tunnel : public Disposable,
   // Server: what the client announced in its HELLO.
   const SessionId& peer_session() const { return handshake_.peer_session(); }
   const std::string& peer_tag() const { return handshake_.peer_tag(); }
+  // The channel's round trip from its last answered PING, in ms (-1: none yet).
+  int64_t rtt_ms() const { return heartbeat_.rtt_ms(); }
+  // When the handshake completed (wall clock, seconds since the epoch; 0 before).
+  int64_t up_since() const { return up_since_; }
   // Bytes of DATA payload moved each way, for status lines.
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
@@ -210,6 +214,7 @@ class Tunnel : public Disposable,
   frame::Role role_;
   std::string peer_;
   std::string source_;
+  int64_t up_since_ = 0;
   TunnelHandler& handler_;
   Reaper& reaper_;
   TunnelOptions options_;

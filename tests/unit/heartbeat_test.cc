@@ -29,8 +29,22 @@ TEST(Heartbeat, PingsOncePerInterval) {
 
 TEST(Heartbeat, PingPayloadCounts) {
   Heartbeat hb;
-  EXPECT_EQ(std::string("\0\0\0\0\0\0\0\1", 8), hb.next_ping());
-  EXPECT_EQ(std::string("\0\0\0\0\0\0\0\2", 8), hb.next_ping());
+  EXPECT_EQ(std::string("\0\0\0\0\0\0\0\1", 8), hb.next_ping(kT0));
+  EXPECT_EQ(std::string("\0\0\0\0\0\0\0\2", 8), hb.next_ping(kT0));
+}
+
+TEST(Heartbeat, RoundTripFromTheAnswerToTheLastPing) {
+  Heartbeat hb;
+  EXPECT_EQ(-1, hb.rtt_ms());
+  std::string first = hb.next_ping(kT0);
+  std::string second = hb.next_ping(kT0 + 1000);
+  // The answer to an older PING, junk and a short payload change nothing.
+  hb.pong(reinterpret_cast<const uint8_t*>(first.data()), 8, kT0 + 1010);
+  hb.pong(reinterpret_cast<const uint8_t*>("zzzzzzzz"), 8, kT0 + 1010);
+  hb.pong(reinterpret_cast<const uint8_t*>(second.data()), 7, kT0 + 1010);
+  EXPECT_EQ(-1, hb.rtt_ms());
+  hb.pong(reinterpret_cast<const uint8_t*>(second.data()), 8, kT0 + 1042);
+  EXPECT_EQ(42, hb.rtt_ms());
 }
 
 TEST(Heartbeat, DeadAfterThreeSilentIntervals) {
