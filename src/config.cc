@@ -343,6 +343,11 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 0, 3600, c.client_wait_sec)) bad("expected seconds, 0-3600");
   } else if (is("DRAIN_TIMEOUT")) {
     if (!parse_int(value, 0, 86400, c.drain_timeout_sec)) bad("expected seconds, 0-86400");
+  } else if (is("CONTROL_SOCKET")) {
+    if (value.empty())
+      bad("expected a socket path, or none");
+    else
+      c.control_socket = strcasecmp(value.c_str(), "none") == 0 ? "" : resolve(c.path, value);
   } else if (is("PID_FILE")) {
     if (value.empty()) bad("expected a file name"); else c.pid_file = resolve(c.path, value);
   } else if (is("UDP_TIMEOUT")) {

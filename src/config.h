@@ -71,6 +71,8 @@ struct ServerConfig {
   int client_wait_sec = 5;          // CLIENT_WAIT: hold public connections for a client
   int drain_timeout_sec = 10;       // DRAIN_TIMEOUT: bound on draining at stop and removal
   std::string pid_file;             // PID_FILE
+  // CONTROL_SOCKET (forward-ctl); "" = none.
+  std::string control_socket = "/run/tcp-forward/control.sock";
 
   // UDP mappings (issue 5).
   int udp_timeout_sec = 60;      // UDP_TIMEOUT: a session ends after this long idle

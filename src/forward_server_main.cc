@@ -4,12 +4,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <vector>
 
 #include "alloc_tuning.h"
 #include "config.h"
 #include "config_warnings.h"
+#include "control_commands.h"
+#include "control_socket.h"
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
@@ -47,9 +51,9 @@ std::string absolute_config_path(const std::string& path) {
 }
 
 // HUP: a config that does not load is logged and the running one kept.
-void reload(ForwardServer& server, const std::string& path, bool verbose,
-            ServiceNotifier& notifier) {
-  log_notice("SIGHUP: reloading %s", path.c_str());
+bool reload(ForwardServer& server, const std::string& path, bool verbose,
+            ServiceNotifier& notifier, const char* by) {
+  log_notice("%s: reloading %s", by, path.c_str());
   notifier.reloading();
   struct Done {  // READY=1 ends the reload whatever its outcome
     ServiceNotifier& n;
@@ -62,10 +66,14 @@ void reload(ForwardServer& server, const std::string& path, bool verbose,
     for (const auto& e : reload_errors) log_error("%s", e.str().c_str());
     log_error("reload failed (%zu error%s): still running the previous configuration",
               reload_errors.size(), reload_errors.size() == 1 ? "" : "s");
-    return;
+    server.note_reload(false);
+    return false;
   }
-  if (!verbose) log_set_level(next.log_level);
-  server.reload(std::move(next), std::move(next_secrets));
+  LogLevel level = next.log_level;
+  bool ok = server.reload(std::move(next), std::move(next_secrets));
+  if (ok && !verbose) log_set_level(level);
+  server.note_reload(ok);
+  return ok;
 }
 
 // TERM/INT drain the streams (a second one exits at once), USR1 logs the
@@ -87,8 +95,28 @@ void on_signals(SignalSet& signals, event_base* base, ForwardServer& server,
   signals.on(SIGINT, stop);
   signals.on(SIGUSR1, [&server] { server.log_status(); });
   signals.on(SIGHUP, [&server, &path, verbose, &notifier] {
-    reload(server, path, verbose, notifier);
+    reload(server, path, verbose, notifier, "SIGHUP");
   });
+}
+
+// CONTROL_SOCKET, made before privileges are dropped (the unit's
+// RuntimeDirectory= is the daemon's anyway) and opened to the daemon's
+// group. A server without one still serves: the failure is a warning.
+void open_control_socket(ControlSocket& socket, const ServerConfig& config) {
+  if (config.control_socket.empty()) return;
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!config.group.empty()) {
+    if (const group* gr = getgrnam(config.group.c_str())) gid = gr->gr_gid;
+  } else if (!config.user.empty()) {
+    if (const passwd* pw = getpwnam(config.user.c_str())) gid = pw->pw_gid;
+  }
+  std::string err;
+  if (socket.listen(config.control_socket, gid, err))
+    log_info("control socket %s (forward-ctl)", config.control_socket.c_str());
+  else
+    log_warnx("control socket: %s; forward-ctl cannot reach this server (CONTROL_SOCKET = none "
+              "turns it off)",
+              err.c_str());
 }
 
 // Binds, detaches, drops privileges and runs the loop; the exit status.
@@ -109,6 +137,12 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
     if (!daemonize(err)) fatalx("cannot become a daemon: %s", err.c_str());
     event_reinit(base.get());
   }
+  ServiceNotifier notifier(base.get());
+  ServerControl control(server, [&] { return reload(server, path, d.verbose, notifier, "forward-ctl"); });
+  ControlSocket control_socket(base.get(), [&control](const std::string& r, const ControlPeer& p) {
+    return control.handle(r, p);
+  });
+  open_control_socket(control_socket, config);
   if (!pid_file.empty() && !write_pid_file(pid_file, err)) fatalx("pid file: %s", err.c_str());
   // Ports are bound and secrets read: root is no longer needed.
   if (!give_pid_file(pid_file, config.user, config.group, err)) log_warnx("pid file: %s", err.c_str());
@@ -120,7 +154,6 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
   if (!config.user.empty() || !config.group.empty())
     log_info("running as uid %d gid %d", static_cast<int>(getuid()), static_cast<int>(getgid()));
   daemon_ready();
-  ServiceNotifier notifier(base.get());
   SignalSet signals(base.get());
   bool stopping = false;
   on_signals(signals, base.get(), server, path, d.verbose, stopping, notifier);

@@ -17,11 +17,15 @@ namespace {
 bool g_syslog = false;
 LogLevel g_level = LogLevel::info;
 const char* g_ident = "tcp-forward";
+LogCapture* g_capture = nullptr;
 
 void vlog(LogLevel level, const char* fmt, va_list ap, const char* suffix) {
-  if (!log_enabled(level)) return;
+  bool captured = g_capture && level <= LogLevel::notice;
+  if (!captured && !log_enabled(level)) return;
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
+  if (captured) g_capture->add(level, suffix ? std::string(msg) + ": " + suffix : std::string(msg));
+  if (!log_enabled(level)) return;
   if (g_syslog) {
     if (suffix)
       syslog(static_cast<int>(level), "%s: %s", msg, suffix);
@@ -119,4 +123,12 @@ void fatal(const char* fmt, ...) {
 void fatalx(const char* fmt, ...) {
   LOG_BODY(LogLevel::error, nullptr)
   exit(1);
+}
+
+LogCapture::LogCapture() : outer_(g_capture) { g_capture = this; }
+
+LogCapture::~LogCapture() { g_capture = outer_; }
+
+void LogCapture::add(LogLevel level, const std::string& text) {
+  lines_.push_back(std::string(log_level_name(level)) + ": " + text);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 enum class LogLevel { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 
@@ -26,3 +27,20 @@ void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Startup only: log and exit(1).
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void fatalx(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// While one is alive, every message at notice level or above is also kept
+// in it, whatever LOG_LEVEL says (forward-ctl reload answers with the
+// reload's own lines). The newest one gets them; they nest.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  const std::vector<std::string>& lines() const { return lines_; }
+  void add(LogLevel level, const std::string& text);
+
+ private:
+  std::vector<std::string> lines_;
+  LogCapture* outer_;
+};

@@ -98,6 +98,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
+  s->set_origin(m->public_name(), peer);
   s->request_open(m->target_host, m->target_port);
 }
 

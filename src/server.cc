@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include <event2/bufferevent_ssl.h>
 
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "mapping_diff.h"
 #include "net.h"
+#include "stream.h"
 
 namespace {
 
@@ -28,6 +30,7 @@ TagGrants grants_from(const ServerConfig& c) {
 
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
     : base_(base),
+      started_(static_cast<int64_t>(time(nullptr))),
       config_(std::move(config)),
       secrets_(std::move(secrets)),
       reaper_(base),
@@ -307,6 +310,67 @@ std::string ForwardServer::summary() const {
   };
   return count(clients, "client") + ", " + count(ports_.size(), "mapping") + ", " +
          count(stream_count(), "stream") + ", " + count(udp, "UDP session");
+}
+
+ServerView ForwardServer::view(bool with_streams, const std::string& mapping) const {
+  ServerView v;
+  v.version = PACKAGE_VERSION;
+  v.config_path = config_.path;
+  v.started = started_;
+  v.last_reload = last_reload_;
+  v.last_reload_ok = last_reload_ok_;
+  v.handshakes = pending_handshakes();
+  v.streams = stream_count();
+  v.held = held_count();
+  auto add_port = [&v](const PublicPort& p, const char* state) {
+    const Mapping& m = p.mapping();
+    MappingRow r{m.public_name(), m.target_name(), m.tag, m.udp ? "udp" : "tcp", state,
+                 m.file + ":" + std::to_string(m.line), p.live()};
+    if (const UdpPort* u = p.udp()) {
+      r.live = u->session_count();
+      v.udp_sessions += r.live;
+    }
+    v.mappings.push_back(std::move(r));
+  };
+  for (const auto& kv : ports_) add_port(*kv.second, "listening");
+  for (const auto& p : draining_) add_port(*p, "draining");
+  for (const auto& t : tunnels_) {
+    if (!t->up()) continue;
+    ++v.channels;
+    std::string tls = t->tls_summary();
+    v.clients.push_back(ClientRow{t->client_name(), t->peer_tag(), t->peer(),
+                                  hex_session(t->peer_session()), tls.empty() ? tls : tls.substr(2),
+                                  t->up_since(), t->rtt_ms(), t->stream_count(),
+                                  t->datagram_count(), t->bytes_in(), t->bytes_out()});
+    if (!with_streams) continue;
+    t->for_each_stream([&](const Stream& s) {
+      if (!mapping.empty() && s.mapping_name() != mapping) return;
+      v.streams_rows.push_back(StreamRow{s.id(), s.mapping_name(), s.peer_name(), t->peer(),
+                                         s.bytes_from_local(), s.bytes_to_local(), s.age_sec()});
+    });
+  }
+  return v;
+}
+
+size_t ForwardServer::kick(const std::string& who) {
+  std::vector<Tunnel*> hit;
+  for (const auto& t : tunnels_) {
+    if (!t->up()) continue;
+    std::string session = hex_encode(t->peer_session().data(), t->peer_session().size());
+    bool match = (!t->client_name().empty() && t->client_name() == who) || t->peer() == who ||
+                 t->source() == who ||
+                 (who.size() >= 4 && session.compare(0, who.size(), who) == 0);
+    if (match) hit.push_back(t.get());
+  }
+  for (Tunnel* t : hit)
+    t->close_with_notice(frame::Reason::not_allowed, "closed by the operator (forward-ctl kick)",
+                         "kicked by the operator (forward-ctl kick)", LogLevel::notice);
+  return hit.size();
+}
+
+void ForwardServer::note_reload(bool ok) {
+  last_reload_ = static_cast<int64_t>(time(nullptr));
+  last_reload_ok_ = ok;
 }
 
 void ForwardServer::log_status() const {

@@ -23,6 +23,7 @@
 #include "mapping_diff.h"
 #include "public_port.h"
 #include "reaper.h"
+#include "server_view.h"
 #include "secrets.h"
 #include "tunnel.h"
 #include "udp_port.h"
@@ -45,6 +46,15 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   void log_status() const;
   // One line for systemd's STATUS=: "2 clients, 3 mappings, 40 streams, 1 UDP session".
   std::string summary() const;
+  // For forward-ctl: rows copied from the live objects; streams only when
+  // with_streams (all, or those of one mapping if mapping is not empty).
+  ServerView view(bool with_streams, const std::string& mapping = "") const;
+  // forward-ctl kick: closes the channels of a client named by its name, a
+  // session prefix, or its peer address (with or without the port); their
+  // streams are reset. How many were closed.
+  size_t kick(const std::string& who);
+  // The outcome of the last reload, for forward-ctl status.
+  void note_reload(bool ok);
   const ServerConfig& config() const { return config_; }
 
   void tunnel_up(Tunnel& t) override;
@@ -93,6 +103,9 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   void drain_tick();
 
   event_base* base_;
+  int64_t started_;                 // wall clock, for forward-ctl status
+  int64_t last_reload_ = 0;
+  bool last_reload_ok_ = true;
   ServerConfig config_;
   ServerSecrets secrets_;
   Reaper reaper_;

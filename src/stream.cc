@@ -59,6 +59,10 @@ void Stream::on_written() {
 
 void Stream::on_write_error(int err) { on_local_error(err); }
 
+double Stream::age_sec() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
 void Stream::request_open(const std::string& host, uint16_t port) {
   // Early data: read and forward the first bytes while the client connects.
   send_ = SendCredit(frame::kEarlyWindow);

@@ -49,6 +49,17 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
+  // Server side: what forward-ctl streams shows (the mapping's public
+  // address and the public peer).
+  void set_origin(std::string mapping, std::string peer) {
+    mapping_name_ = std::move(mapping);
+    peer_name_ = std::move(peer);
+  }
+  const std::string& mapping_name() const { return mapping_name_; }
+  const std::string& peer_name() const { return peer_name_; }
+  uint64_t bytes_from_local() const { return bytes_to_peer_; }
+  uint64_t bytes_to_local() const { return bytes_from_peer_; }
+  double age_sec() const;
   // Something to let go of when the stream ends (a connection count).
   void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
   State state() const { return state_; }
@@ -142,4 +153,5 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<void> lease_;
+  std::string mapping_name_, peer_name_;  // server side
 };

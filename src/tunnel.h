@@ -153,6 +153,13 @@ class Tunnel : public Disposable,
   // The one way out: a channel's single exit calls it; the reaper frees it.
   void forget_channel(uint32_t id);
   size_t stream_count() const { return streams_; }  // TCP streams
+  // Calls fn for each live TCP stream (forward-ctl streams).
+  // (S is Stream, a template parameter only because stream.h includes this file.)
+  template <class Fn, class S = Stream>
+  void for_each_stream(Fn fn) const {
+    for (const auto& kv : channels_)
+      if (kv.second->kind() == Channel::Kind::stream) fn(static_cast<const S&>(*kv.second));
+  }
   size_t datagram_count() const { return channels_.size() - streams_; }  // UDP sessions
 
  private:

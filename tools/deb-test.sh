@@ -191,12 +191,13 @@ dpkg-deb -c "$deb" >"$work/contents.log" || fail "dpkg-deb -c failed"
 touch "$MARKER"
 timeout 900 apt-get install -y -qq "$deb" >"$work/install.log" 2>&1 || fail "apt-get install $(basename "$deb") failed"
 installed || fail "$PKG not installed after apt-get install"
-for b in /usr/sbin/forward-server /usr/sbin/forward-client; do
+for b in /usr/sbin/forward-server /usr/sbin/forward-client /usr/sbin/forward-ctl; do
     [ -x "$b" ] || fail "$b not installed"
 done
 [ "$(/usr/sbin/forward-server --version | awk '{ print $NF }')" = "$version" ] ||
     fail "installed forward-server --version is not $version"
 for f in /usr/share/man/man8/forward-server.8.gz /usr/share/man/man8/forward-client.8.gz \
+    /usr/share/man/man8/forward-ctl.8.gz \
     /usr/share/man/man5/forward_server.cfg.5.gz /usr/share/doc/$PKG/README.md.gz \
     /usr/share/doc/$PKG/changelog.gz /usr/share/doc/$PKG/copyright \
     /usr/share/doc/$PKG/examples/client-example.conf \

@@ -18,6 +18,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "control_commands.h"
 #include "server.h"
 #include "unique_fd.h"
 
@@ -351,6 +352,55 @@ TEST_F(DaemonPairTest, ReloadMovesAPortBetweenTheWildcardAndOneAddress) {
   Pair p = open_pair(public_port_);
   ASSERT_TRUE(p.inner) << "the moved mapping does not serve";
   EXPECT_EQ("moved", relay(p.pub.get(), p.inner.get(), "moved"));
+}
+
+TEST_F(DaemonPairTest, ControlCommandsAnswerFromTheLiveServer) {
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner);
+  ASSERT_EQ("abc", relay(p.pub.get(), p.inner.get(), "abc"));
+  int reloads = 0;
+  ServerControl control(*server_, [&] {
+    ++reloads;
+    return true;
+  });
+  ControlPeer peer;
+  auto ask = [&](const std::string& req) { return nlohmann::json::parse(control.handle(req, peer)); };
+
+  auto clients = ask(R"({"command": "clients"})");
+  ASSERT_TRUE(clients["ok"].get<bool>()) << clients.dump();
+  ASSERT_EQ(1u, clients["result"].size());
+  EXPECT_EQ("default", clients["result"][0]["tag"].get<std::string>());
+  auto streams = ask(R"({"command": "streams", "args": []})");
+  ASSERT_TRUE(streams["ok"].get<bool>());
+  ASSERT_GE(streams["result"].size(), 1u);
+  bool found = false;
+  for (const auto& s : streams["result"])
+    if (s["bytes_in"].get<uint64_t>() == 3) found = true;
+  EXPECT_TRUE(found) << "no stream with the 3 bytes sent: " << streams.dump();
+  auto mappings = ask(R"({"command": "mappings"})");
+  ASSERT_EQ(1u, mappings["result"].size());
+  EXPECT_EQ("listening", mappings["result"][0]["state"].get<std::string>());
+
+  EXPECT_TRUE(ask(R"({"command": "reload"})")["ok"].get<bool>());
+  EXPECT_EQ(1, reloads);
+  auto bad = ask(R"({"command": "kick", "args": ["nobody"]})");
+  EXPECT_FALSE(bad["ok"].get<bool>());
+  EXPECT_NE(std::string::npos, bad["error"].get<std::string>().find("nobody"));
+  EXPECT_FALSE(ask("not json")["ok"].get<bool>());
+  EXPECT_FALSE(ask(R"({"command": "frobnicate"})")["ok"].get<bool>());
+  EXPECT_FALSE(ask(R"({"command": "log-level", "args": ["loud"]})")["ok"].get<bool>());
+
+  // kick by the client's address closes its channel and resets its streams.
+  std::string peer_addr = clients["result"][0]["peer"].get<std::string>();
+  auto kicked = ask(R"({"command": "kick", "args": [")" + peer_addr + R"("]})");
+  ASSERT_TRUE(kicked["ok"].get<bool>()) << kicked.dump();
+  EXPECT_EQ(1, kicked["result"]["closed"].get<int>());
+  Reader at_public;
+  ASSERT_TRUE(run_until([&] {
+    at_public.poll(p.pub.get());
+    return at_public.eof || at_public.error;
+  }));
+  EXPECT_EQ(ECONNRESET, at_public.error);
 }
 
 }  // namespace
