@@ -128,7 +128,7 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   if (inner) {
     inner_ = std::move(inner);
   } else if (tls_changed) {  // the listener stays; new channels use the new mode
-    log_notice("reload: clients on %s now use %s",
+    log_notice("reload: new clients on %s now use %s",
                format_host_port(nc.inner_addr, nc.inner_port).c_str(),
                secrets_.tls ? "TLS" : "plain TCP");
   }
