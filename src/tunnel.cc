@@ -309,8 +309,9 @@ Channel* Tunnel::lookup(uint32_t id, bool& ok, std::string& err) {
     ok = true;
     return it->second.get();
   }
-  // Ids are handed out in increasing order, so anything at or below the
-  // highest known id was open once and may legitimately trail its close.
+  // Ids are handed out in order without gaps (on_open holds the server to
+  // it), so anything at or below the highest known id was open once and
+  // may legitimately trail its close.
   uint32_t highest = role_ == frame::Role::server ? next_id_ - 1 : highest_seen_;
   ok = id <= highest;
   if (!ok) err = "frame for stream " + std::to_string(id) + " that was never opened";
@@ -384,8 +385,10 @@ bool Tunnel::on_close(const frame::Header& h, const uint8_t* p, std::string& err
   return true;
 }
 
-// OPEN and UDP_OPEN: only the server opens, with ids that only grow, and
-// only a client (with a ChannelOpener) takes them.
+// OPEN and UDP_OPEN: only the server opens, with the next id each time
+// (1, 2, 3, ...), and only a client (with a ChannelOpener) takes them.
+// Without gaps, every id up to the highest was opened once, so lookup()
+// tells a closed id from one never opened by that number alone.
 bool Tunnel::on_open(const frame::Header& h, const uint8_t* p, std::string& err) {
   bool udp = h.type == frame::Type::udp_open;
   if (role_ != frame::Role::client || !options_.opener) {
@@ -394,6 +397,11 @@ bool Tunnel::on_open(const frame::Header& h, const uint8_t* p, std::string& err)
   }
   if (h.stream <= highest_seen_) {
     err = (udp ? "UDP_OPEN reuses id " : "OPEN reuses stream id ") + std::to_string(h.stream);
+    return false;
+  }
+  if (h.stream != highest_seen_ + 1) {
+    err = (udp ? "UDP_OPEN skips ids: got " : "OPEN skips stream ids: got ") +
+          std::to_string(h.stream) + ", the next is " + std::to_string(highest_seen_ + 1);
     return false;
   }
   if (udp) {

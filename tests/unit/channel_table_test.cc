@@ -1,6 +1,7 @@
 // A server Tunnel's channel table (src/tunnel.{h,cc}, src/channel.h) on a
 // socketpair: the test is the client, writing frames by hand. Ids, unknown
-// and closed ids, one exit per channel, counts by kind.
+// and closed ids, one exit per channel, counts by kind. Then a client
+// Tunnel's: the ids of OPEN and UDP_OPEN.
 #include "tunnel.h"
 
 #include <gtest/gtest.h>
@@ -203,6 +204,108 @@ TEST_F(ChannelTable, TheServerRefusesOpen) {
   frame::encode_open(open, p);
   send(frame::Type::open, 1, p);
   EXPECT_TRUE(tunnel_->closed()) << "OPEN sent to the server is a protocol error";
+}
+
+// The client side: a Tunnel with a ChannelOpener, the test playing the
+// server. The server's ids come without gaps, so the client can tell an id
+// that was closed from one that was never opened.
+struct Opener final : ChannelOpener {
+  std::vector<uint32_t> ids;
+  void open_requested(Tunnel&, uint32_t id, const frame::Open&) override { ids.push_back(id); }
+  void udp_open_requested(Tunnel&, uint32_t id, const frame::UdpOpen&) override { ids.push_back(id); }
+};
+
+class ClientChannelTable : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_.reset(event_base_new());
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds_));
+    evutil_make_socket_nonblocking(fds_[0]);
+    evutil_make_socket_nonblocking(fds_[1]);
+    reaper_ = std::make_unique<Reaper>(base_.get());
+    auto auth = std::make_shared<AuthSettings>();
+    auth->enabled = false;
+    TunnelOptions o;
+    o.auth = auth;
+    o.limits.heartbeat_sec = 0;
+    o.opener = &opener_;
+    BufferEventPtr bev(bufferevent_socket_new(base_.get(), fds_[0], BEV_OPT_CLOSE_ON_FREE));
+    tunnel_ = std::make_unique<Tunnel>(std::move(bev), false, frame::Role::client, "test server",
+                                       handler_, *reaper_, o);
+    tunnel_->start();
+    frame::Hello hello;
+    hello.role = frame::Role::server;
+    std::string payload;
+    frame::encode_hello(hello, payload);
+    send(frame::Type::hello, 0, payload);
+    ASSERT_TRUE(tunnel_->up());
+  }
+  void TearDown() override {
+    if (tunnel_) tunnel_->close("test over");
+    reaper_->reap();
+    tunnel_.reset();
+    reaper_.reset();
+    close(fds_[1]);
+  }
+  void send(frame::Type type, uint32_t id, const std::string& payload) {
+    std::string f;
+    frame::encode_frame(type, id, payload, f);
+    ASSERT_EQ(static_cast<ssize_t>(f.size()), write(fds_[1], f.data(), f.size()));
+    for (int i = 0; i < 10; ++i) event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+  }
+  void open(uint32_t id) {
+    frame::Open o;
+    o.window = 65536;
+    o.port = 22;
+    o.host = "10.0.0.1";
+    std::string p;
+    frame::encode_open(o, p);
+    send(frame::Type::open, id, p);
+  }
+  void udp_open(uint32_t id) {
+    frame::UdpOpen o;
+    o.port = 53;
+    o.host = "10.0.0.1";
+    std::string p;
+    frame::encode_udp_open(o, p);
+    send(frame::Type::udp_open, id, p);
+  }
+
+  EventBasePtr base_;
+  int fds_[2] = {-1, -1};
+  Handler handler_;
+  Opener opener_;
+  std::unique_ptr<Reaper> reaper_;
+  std::unique_ptr<Tunnel> tunnel_;
+};
+
+TEST_F(ClientChannelTable, OpensTakeTheNextIdOfEitherKind) {
+  open(1);
+  udp_open(2);
+  open(3);
+  EXPECT_EQ((std::vector<uint32_t>{1, 2, 3}), opener_.ids);
+  // Ids the opener refused (no channel) count as opened and closed.
+  send(frame::Type::data, 2, "late");
+  EXPECT_TRUE(tunnel_->up());
+}
+
+TEST_F(ClientChannelTable, AnOpenThatSkipsAnIdClosesTheTunnel) {
+  open(1);
+  open(3);  // id 2 never opened: a later frame for it could not be told from a closed one
+  EXPECT_TRUE(tunnel_->closed());
+  EXPECT_EQ((std::vector<uint32_t>{1}), opener_.ids);
+}
+
+TEST_F(ClientChannelTable, AUdpOpenThatSkipsAnIdClosesTheTunnel) {
+  udp_open(2);
+  EXPECT_TRUE(tunnel_->closed());
+  EXPECT_TRUE(opener_.ids.empty());
+}
+
+TEST_F(ClientChannelTable, AnOpenThatReusesAnIdClosesTheTunnel) {
+  open(1);
+  udp_open(1);
+  EXPECT_TRUE(tunnel_->closed());
 }
 
 }  // namespace
