@@ -18,12 +18,17 @@ means the check passed.
   sample        max ESTABLISHED sockets of a PID on a port, max VmRSS
   check-capture the key (hex, upper hex, base64, raw bytes) is absent from files
   check-absent  a marker string is absent from files (and present in others)
+  hostile-client  the hostile-client matrix (HOSTILE_CLIENT, one case a line):
+                an authenticated client that sends every frame at the wrong
+                moment, unknown ids, huge windows, bad lengths, too many streams
+  steady        one echo connection kept busy at a fixed rate, every byte checked
 
 Run ``sec_helpers.py CMD -h`` for the options of each.
 """
 
 import base64
 import os
+import re
 import selectors
 import socket
 import struct
@@ -879,6 +884,625 @@ def cmd_check_absent(a):
     sys.exit(0 if ok else 1)
 
 
+# ---------------------------------------------------------------------------
+# hostile peers (issue 14): the pieces both sides' matrices share
+
+
+OPEN_OK, OPEN_FAIL, EOF_, RESET, WINDOW, PONG = 0x03, 0x04, 0x06, 0x07, 0x08, 0x0A
+UDP_OPEN, DATAGRAM = 0x0C, 0x0D
+MAX_WINDOW = 1 << 30        # frame::kMaxWindow
+EARLY_WINDOW = 65536        # frame::kEarlyWindow
+
+
+def raw(ftype, length, payload=b"", stream=0, flags=0, reserved=0):
+    """A frame whose header says what we like, whatever follows it."""
+    return struct.pack("!BBHII", ftype, flags, reserved, stream, length) + payload
+
+
+def u32(v):
+    return struct.pack("!I", v)
+
+
+def ere(text):
+    """text as a literal in a POSIX extended regular expression (and in
+    Python's re, which reads these the same way)."""
+    return "".join("\\" + c if c in ".[]()*+?{}|^$\\" else c for c in text)
+
+
+class CaseError(Exception):
+    pass
+
+
+class Chan:
+    """One channel socket read frame by frame; the peer's PINGs are
+    answered while we wait, other frames are kept in .other."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+        self.other = []
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def next(self, timeout):
+        """The next frame (type, stream, payload), None after timeout;
+        EOFError('eof'|'reset') when the peer closes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= HEADER:
+                t, _fl, _res, sid, n = struct.unpack("!BBHII", self.buf[:HEADER])
+                if len(self.buf) >= HEADER + n:
+                    p = self.buf[HEADER:HEADER + n]
+                    self.buf = self.buf[HEADER + n:]
+                    if t == PING:
+                        self.send(frame(PONG, p))
+                        continue
+                    return t, sid, p
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(262144)
+            except socket.timeout:
+                return None
+            except OSError:
+                raise EOFError("reset")
+            if not d:
+                raise EOFError("eof")
+            self.buf += d
+
+    def wait(self, ftype, timeout, sid=None):
+        """The next frame of ftype (and stream sid), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.next(max(0.0, deadline - time.monotonic()))
+            if r is None:
+                return None
+            if r[0] == ftype and (sid is None or r[1] == sid):
+                return r
+            self.other.append(r)
+
+    def closed_within(self, timeout):
+        """'eof' or 'reset' if the peer closes the channel within timeout,
+        else 'open'."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                r = self.next(max(0.0, deadline - time.monotonic()))
+                if r is not None:
+                    self.other.append(r)
+        except EOFError as e:
+            return str(e)
+        return "open"
+
+    def take_windows(self, sid):
+        """The sum of the WINDOW increments for sid received so far."""
+        got = [r for r in self.other if r[0] == WINDOW and r[1] == sid]
+        self.other = [r for r in self.other if not (r[0] == WINDOW and r[1] == sid)]
+        return sum(struct.unpack("!I", r[2])[0] for r in got)
+
+    def alive(self, timeout=5.0):
+        """Our PING is answered: the channel is up and the peer has
+        processed every frame we sent before it."""
+        token = os.urandom(8)
+        try:
+            self.send(frame(PING, token))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                r = self.wait(PONG, max(0.0, deadline - time.monotonic()))
+                if r is None:
+                    return False
+                if r[2] == token:
+                    return True
+        except (EOFError, OSError):
+            return False
+        return False
+
+
+class LogSegment:
+    """The part of a daemon's log written while one case ran."""
+
+    def __init__(self, path):
+        self.path = path
+        self.start = os.path.getsize(path)
+
+    def text(self):
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            return f.read().decode("utf-8", "replace")
+
+    def wait(self, pattern, timeout):
+        """Until pattern (an ERE) is in the segment, at most timeout s."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            if rx.search(self.text()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def save(self, path):
+        with open(path, "w") as f:
+            f.write(self.text())
+
+
+def write_matrix_row(out_dir, row):
+    """One line of OUT_DIR/cases.tsv: n name peer expect wire_ok wire
+    count pattern absent metric (tabs; the shell script reads it)."""
+    with open(os.path.join(out_dir, "cases.tsv"), "a") as f:
+        f.write("\t".join(str(row[k]).replace("\t", " ").replace("\n", " ") for k in
+                          ("n", "name", "peer", "expect", "wire_ok", "wire", "count",
+                           "pattern", "absent", "metric")) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# hostile client: authenticates properly, then misbehaves (one case a line)
+
+
+def auth_proof(key, role, hc, hs, name):
+    import hashlib
+    import hmac
+    msg = (b"tcp-forward channel auth\0" + bytes([role, len(hc)]) + hc + bytes([len(hs)]) + hs
+           + bytes([len(name)]) + name)
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def client_hello(tag, session=None):
+    return (b"TCPF" + struct.pack("!HBB", 1, 1, 1) + os.urandom(32) + (session or os.urandom(16))
+            + bytes([len(tag)]) + tag)
+
+
+def client_channel(a, key):
+    """An authenticated channel as a shared-key client of tag --tag:
+    (Chan, 'ADDR:PORT' the server knows us by)."""
+    s = connect(a.port, timeout=10.0)
+    ch = Chan(s)
+    local = "%s:%d" % s.getsockname()
+    hc = client_hello(a.tag.encode())
+    ch.send(frame(HELLO, hc))
+    try:
+        r = ch.wait(HELLO, 5.0)
+        if not r:
+            raise CaseError("no server HELLO")
+        hs = r[2]
+        ch.send(frame(AUTH, auth_proof(key, 1, hc, hs, b"") + b"\x00"))
+        r = ch.wait(AUTH, 5.0)
+    except EOFError as e:
+        raise CaseError("the server closed the handshake (%s): %r" % (e, ch.other))
+    if not r or r[2][:32] != auth_proof(key, 2, hc, hs, b""):
+        raise CaseError("the server did not prove the key")
+    return ch, local
+
+
+class ClientCase:
+    """What one case of the hostile client holds."""
+
+    def __init__(self, a):
+        self.a = a
+        self.ch = None
+        self.peer = "?"
+        self.sid = self.uid = 0
+        self.window = 0
+        self.pub = self.upub = None
+        self.socks = []
+        self.metric = "-"
+
+    def close(self):
+        """Public sockets first, then the channel: EOF, and what the
+        server still sends read to its end (unread bytes at close() would
+        make our end send an RST)."""
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+        if self.ch:
+            try:
+                self.ch.s.shutdown(socket.SHUT_WR)
+                read_until_close(self.ch.s, 5.0)
+            except OSError:
+                pass
+            self.ch.s.close()
+
+
+def public_open(k, answer=True, window=1 << 20, rcvbuf=0):
+    """A public connection to the hostile mapping; the server's OPEN for
+    it, answered with OPEN_OK(window) unless not answer.  (socket, id)"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5.0)
+    s.connect((HOST, k.a.tcp_port))
+    k.socks.append(s)
+    r = k.ch.wait(OPEN, 5.0)
+    if not r:
+        raise CaseError("no OPEN for a public connection")
+    k.window = struct.unpack("!I", r[2][:4])[0]
+    if answer:
+        k.ch.send(frame(OPEN_OK, u32(window), r[1]))
+    return s, r[1]
+
+
+def setup_stream(k, **kw):
+    k.pub, k.sid = public_open(k, **kw)
+
+
+def setup_closed(k):
+    """A stream we reset ourselves: its id is known but forgotten."""
+    setup_stream(k)
+    k.ch.send(frame(RESET, b"\x05closed by the test", k.sid))
+    if not k.ch.alive():
+        raise CaseError("channel gone after our RESET")
+
+
+def setup_udp(k):
+    k.upub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    k.upub.settimeout(5.0)
+    k.socks.append(k.upub)
+    k.upub.sendto(b"hello", (HOST, k.a.udp_port))
+    r = k.ch.wait(UDP_OPEN, 5.0)
+    if not r:
+        raise CaseError("no UDP_OPEN for a public datagram")
+    k.uid = r[1]
+    if not k.ch.wait(DATAGRAM, 5.0, k.uid):
+        raise CaseError("no DATAGRAM after UDP_OPEN")
+
+
+def setup_udp_closed(k):
+    setup_udp(k)
+    k.ch.send(frame(OPEN_FAIL, b"\x02closed by the test", k.uid))
+    if not k.ch.alive():
+        raise CaseError("channel gone after our OPEN_FAIL")
+
+
+CLIENT_SETUPS = {
+    "up": lambda k: None,
+    "stream": setup_stream,
+    "opening": lambda k: setup_stream(k, answer=False),
+    "stalled": lambda k: setup_stream(k, rcvbuf=4096),       # a public peer that reads nothing
+    "huge": lambda k: setup_stream(k, window=MAX_WINDOW),     # the largest window there is
+    "closed": setup_closed,
+    "udp": setup_udp,
+    "udp-closed": setup_udp_closed,
+}
+
+
+def act_beyond_credit(k):
+    """DATA for one byte more than the credit the server granted.  The
+    public peer reads nothing: we send all our credit, and again whatever
+    WINDOW the server returns while its kernel buffers still take bytes,
+    until a PING round trip shows no new credit; then one byte more."""
+    credit = k.window
+    for _ in range(64):
+        while credit:
+            n = min(credit, 65536)
+            k.ch.send(frame(DATA, b"c" * n, k.sid))
+            credit -= n
+        if not k.ch.alive():
+            return False, "channel closed while we were within our credit"
+        credit = k.ch.take_windows(k.sid)
+        if not credit:
+            break
+    k.ch.send(frame(DATA, b"!", k.sid))
+    how = k.ch.closed_within(5.0)
+    return how != "open", "one byte beyond the credit: server %s" % (
+        "closed the channel (%s)" % how if how != "open" else "kept the channel open")
+
+
+def act_data_max(k):
+    """A 65,536-byte DATA reaches the public peer byte-exact."""
+    payload = os.urandom(65536)
+    k.ch.send(frame(DATA, payload, k.sid))
+    got = bytearray()
+    try:
+        while len(got) < len(payload):
+            d = k.pub.recv(65536)
+            if not d:
+                break
+            got += d
+    except OSError as e:
+        return False, "public peer: %r after %d bytes" % (e, len(got))
+    return bytes(got) == payload and k.ch.alive(), "public peer got %d bytes%s" % (
+        len(got), "" if bytes(got) == payload else " (different)")
+
+
+def act_datagram(size):
+    def act(k):
+        payload = os.urandom(size)
+        k.ch.send(frame(DATAGRAM, payload, k.uid))
+        try:
+            d, _ = k.upub.recvfrom(65536)
+        except OSError as e:
+            return False, "public UDP peer: %r" % e
+        return d == payload and k.ch.alive(), "public UDP peer got %d bytes%s" % (
+            len(d), "" if d == payload else " (different)")
+    return act
+
+
+def act_reset_live(k):
+    """Our RESET of a live stream: the public peer is reset (RST), the
+    channel stays."""
+    k.ch.send(frame(RESET, b"\x01reset by the hostile client", k.sid))
+    how, got = read_until_close(k.pub, 5.0)
+    return how == "reset" and not got and k.ch.alive(), "public peer: %s after %d bytes" % (how, len(got))
+
+
+def act_streams_cap(k):
+    """OPEN_OK every stream up to MAX_STREAMS_PER_CLIENT; 5 more public
+    connections are closed without an OPEN; once one stream ends, a new
+    public connection is served again."""
+    sids = [public_open(k)[1] for _ in range(k.a.cap)]
+    refused = 0
+    for _ in range(5):
+        s = connect(k.a.tcp_port)
+        k.socks.append(s)
+        how, got = read_until_close(s, 3.0)
+        refused += how in ("eof", "reset") and not got
+    extra_open = k.ch.wait(OPEN, 0.5)
+    k.ch.send(frame(RESET, b"\x05one stream less", sids[0]))
+    try:
+        again = public_open(k)[1]
+    except CaseError:
+        again = None
+    ok = len(sids) == k.a.cap and refused == 5 and not extra_open and again and k.ch.alive()
+    return ok, "%d streams open, %d of 5 beyond the cap closed, extra OPEN %s, after one ended: %s" % (
+        len(sids), refused, "yes" if extra_open else "no", "OPEN %s" % again if again else "no OPEN")
+
+
+def act_stuck(k):
+    """After OPEN_OK with a 1 GiB window we read nothing (PINGs only)
+    while the public peer sends 64 MiB: the server closes the channel and
+    its memory stays bounded by the channel's queue (peak VmRSS)."""
+    res = {"sent": 0, "how": "?"}
+
+    def push():
+        chunk = b"p" * 65536
+        k.pub.settimeout(30.0)
+        try:
+            while res["sent"] < 64 << 20:
+                k.pub.sendall(chunk)
+                res["sent"] += len(chunk)
+            res["how"] = "all sent"
+        except OSError as e:
+            res["how"] = type(e).__name__
+    t = threading.Thread(target=push, daemon=True)
+    t.start()
+    peak = 0
+    seg = k.segment
+    closed = re.compile("client %s: channel closed" % ere(k.peer))
+    deadline = time.monotonic() + 30.0
+    next_ping = 0.0
+    while time.monotonic() < deadline and not closed.search(seg.text()):
+        peak = max(peak, rss_kb(k.a.server_pid) or 0)
+        if time.monotonic() >= next_ping:
+            next_ping = time.monotonic() + 0.3
+            try:
+                k.ch.send(frame(PING, b"stuck..."))
+            except OSError:
+                pass
+        time.sleep(0.05)
+    t.join(35.0)
+    k.metric = peak
+    ok = closed.search(seg.text()) is not None and res["how"] != "all sent"
+    return ok, "public peer sent %d bytes (%s), server VmRSS peak %d KiB" % (res["sent"], res["how"], peak)
+
+
+N = 1000  # a stream id the server never handed out
+NEVER = "frame for stream 1000 that was never opened"
+ANY = "127.0.0.1"
+OPEN_P = struct.pack("!IHB", 1 << 20, 80, len(ANY)) + ANY.encode()
+UDP_OPEN_P = struct.pack("!HB", 53, len(ANY)) + ANY.encode()
+
+# The matrix.  expect: error (a protocol error closes the channel; the log
+# text is what follows "protocol error: "), ignored (the frame is dropped
+# silently, the channel answers a PING after it), close (the server ends
+# the channel with the client's CLOSE text), or an act_* function's own
+# check (delivered, rst, cap, stuck) with the server log line it causes.
+HOSTILE_CLIENT = [
+    # name                     setup         what the client sends                                  expect       log
+    ("hello-again",            "up",         lambda k: frame(HELLO, client_hello(b"hostile")),      "error",     "HELLO after the handshake"),
+    ("auth-again",             "up",         lambda k: frame(AUTH, bytes(32) + b"\x00"),           "error",     "AUTH outside the handshake"),
+    ("open-to-server",         "up",         lambda k: frame(OPEN, OPEN_P, N),                      "error",     "OPEN sent to the server"),
+    ("udp-open-to-server",     "up",         lambda k: frame(UDP_OPEN, UDP_OPEN_P, N),              "error",     "UDP_OPEN sent to the server"),
+    ("open-ok-never-opened",   "up",         lambda k: frame(OPEN_OK, u32(1 << 20), N),             "error",     NEVER),
+    ("open-fail-never-opened", "up",         lambda k: frame(OPEN_FAIL, b"\x01no", N),              "error",     NEVER),
+    ("open-ok-twice",          "stream",     lambda k: frame(OPEN_OK, u32(1 << 20), k.sid),         "error",     "OPEN_OK for stream {sid} that is not opening"),
+    ("open-fail-after-ok",     "stream",     lambda k: frame(OPEN_FAIL, b"\x01late", k.sid),        "error",     "OPEN_FAIL for stream {sid} that is not opening"),
+    ("open-ok-window-small",   "opening",    lambda k: frame(OPEN_OK, u32(1000), k.sid),            "error",     "OPEN_OK window 1000 below the early-data window"),
+    ("open-ok-window-0",       "opening",    lambda k: frame(OPEN_OK, u32(0), k.sid),               "error",     "bad window value 0"),
+    ("open-ok-window-2^32-1",  "opening",    lambda k: frame(OPEN_OK, u32(0xFFFFFFFF), k.sid),      "error",     "bad window value 4294967295"),
+    ("open-ok-closed",         "closed",     lambda k: frame(OPEN_OK, u32(1 << 20), k.sid),         "ignored",   None),
+    ("open-ok-too-long",       "opening",    lambda k: raw(OPEN_OK, 5, u32(1 << 20) + b"\0", k.sid), "error",    "OPEN_OK frame with bad length 5"),
+    ("data-never-opened",      "up",         lambda k: frame(DATA, b"x" * 100, N),                  "error",     NEVER),
+    ("data-closed",            "closed",     lambda k: frame(DATA, b"x" * 100, k.sid),              "ignored",   None),
+    ("data-opening",           "opening",    lambda k: frame(DATA, b"x" * 100, k.sid),              "error",     "DATA on stream {sid} in state opening"),
+    ("data-after-eof",         "stream",     lambda k: frame(EOF_, b"", k.sid) + frame(DATA, b"x", k.sid), "error", "DATA on stream {sid} in state open after EOF"),
+    ("data-zero-length",       "stream",     lambda k: raw(DATA, 0, b"", k.sid),                    "error",     "DATA frame with bad length 0"),
+    ("data-max-length",        "stream",     act_data_max,                                          "delivered", None),
+    ("data-too-long",          "stream",     lambda k: raw(DATA, 65537, b"x" * 4096, k.sid),        "error",     "DATA frame with bad length 65537"),
+    ("data-length-2^32-1",     "stream",     lambda k: raw(DATA, 0xFFFFFFFF, b"x" * 4096, k.sid),   "error",     "DATA frame with bad length 4294967295"),
+    ("data-beyond-credit",     "stalled",    act_beyond_credit,                                     "error",     "stream {sid}: peer sent [0-9]+ bytes with only [0-9]+ bytes of credit"),
+    ("data-on-udp-session",    "udp",        lambda k: frame(DATA, b"x" * 100, k.uid),              "ignored",   None),
+    ("eof-never-opened",       "up",         lambda k: frame(EOF_, b"", N),                         "error",     NEVER),
+    ("eof-closed",             "closed",     lambda k: frame(EOF_, b"", k.sid),                     "ignored",   None),
+    ("eof-opening",            "opening",    lambda k: frame(EOF_, b"", k.sid),                     "error",     "EOF on stream {sid} in state opening"),
+    ("eof-twice",              "stream",     lambda k: frame(EOF_, b"", k.sid) * 2,                 "error",     "EOF on stream {sid} in state open twice"),
+    ("eof-with-payload",       "stream",     lambda k: raw(EOF_, 1, b"x", k.sid),                   "error",     "EOF frame with bad length 1"),
+    ("reset-never-opened",     "up",         lambda k: frame(RESET, b"\x05x", N),                   "error",     NEVER),
+    ("reset-closed",           "closed",     lambda k: frame(RESET, b"\x05x", k.sid),               "ignored",   None),
+    ("reset-live",             "stream",     act_reset_live,                                        "rst",       "stream {sid} closed: .*, client {peer}, .*reset by peer"),
+    ("reset-empty",            "stream",     lambda k: raw(RESET, 0, b"", k.sid),                   "error",     "RESET frame with bad length 0"),
+    ("reset-text-too-long",    "stream",     lambda k: frame(RESET, b"\x05" + b"t" * 201, k.sid),   "error",     "RESET frame with bad length 202"),
+    ("window-never-opened",    "up",         lambda k: frame(WINDOW, u32(1000), N),                 "error",     NEVER),
+    ("window-closed",          "closed",     lambda k: frame(WINDOW, u32(1000), k.sid),             "ignored",   None),
+    ("window-opening",         "opening",    lambda k: frame(WINDOW, u32(1000), k.sid),             "error",     "WINDOW on stream {sid} in state opening"),
+    ("window-0",               "stream",     lambda k: frame(WINDOW, u32(0), k.sid),                "error",     "bad window value 0"),
+    ("window-2^32-1",          "stream",     lambda k: frame(WINDOW, u32(0xFFFFFFFF), k.sid),       "error",     "bad window value 4294967295"),
+    ("window-overflow",        "stream",     lambda k: frame(WINDOW, u32(MAX_WINDOW), k.sid),       "error",     "stream {sid}: WINDOW overflows the maximum credit"),
+    ("window-overflow-sum",    "stream",     lambda k: frame(WINDOW, u32(MAX_WINDOW // 2), k.sid) * 3, "error",  "stream {sid}: WINDOW overflows the maximum credit"),
+    ("window-too-long",        "stream",     lambda k: raw(WINDOW, 5, u32(1) + b"\0", k.sid),       "error",     "WINDOW frame with bad length 5"),
+    ("window-huge-no-read",    "huge",       act_stuck,                                             "stuck",     "client {peer}: channel closed: the peer (has read nothing for .*presumed stuck|does not read)"),
+    ("window-on-udp-session",  "udp",        lambda k: frame(WINDOW, u32(1000), k.uid),             "ignored",   None),
+    ("eof-on-udp-session",     "udp",        lambda k: frame(EOF_, b"", k.uid),                     "ignored",   None),
+    ("open-ok-udp-session",    "udp",        lambda k: frame(OPEN_OK, u32(1 << 20), k.uid),         "ignored",   None),
+    ("ping-stream-id",         "up",         lambda k: frame(PING, b"12345678", 5),                 "error",     "PING frame with bad stream id 5"),
+    ("ping-bad-length",        "up",         lambda k: raw(PING, 7, b"1234567"),                    "error",     "PING frame with bad length 7"),
+    ("pong-unsolicited",       "up",         lambda k: frame(PONG, b"unasked!"),                    "ignored",   None),
+    ("close-junk",             "up",         lambda k: frame(CLOSE, b"\xff\x00\x1b[31m\n" + os.urandom(190)), "close", "client {peer}: channel closed: the client closed the channel: "),
+    ("close-empty",            "up",         lambda k: raw(CLOSE, 0),                               "error",     "CLOSE frame with bad length 0"),
+    ("close-stream-id",        "up",         lambda k: frame(CLOSE, b"\x06x", 3),                   "error",     "CLOSE frame with bad stream id 3"),
+    ("unknown-type-0x00",      "up",         lambda k: raw(0x00, 0),                                "error",     "unknown frame type 0x00"),
+    ("unknown-type-0x0f",      "up",         lambda k: raw(0x0F, 4, b"abcd"),                       "error",     "unknown frame type 0x0f"),
+    ("unknown-type-0xff",      "stream",     lambda k: raw(0xFF, 0xFFFFFFFF, b"", k.sid),           "error",     "unknown frame type 0xff"),
+    ("flags-nonzero",          "up",         lambda k: raw(PING, 8, b"12345678", flags=1),          "error",     "non-zero flags/reserved bits in PING frame"),
+    ("reserved-nonzero",       "stream",     lambda k: raw(DATA, 1, b"x", k.sid, reserved=1),       "error",     "non-zero flags/reserved bits in DATA frame"),
+    ("hello-too-long",         "up",         lambda k: raw(HELLO, 122, b"h" * 122),                 "error",     "HELLO frame with bad length 122"),
+    ("open-too-long",          "up",         lambda k: raw(OPEN, 263, b"o" * 263, N),               "error",     "OPEN frame with bad length 263"),
+    ("datagram-never-opened",  "up",         lambda k: frame(DATAGRAM, b"d" * 10, N),               "error",     NEVER),
+    ("datagram-closed",        "udp-closed", lambda k: frame(DATAGRAM, b"d" * 10, k.uid),           "ignored",   None),
+    ("datagram-zero-length",   "udp",        act_datagram(0),                                       "delivered", None),
+    ("datagram-max-length",    "udp",        act_datagram(65507),                                   "delivered", None),
+    ("datagram-too-long",      "udp",        lambda k: raw(DATAGRAM, 65508, b"d" * 4096, k.uid),    "error",     "DATAGRAM frame with bad length 65508"),
+    ("datagram-on-stream",     "stream",     lambda k: frame(DATAGRAM, b"d" * 10, k.sid),           "ignored",   None),
+    ("streams-cap",            "up",         act_streams_cap,                                       "cap",       "client {peer} already has MAX_STREAMS_PER_CLIENT \\({cap}\\) streams"),
+]
+
+
+def client_case_pattern(k, expect, text):
+    """(pattern that must be in the case's log, how many times, pattern
+    that must not be) for the server log."""
+    fill = lambda t: t.format(peer=ere(k.peer), sid=k.sid, uid=k.uid, cap=k.a.cap)
+    mine = "client %s: channel closed: " % ere(k.peer)
+    if expect == "error":
+        return mine + "protocol error: " + fill(text), 1, "-"
+    if expect in ("ignored", "delivered"):
+        return mine + "peer closed the channel", 1, mine + "protocol error"
+    if expect == "cap":
+        return fill(text), 5, mine + "protocol error"
+    if expect == "rst":
+        return fill(text), 1, mine + "protocol error"
+    return fill(text), 1, "-"
+
+
+def cmd_hostile_client(a):
+    """Run the hostile-client matrix (HOSTILE_CLIENT) against forward-server
+    on --port: one authenticated channel per case.  Writes, per case,
+    OUT_DIR/NN.seg (what the server logged meanwhile) and a line of
+    OUT_DIR/cases.tsv; the shell script checks both."""
+    with open(a.key_file) as f:
+        key = bytes.fromhex(f.read().strip())
+    only = set(a.only.split(",")) if a.only else None
+    os.makedirs(a.out_dir, exist_ok=True)
+    failed = ran = 0
+    for n, (name, setup, action, expect, text) in enumerate(HOSTILE_CLIENT, 1):
+        if only and name not in only:
+            continue
+        ran += 1
+        k = ClientCase(a)
+        k.segment = seg = LogSegment(a.server_log)
+        t0 = time.monotonic()
+        try:
+            k.ch, k.peer = client_channel(a, key)
+            CLIENT_SETUPS[setup](k)
+            r = action(k)
+            if isinstance(r, tuple):
+                ok, wire = r
+            elif expect == "ignored":
+                k.ch.send(r)
+                ok = k.ch.alive()
+                wire = "PONG after it" if ok else "no PONG after it (%s)" % k.ch.closed_within(0.5)
+            else:
+                if r:
+                    k.ch.send(r)
+                how = k.ch.closed_within(5.0)
+                ok = how != "open"
+                wire = "server closed the channel (%s)" % how if ok else "channel still open after 5 s"
+        except (CaseError, EOFError, OSError) as e:
+            ok, wire = False, "%s: %r" % (type(e).__name__, e)
+        k.close()
+        pattern, count, absent = client_case_pattern(k, expect, text)
+        # the case is over once the server has ended this channel
+        seg.wait("client %s: channel closed" % ere(k.peer), 10.0)
+        seg.wait(pattern, 3.0)
+        alive = rss_kb(a.server_pid) is not None
+        if not alive:
+            ok, wire = False, wire + "; THE SERVER IS GONE"
+        seg.save(os.path.join(a.out_dir, "%02d.seg" % n))
+        write_matrix_row(a.out_dir, {"n": "%02d" % n, "name": name, "peer": k.peer, "expect": expect,
+                                     "wire_ok": int(bool(ok)), "wire": wire, "count": count,
+                                     "pattern": pattern, "absent": absent, "metric": k.metric})
+        failed += not ok
+        log("case %02d %-24s %-9s %s: %s (%.2f s)" % (n, name, expect, "ok" if ok else "FAILED", wire,
+                                                     time.monotonic() - t0))
+        if not alive:
+            break
+    out("cases=%d wire_failed=%d" % (ran, failed))
+
+
+def cmd_steady(a):
+    """One connection to --port (an echo service through a tunnel) kept
+    busy until --stop-file exists: random bytes at about --rate bytes/s,
+    every echoed byte compared with what was sent; then EOF, the rest of
+    the echo, and one key=value line (ok=1: all of it came back intact,
+    the connection never broke)."""
+    s = connect(a.port, timeout=a.io_timeout)
+    lock = threading.Lock()
+    pending = bytearray()          # sent, not yet echoed
+    st = {"sent": 0, "echoed": 0, "bad_at": None, "send_error": None, "max_gap": 0.0}
+
+    def sender():
+        per_tick = max(1, int(a.rate / 10))
+        t_end = time.monotonic() + a.max_time
+        try:
+            while not os.path.exists(a.stop_file) and time.monotonic() < t_end:
+                chunk = os.urandom(per_tick)
+                with lock:
+                    pending.extend(chunk)
+                s.sendall(chunk)
+                st["sent"] += len(chunk)
+                time.sleep(0.1)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            st["send_error"] = repr(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    last = time.monotonic()
+    how = "timeout"
+    deadline = time.monotonic() + a.max_time + a.io_timeout
+    while time.monotonic() < deadline:
+        s.settimeout(a.io_timeout)
+        try:
+            d = s.recv(262144)
+        except socket.timeout:
+            how = "stalled"
+            break
+        except OSError as e:
+            how = "error(%s)" % type(e).__name__
+            break
+        if not d:
+            how = "eof"
+            break
+        now_t = time.monotonic()
+        st["max_gap"] = max(st["max_gap"], now_t - last)
+        last = now_t
+        with lock:
+            if st["bad_at"] is None and bytes(pending[:len(d)]) != d:
+                st["bad_at"] = st["echoed"]
+            del pending[:len(d)]
+        st["echoed"] += len(d)
+    t.join(a.io_timeout)
+    s.close()
+    ok = (how == "eof" and st["bad_at"] is None and st["send_error"] is None
+          and st["echoed"] == st["sent"] and st["sent"] > 0)
+    out("how=%s sent=%d echoed=%d bad_at=%s send_error=%s max_gap=%.2f ok=%d"
+        % (how, st["sent"], st["echoed"], st["bad_at"], st["send_error"], st["max_gap"], ok))
+    sys.exit(0 if ok else 1)
+
+
 def main():
     p, add = subcommands(__doc__)
 
@@ -986,6 +1610,25 @@ def main():
     sp.add_argument("--needle", required=True)
     sp.add_argument("--min-bytes", type=int, default=1)
     sp.add_argument("files", nargs="+")
+
+    sp = add("hostile-client", cmd_hostile_client)
+    sp.add_argument("--port", type=int, required=True, help="INNER_PORT")
+    sp.add_argument("--key-file", required=True)
+    sp.add_argument("--tag", default="hostile")
+    sp.add_argument("--tcp-port", type=int, required=True, help="public TCP port of a mapping of --tag")
+    sp.add_argument("--udp-port", type=int, required=True, help="public UDP port of a mapping of --tag")
+    sp.add_argument("--cap", type=int, required=True, help="the server's MAX_STREAMS_PER_CLIENT")
+    sp.add_argument("--server-pid", type=int, required=True)
+    sp.add_argument("--server-log", required=True)
+    sp.add_argument("--out-dir", required=True)
+    sp.add_argument("--only", help="comma-separated case names")
+
+    sp = add("steady", cmd_steady)
+    sp.add_argument("--port", type=int, required=True)
+    sp.add_argument("--rate", type=int, default=1 << 20, help="bytes per second")
+    sp.add_argument("--stop-file", required=True)
+    sp.add_argument("--max-time", type=float, default=300.0)
+    sp.add_argument("--io-timeout", type=float, default=20.0)
 
     a = p.parse_args()
     a.func(a)
