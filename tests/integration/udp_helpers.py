@@ -400,7 +400,8 @@ def cmd_cap(a):
 
 def cmd_ping(a):
     """A --size byte datagram every --interval s for --duration s; a reply
-    counts when it comes back unchanged within --timeout s."""
+    counts when it comes back unchanged within --timeout s.  last_reply_ms
+    is the wall clock (ms since the epoch) of the last reply that counted."""
     s = udp_socket(a.src)
     s.connect((a.host, a.port))
     s.setblocking(False)
@@ -409,6 +410,7 @@ def cmd_ping(a):
     rtts = []
     late = []
     bad = 0
+    last_reply_ms = 0
     t0 = now()
     end = t0 + a.duration
     i = 0
@@ -428,19 +430,25 @@ def cmd_ping(a):
             continue
         r, _, _ = select.select([s], [], [], max(0.0, min(due, end) - t))
         if r:
+            k = len(rtts)
             bad += _ping_read(s, sent, rtts, late, a.timeout, a.size, pad)
+            if len(rtts) > k:
+                last_reply_ms = int(time.time() * 1000)
     stop = now() + a.timeout
     while sent and now() < stop:  # sent: the pings still unanswered
         r, _, _ = select.select([s], [], [], max(0.0, stop - now()))
         if r:
+            k = len(rtts)
             bad += _ping_read(s, sent, rtts, late, a.timeout, a.size, pad)
+            if len(rtts) > k:
+                last_reply_ms = int(time.time() * 1000)
     n = i
     frac = len(rtts) / max(n, 1)
     ok = frac >= a.min_answered and bad == 0
     out("label=%s local=%s sent=%d answered=%d answered_frac=%.4f late=%d bad=%d p50_ms=%.3f "
-        "p99_ms=%.3f max_ms=%.3f ok=%d"
+        "p99_ms=%.3f max_ms=%.3f last_reply_ms=%d ok=%d"
         % (a.label, local_text(s), n, len(rtts), frac, len(late), bad, pct(rtts, 50) * 1e3,
-           pct(rtts, 99) * 1e3, (max(rtts) if rtts else 0) * 1e3, ok))
+           pct(rtts, 99) * 1e3, (max(rtts) if rtts else 0) * 1e3, last_reply_ms, ok))
     sys.exit(0 if ok else 1)
 
 
