@@ -16,6 +16,8 @@
 #     answered throughout two reloads (one session, never restarted); a ping
 #     on a /udp mapping the second reload removes gets no answer after it,
 #     and its session ends with a 'mapping removed' log line.
+#  5. TLS turned off again: logged, the TLS channel keeps serving, a TLS
+#     client is refused, a plain one gets a channel.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/udp_lib.sh"
 
@@ -38,7 +40,6 @@ SRC=$(free_port) || fail "free_port"
 UECHO=$(free_udp_port) || fail "free_udp_port"
 PUB_E=$(free_port) || fail "free_port"
 PUB_S=$(free_port) || fail "free_port"
-PUB_X=$(free_port) || fail "free_port"     # comes with the first UDP reload
 UK=$(free_udp_port) || fail "free_udp_port" # /udp, kept
 UR=$(free_udp_port) || fail "free_udp_port" # /udp, removed by the second UDP reload
 start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300 --io-timeout 120
@@ -52,7 +53,6 @@ E_LINE="$L:$PUB_E = $L:$ECHO"
 S_LINE="$L:$PUB_S = $L:$SRC"
 UK_LINE="$L:$UK/udp = $L:$UECHO"
 UR_LINE="$L:$UR/udp = $L:$UECHO"
-X_LINE="$L:$PUB_X = $L:$ECHO"
 TLS_LINES="TLS_CERT = $PKI/server.crt
 TLS_KEY = $PKI/server.key"
 
@@ -221,9 +221,14 @@ PR=$BG_PID
 wait_log "$SERVER_LOG" "udp session [0-9]+ started: mapping $L:$UK/udp " 1 5 || fail "no UDP session on $UK"
 wait_log "$SERVER_LOG" "udp session [0-9]+ started: mapping $L:$UR/udp " 1 5 || fail "no UDP session on $UR"
 sleep 1.5
-# a reload that keeps both /udp mappings (another mapping is added)
+# a reload that keeps both /udp mappings (another mapping is added; its
+# port is picked just before, so no ephemeral port takes it meanwhile)
+PUB_X=$(free_port) || fail "free_port"
+X_LINE="$L:$PUB_X = $L:$ECHO"
 write_config_file "$CONFIG" "$E_LINE" "$S_LINE" "$UK_LINE" "$UR_LINE" "$X_LINE"
 hup "UDP: both kept"
+wait_log_after "$SERVER_LOG" "$MARK" "mapping $L:$PUB_X -> $L:$ECHO added" 2 ||
+    note_failure "mapping $PUB_X not added: $(log_after "$SERVER_LOG" "$MARK" | grep -m1 -E '\[error\]' | sed 's/.*\]: //')"
 sleep 1.5
 # a reload that removes UR
 write_config_file "$CONFIG" "$E_LINE" "$S_LINE" "$UK_LINE" "$X_LINE"
@@ -251,6 +256,22 @@ n=$(log_count "$SERVER_LOG" "udp session [0-9]+ started: mapping $L:$UK/udp ")
 [ "$n" = 1 ] || note_failure "the kept /udp mapping's session was started $n times (want 1: kept across the reloads)"
 assert_no_log "$SERVER_LOG" "udp session [0-9]+ ended: mapping $L:$UK/udp .*mapping removed" \
     "the kept /udp mapping's session was ended by a reload"
+
+# --- 5. TLS turned off again ------------------------------------------------------------
+EXTRA_DEFAULTS=""
+write_config_file "$CONFIG" "$E_LINE" "$S_LINE" "$UK_LINE" "$X_LINE"
+hup "TLS off"
+wait_log_after "$SERVER_LOG" "$MARK" "new clients on $L:$INNER2 now use plain TCP|listening for clients on $L:$INNER2 \(plain TCP" 2 ||
+    note_failure "the reload that turns TLS off does not log the new mode"
+if log_after "$SERVER_LOG" "$MARK" | grep -qE '\[error\]'; then
+    note_failure "the reload that turns TLS off logged an error: $(log_after "$SERVER_LOG" "$MARK" | grep -m1 -E '\[error\]' | sed 's/.*\]: //')"
+fi
+echo_ok "TLS channel after TLS was turned off"
+client_refused tls-after-plain "$INNER2" "TLS" --ca-file "$PKI/ca.crt"
+client_up client-plain-again "$INNER2"
+grep -q 'channel up.*TLS' "$CLIENT_LOG" && note_failure "client-plain-again: channel up over TLS"
+stop_bg "$CLIENT_PID"
+[ "$(log_count "$CT_LOG" 'channel up')" = 1 ] || note_failure "client-tls's channel was re-established"
 
 assert_server_alive
 is_alive "$CT_PID" || note_failure "client-tls died"
