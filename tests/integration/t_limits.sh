@@ -11,7 +11,8 @@
 #     accepting public connections: it logs the accept failure and pauses,
 #     it does not spin (its CPU time over a few seconds is measured from
 #     /proc/PID/stat and bounded), and when descriptors come free it accepts
-#     the connections left waiting: every one of them echoes.
+#     the connections left waiting: every one of them echoes.  (Plain
+#     build only: see below.)
 . "$(dirname "$0")/lib.sh"
 
 command -v prlimit >/dev/null || fail "prlimit not installed (util-linux, tools/deps.sh test)"
@@ -75,6 +76,15 @@ stop_bg "$CLIENT_PID"
 stop_bg "$SERVER_PID"
 
 # --- 3. EMFILE ---------------------------------------------------------------------------------
+# Not under the sanitizers: on a type-cache miss UBSan's vptr check reads
+# the vtable through IsAccessibleMemoryRange, which needs a pipe(2); with no
+# descriptor left that fails and UBSan reports every virtual call it
+# checks as "invalid vptr" (a false report, reproduced with a 10-line
+# program).  The plain build runs this part.
+if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
+    info "EMFILE part skipped under the sanitizers (UBSan's vptr check needs a free descriptor)"
+    finish_test
+fi
 NOFILE=${TCPF_LIMITS_NOFILE:-40}
 CONNS=${TCPF_LIMITS_CONNS:-90}
 PUB3=$(free_port) || fail "free_port"
