@@ -58,6 +58,7 @@ cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM HUP
     for pid in "${pids[@]}"; do stop_pid "$pid"; done
+    [ -z "${made_rundir:-}" ] || rm -rf /run/tcp-forward
     purge_ours
     if [ -n "${KEEP_TMP:-}" ]; then
         log "kept $work"
@@ -305,6 +306,14 @@ exe=$(unit_exec forward-server.service ExecStart)
 read -r -a pre_argv <<<"${pre//\/etc\/tcp-forward\/forward_server.cfg/$cfg}"
 read -r -a exe_argv <<<"${exe//\/etc\/tcp-forward\/forward_server.cfg/$cfg}"
 out=$("${as_user[@]}" "${pre_argv[@]}" 2>&1) || fail "ExecStartPre ($pre) on the adapted config: $out"
+# The unit's RuntimeDirectory=, made as systemd would (owner tcp-forward):
+# the default CONTROL_SOCKET lives there, and ExecReload's forward-ctl
+# finds it.
+made_rundir=
+if [ ! -d /run/tcp-forward ]; then
+    install -d -o tcp-forward -g tcp-forward -m 755 /run/tcp-forward || fail "cannot make /run/tcp-forward"
+    made_rundir=1
+fi
 start server "${as_user[@]}" "${exe_argv[@]}"
 server_pid=$BG_PID
 wait_for 10 listening "$inner" || fail "installed forward-server did not listen on INNER_PORT $inner"
@@ -363,6 +372,18 @@ wait_for 10 grep -q 'status:' "$work/server.log" || fail "no status line after S
 # success line (server.cc) or the failure line (forward_server_main.cc),
 # counted after the HUP, and want the success one.
 reloaded() { grep -cE 'configuration reloaded: [0-9]+ mappings|reload failed' "$work/server.log"; }
+reload_line=$(unit_exec forward-server.service ExecReload)
+[ "$reload_line" = "/usr/sbin/forward-ctl reload" ] || fail "ExecReload is '$reload_line', want forward-ctl reload"
+read -r -a reload_argv <<<"$reload_line"
+wait_for 10 test -S /run/tcp-forward/control.sock || fail "no control socket at /run/tcp-forward/control.sock"
+out=$("${as_user[@]}" "${reload_argv[@]}" 2>&1) || fail "ExecReload ($reload_line) failed: $out"
+[[ $out == *"configuration reloaded: "* ]] || fail "ExecReload printed: $out"
+# A refused configuration makes ExecReload (so systemctl reload) fail.
+cp "$cfg" "$work/good.cfg"
+echo "LOG_LEVEL = loud" >>"$cfg"
+if out=$("${as_user[@]}" "${reload_argv[@]}" 2>&1); then fail "ExecReload succeeded on a broken configuration: $out"; fi
+[[ $out == *"configuration refused; the running configuration is kept"* ]] || fail "ExecReload on a broken file printed: $out"
+cp "$work/good.cfg" "$cfg"
 reloads_before=$(reloaded)
 reload_outcome() { [ "$(reloaded)" -gt "$reloads_before" ]; }
 kill -HUP "$server_pid"
@@ -381,6 +402,7 @@ for pid in "$client_pid" "$server_pid"; do
     [ $rc = 0 ] || fail "pid $pid exited with status $rc after SIGTERM, want 0"
 done
 log "moved 4 MiB through the installed daemons (ports $inner, $pub -> $http)"
+[ -z "$made_rundir" ] || rm -rf /run/tcp-forward
 
 # ---------------------------------------------------------------- remove, purge
 timeout 600 apt-get remove -y -qq "$PKG" >"$work/remove.log" 2>&1 || fail "apt-get remove failed"
