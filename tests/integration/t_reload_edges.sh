@@ -3,6 +3,7 @@
 #  1. INNER_PORT changed: the server listens for clients on the new port
 #     only, the channel up on the old one keeps serving, a new client on
 #     the new port gets a channel; INNER_PORT changed to a port in use: the
+#     reload is refused whole (all or nothing), and
 #     reload logs that it cannot listen there and keeps the current one,
 #     which still takes clients.
 #  2. TLS turned on by a reload: logged as the mode of new clients (not as a
@@ -64,12 +65,12 @@ KEY=$(test_key)
 # hup NAME: SIGHUP the server, wait for the reload to be applied; sets
 # MARK to the server log's line count before the signal.
 hup() {
-    local before
+    local before outcome=${2:-configuration reloaded}
     MARK=$(log_mark "$SERVER_LOG")
-    before=$(log_count "$SERVER_LOG" 'configuration reloaded')
+    before=$(log_count "$SERVER_LOG" "$outcome")
     kill_bg "$SERVER_PID" HUP || fail "$1: cannot signal the server"
-    wait_log "$SERVER_LOG" 'configuration reloaded' $((before + 1)) 5 ||
-        fail "$1: no 'configuration reloaded' within 5 s of SIGHUP"
+    wait_log "$SERVER_LOG" "$outcome" $((before + 1)) 5 ||
+        fail "$1: no '$outcome' within 5 s of SIGHUP"
 }
 log_mark() {
     local n
@@ -136,13 +137,15 @@ wait_log "$SERVER_LOG" 'channel closed' 1 10 || note_failure "the server did not
 echo_ok "client2 (new INNER_PORT) alone"
 [ "$(log_count "$C1_LOG" 'channel up')" = 1 ] || note_failure "client1's channel was re-established"
 
-# a port in use: kept the current one
+# a port in use: the reload is refused whole, the current one kept
 INNER_PORT=$ECHO
 write_config_file "$CONFIG" "$E_LINE" "$S_LINE" "$UK_LINE" "$UR_LINE"
-hup "INNER_PORT -> $ECHO (in use)"
+hup "INNER_PORT -> $ECHO (in use)" "reload failed"
 INNER_PORT=$INNER2
-wait_log_after "$SERVER_LOG" "$MARK" "reload: cannot listen for clients on $L:$ECHO: .*; still listening on $L:$INNER2" 2 ||
-    note_failure "no 'cannot listen ... still listening on $L:$INNER2' line for an INNER_PORT in use"
+wait_log_after "$SERVER_LOG" "$MARK" "reload: cannot listen for clients on $L:$ECHO: .*in use" 1 ||
+    note_failure "no 'reload: cannot listen for clients on $L:$ECHO' line for an INNER_PORT in use"
+wait_log_after "$SERVER_LOG" "$MARK" "reload failed \(1 error\): still running the previous configuration" 1 ||
+    note_failure "the reload with an INNER_PORT in use was not refused whole"
 info "INNER_PORT in use: $(log_after "$SERVER_LOG" "$MARK" | grep -m1 'cannot listen' | sed 's/.*\]: //')"
 port_listening $L "$INNER2" || note_failure "INNER_PORT $INNER2 not listening after a failed rebind"
 client_up client2b "$INNER2"
