@@ -161,7 +161,16 @@ touch "$TMP/storm.go"
 wait_bg "$STORM_PID" 240
 rc=$?
 info "storm: $(tail -n 1 "$TMP/storm.log")"
-[ $rc = 0 ] || note_failure "storm (status $rc): $(tail -n 6 "$TMP/storm.log" | tr '\n' ' ')"
+if [ $rc != 0 ]; then
+    note_failure "storm (status $rc): $(tail -n 6 "$TMP/storm.log" | tr '\n' ' ')"
+    # what the daemons said about the first pairs that stalled
+    for peer in $(grep -oE 'public peer 127\.0\.0\.1:[0-9]+' "$TMP/storm.log" | awk '{ print $3 }' | head -n 3); do
+        id=$(grep -E "OPEN .*peer ${peer//./\\.}[,)]" "$SERVER_LOG" | sed -nE 's/.*stream ([0-9]+): OPEN.*/\1/p' | head -n 1)
+        [ -n "$id" ] || continue
+        info "stalled pair, public peer $peer = stream $id; server: $(grep -E "stream $id[: ]" "$SERVER_LOG" | tail -n 8 | tr '\n' '|')"
+        info "stalled pair, stream $id; client: $(grep -E "stream $id[: ]" "$CLIENT_LOG" | tail -n 8 | tr '\n' '|')"
+    done
+fi
 is_alive "$ES3" || note_failure "storm: the echo stream ended during the storm: $(tail -n 1 "$TMP/es3.log")"
 echo_moves es3 || note_failure "storm: the echo stream stopped moving: $(tail -n 1 "$TMP/es3.log")"
 
