@@ -2,8 +2,9 @@
 // that stop reading cannot pin memory in proportion to the stream count.
 // Two ways to use it:
 //  - soft (server, MAX_BUFFERED_BYTES): add() always counts; past the cap
-//    streams withhold WINDOW credit (the sender stops) and wait() here
-//    until the total has room again. Each stream's window bounds its part.
+//    streams that still hold bytes withhold WINDOW credit (the sender
+//    stops) and wait() here until the total has room again. Each stream's
+//    window bounds its part.
 //  - hard (client, --max-pending-bytes): reserve() refuses what would pass
 //    the cap, and the stream is reset instead.
 // Pure bookkeeping: no I/O, no libevent.
@@ -29,6 +30,13 @@ class BufferBudget {
   uint64_t cap() const { return cap_; }
   uint64_t used() const { return used_; }
   bool over() const { return used_ >= cap_; }
+  // Whether a stream that still holds `held` bytes for its local socket
+  // must withhold credit now: only past the cap, and only while it holds
+  // something. A stream whose peer has taken everything it was sent gets
+  // its credit even past the cap, so peers that stop reading cannot stall
+  // the streams of those that read; each stream still holds at most its
+  // window.
+  bool withhold(size_t held) const { return over() && held > 0; }
 
   void add(size_t n) { used_ += n; }
   // Adds n only if the total stays within the cap; false adds nothing.

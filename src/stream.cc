@@ -370,7 +370,7 @@ void Stream::return_credit(bool flush) {
   // After the peer's EOF no more data comes, so credit is pointless.
   if (!out_.open() || state_ != State::open) return;
   BufferBudget* b = tunnel_.limits().budget;
-  if (b && b->over()) {
+  if (b && b->withhold(recv_.buffered())) {
     b->wait(this);
     return;
   }

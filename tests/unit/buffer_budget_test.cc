@@ -29,6 +29,16 @@ TEST(BufferBudget, CountsAndCaps) {
   EXPECT_EQ(0u, b.used());
 }
 
+TEST(BufferBudget, PastTheCapOnlyStreamsThatHoldBytesWithhold) {
+  BufferBudget b(100);
+  EXPECT_FALSE(b.withhold(50)) << "under the cap, credit flows";
+  b.add(100);
+  EXPECT_TRUE(b.withhold(1)) << "past the cap, a stream whose peer is behind waits";
+  EXPECT_FALSE(b.withhold(0)) << "a stream whose peer took everything is not stalled by others";
+  b.remove(1);
+  EXPECT_FALSE(b.withhold(1));
+}
+
 TEST(BufferBudget, WaitersWokenOnceWhenRoomReturns) {
   BufferBudget b(100);
   FakeStream a, c;
