@@ -57,7 +57,7 @@ def cmd_echo_server(a):
 
 def cmd_endless_server(a):
     """Send zeros to every client until it goes away (or the lifetime
-    ends); what a client sends is ignored.  Writes wait for the peer
+    ends), or only --size bytes; what a client sends is ignored.  Writes wait for the peer
     (drain), so a client that does not read stalls only its own
     connection."""
     chunk = bytes(CHUNK)
@@ -68,10 +68,15 @@ def cmd_endless_server(a):
         # every TCP socket on the machine shares (tcp_mem).
         writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
                                                    a.sndbuf)
+        left = a.size
         try:
-            while True:
-                writer.write(chunk)
+            while left is None or left > 0:
+                n = CHUNK if left is None else min(CHUNK, left)
+                writer.write(chunk[:n])
                 await writer.drain()
+                if left is not None:
+                    left -= n
+            await asyncio.sleep(a.lifetime)  # then hold the connection open
         except OSError:
             pass
         finally:
@@ -254,6 +259,7 @@ def main():
     sp = add("endless-server", cmd_endless_server)
     server(sp)
     sp.add_argument("--sndbuf", type=int, default=32768)
+    sp.add_argument("--size", type=int, default=None, help="bytes per client (default: endless)")
 
     sp = add("churn", cmd_churn)
     sp.add_argument("--port", type=int, required=True)
