@@ -85,9 +85,17 @@ std::unique_ptr<PublicPort> ForwardServer::bind_public(const Mapping& m, std::st
   return port;
 }
 
+void ForwardServer::log_tls_fingerprint() {
+  std::string fp = secrets_.tls ? certificate_fingerprint(secrets_.tls.get()) : "";
+  if (!fp.empty() && fp != tls_fingerprint_)
+    log_info("TLS certificate fingerprint %s", fp.c_str());
+  tls_fingerprint_ = fp;
+}
+
 bool ForwardServer::start(std::string& err) {
   inner_ = bind_inner(config_, err);
   if (!inner_) return false;
+  log_tls_fingerprint();
   for (const Mapping& m : config_.mappings) {
     auto port = bind_public(m, err);
     if (!port) return false;
@@ -125,6 +133,7 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   }
   bool tls_changed = (ns.tls != nullptr) != (secrets_.tls != nullptr);
   secrets_ = std::move(ns);  // new keys and certificates: for new channels only
+  log_tls_fingerprint();
   if (inner) {
     inner_ = std::move(inner);
   } else if (tls_changed) {  // the listener stays; new channels use the new mode

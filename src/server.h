@@ -97,6 +97,10 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   // tag their client may no longer serve.
   void revoke_channels();
   TunnelOptions tunnel_options();
+  // Logs the TLS certificate's fingerprint (as forward-client --fingerprint
+  // takes it) when it differs from the one logged last: at start, and
+  // after a reload that changed it.
+  void log_tls_fingerprint();
   UdpLimits udp_limits() const;
   size_t stream_count() const;
   static void drain_tick_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -108,6 +112,7 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   bool last_reload_ok_ = true;
   ServerConfig config_;
   ServerSecrets secrets_;
+  std::string tls_fingerprint_;  // last logged; "" without TLS
   Reaper reaper_;
   BufferBudget budget_;  // MAX_BUFFERED_BYTES; outlives every stream
   TagGrants grants_;     // [CLIENTS] NAME.TAGS

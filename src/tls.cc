@@ -230,6 +230,11 @@ std::string format_fingerprint(const std::vector<uint8_t>& fp) {
   return "SHA256:" + hex_encode(fp.data(), fp.size(), true, ':');
 }
 
+std::string certificate_fingerprint(SSL_CTX* ctx) {
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  return cert ? format_fingerprint(cert_sha256(cert)) : "";
+}
+
 SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err, std::string* failed) {
   auto fail = [&](const char* key, const std::string& path, const std::string& why) {
     if (failed) *failed = key;

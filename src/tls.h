@@ -43,6 +43,8 @@ SslPtr new_client_ssl(SSL_CTX* ctx, const ClientTlsOptions& opts, const std::str
 // "SHA256:ab:cd:..." or plain hex (64 digits, colons optional).
 bool parse_fingerprint(const std::string& text, std::vector<uint8_t>& out, std::string& err);
 std::string format_fingerprint(const std::vector<uint8_t>& fp);
+// The fingerprint of ctx's own certificate, formatted; "" without one.
+std::string certificate_fingerprint(SSL_CTX* ctx);
 
 // Drains OpenSSL's error queue (and the bufferevent's) into one line.
 std::string openssl_error_text();
