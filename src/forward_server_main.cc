@@ -16,6 +16,7 @@
 #include "control_socket.h"
 #include "daemon.h"
 #include "ev.h"
+#include "init_setup.h"
 #include "log.h"
 #include "privileges.h"
 #include "secrets.h"
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   ServerArgs args;
   ArgsExit early;
   if (!parse_server_args(argc, argv, args, early)) return print_exit(early);
+  if (args.init) return run_init(args.config);
   std::string path = absolute_config_path(args.config);
   ServerConfig config;
   ServerSecrets secrets;

@@ -64,6 +64,10 @@ TEST(ServerArgs, HelpText) {
             u.find("options:\n"
                    "  -n, --check           check the configuration (and its key and certificate\n"
                    "                        files), print 'configuration OK', exit\n"
+                   "      --init            make the shared key and a self-signed TLS certificate\n"
+                   "                        in DIR (default " SYSCONFDIR "/tcp-forward) or CONFIG's\n"
+                   "                        folder, add them to its forward_server.cfg, print the\n"
+                   "                        forward-client command; never overwrites a file\n"
                    "  -v, --verbose         log at debug level (overrides LOG_LEVEL)\n"))
       << u;
   EXPECT_NE(std::string::npos,
@@ -78,4 +82,34 @@ TEST(ServerArgs, VersionAndShortOptionsThatDoNotExist) {
             early_exit(parse_server_args, {"forward-server", "--version"}).out);
   for (Argv argv : {Argv{"forward-server", "-V", "x"}, Argv{"forward-server", "-d", "x"}})
     EXPECT_EQ(kExitUsage, early_exit(parse_server_args, argv).status);
+}
+
+TEST(ServerArgs, Init) {
+  ServerArgs a;
+  ArgsExit exit;
+  ASSERT_TRUE(parse({"forward-server", "--init"}, a, exit));
+  EXPECT_TRUE(a.init);
+  EXPECT_EQ("", a.config);
+  ServerArgs b;
+  ASSERT_TRUE(parse({"forward-server", "--init", "/srv/tf"}, b, exit));
+  EXPECT_TRUE(b.init);
+  EXPECT_EQ("/srv/tf", b.config);
+  ServerArgs c;
+  ASSERT_TRUE(parse({"forward-server", "-v", "x.cfg", "--init"}, c, exit));
+  EXPECT_EQ("x.cfg", c.config);
+  EXPECT_FALSE(ServerArgs().init);
+
+  ArgsExit two = early_exit(parse_server_args, {"forward-server", "--init", "a", "b"});
+  EXPECT_EQ(kExitUsage, two.status);
+  EXPECT_EQ(0u, two.err.find("forward-server: --init takes one DIR or CONFIG at most\n")) << two.err;
+  for (Argv argv : {Argv{"forward-server", "--init", "-n"}, Argv{"forward-server", "--init", "--daemon"},
+                    Argv{"forward-server", "--init", "--syslog"},
+                    Argv{"forward-server", "--init", "--pid-file", "p"}}) {
+    ArgsExit e = early_exit(parse_server_args, argv);
+    EXPECT_EQ(kExitUsage, e.status);
+    EXPECT_EQ("forward-server: --init takes no other option but -v\n", e.err);
+  }
+  std::string u = help_text(parse_server_args, "forward-server");
+  EXPECT_NE(std::string::npos, u.find("       forward-server --init [DIR | CONFIG]\n")) << u;
+  EXPECT_NE(std::string::npos, u.find("      --init            make the shared key")) << u;
 }
