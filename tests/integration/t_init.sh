@@ -16,7 +16,9 @@
 #  - without a config file it prints the lines to add, with absolute paths,
 #    and a command naming the host by its name and port 1111;
 #  - a shared key already there is kept (checksum), one other users may
-#    read is refused (status 78) and nothing is made.
+#    read is refused (status 78) and nothing is made;
+#  - with the certificate moved away, --init makes a new one and leaves the
+#    config alone, and after HUP the server logs the new fingerprint.
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
@@ -183,6 +185,25 @@ WANT_RC=78 expect_refused_start "--init with a world-readable key" "secret\.key.
     "$FORWARD_SERVER" --init "$BADKEY"
 sums "$BADKEY" >"$TMP/sums.bad.after"
 cmp -s "$TMP/sums.bad.before" "$TMP/sums.bad.after" || note_failure "--init refusing a bad key changed files"
+
+# ------------------ a new certificate: old one moved away, --init, HUP
+mkdir -p "$TMP/old"
+mv "$ETC/server.crt" "$ETC/server.key" "$TMP/old/" || fail "mv"
+cp -p "$ETC/forward_server.cfg" "$TMP/cfg.before-renew"
+run_bounded init-renew 30 "$FORWARD_SERVER" --init "$ETC"
+[ "$RUN_RC" = 0 ] || note_failure "--init after moving the certificate away exited $RUN_RC: $RUN_OUT"
+cmp -s "$TMP/cfg.before-renew" "$ETC/forward_server.cfg" ||
+    note_failure "--init changed a config that names its files already"
+grep -q "kept $ETC/secret.key" <<<"$RUN_OUT" || note_failure "--init did not keep secret.key: $RUN_OUT"
+NEW_FP=$(sed -n 's/^TLS certificate fingerprint: //p' <<<"$RUN_OUT")
+kill_bg "$SERVER_PID" HUP
+if wait_log "$SERVER_LOG" "TLS certificate fingerprint" 2 10; then
+    got=$(sed -n 's/.*TLS certificate fingerprint \(SHA256:[0-9A-F:]*\).*/\1/p' "$SERVER_LOG" | tail -n 1)
+    [ "$got" = "$NEW_FP" ] || note_failure "after HUP the server logs '$got', the new certificate is '$NEW_FP'"
+else
+    note_failure "the server did not log the new fingerprint after HUP"
+fi
+wait_log "$SERVER_LOG" "configuration reloaded" 1 10 || note_failure "no 'configuration reloaded' after HUP"
 
 assert_server_alive
 finish_test
