@@ -100,10 +100,20 @@ bool find_paths(const std::string& target, Paths& p) {
   return true;
 }
 
+// Whether files may be given group gid: root may give any, others their own.
+bool may_use_group(gid_t gid) {
+  if (geteuid() == 0 || getegid() == gid) return true;
+  gid_t groups[NGROUPS_MAX];
+  int n = getgroups(NGROUPS_MAX, groups);
+  for (int i = 0; i < n; ++i)
+    if (groups[i] == gid) return true;
+  return false;
+}
+
 // The group the daemon reads its files as: GROUP, else USER's group, else
-// the packaged daemon's; without one, root's group when run as root (the
-// group a root-owned 0640 file has), else none (0600: a user's own group
-// may hold other people).
+// the packaged daemon's (if we may give files that group); without one,
+// root's group when run as root (the group a root-owned 0640 file has),
+// else none (0600: a user's own group may hold other people).
 Access secret_access(const ConfigScan& scan) {
   Access a;
   auto get = [&scan](const char* key) {
@@ -117,7 +127,8 @@ Access secret_access(const ConfigScan& scan) {
     }
   }
   if (group.empty()) group = kDaemonGroup;
-  if (struct group* gr = getgrnam(group.c_str())) {
+  struct group* gr = getgrnam(group.c_str());
+  if (gr && may_use_group(gr->gr_gid)) {
     a.gid = gr->gr_gid;
     a.group = group;
     a.mode = 0640;
@@ -136,10 +147,12 @@ std::string mode_text(mode_t mode) {
 }
 
 // Writes data to a file that must not exist (O_EXCL, no link followed),
-// group gid (unless -1) and mode set before the first byte. On failure the
-// file is removed again. EEXIST in exists.
-bool write_new_file(const std::string& path, const std::string& data, gid_t gid, mode_t mode,
+// its group (unless gid is -1) and mode set before the first byte. On
+// failure the file is removed again. EEXIST in exists.
+bool write_new_file(const std::string& path, const std::string& data, const Access& access,
                     bool& exists, std::string& err) {
+  gid_t gid = access.gid;
+  mode_t mode = access.mode;
   exists = false;
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -149,7 +162,7 @@ bool write_new_file(const std::string& path, const std::string& data, gid_t gid,
   }
   bool ok = true;
   if (gid != static_cast<gid_t>(-1) && fchown(fd, static_cast<uid_t>(-1), gid) != 0) {
-    err = std::string("cannot give it group ") + std::to_string(gid) + ": " + strerror(errno);
+    err = "cannot give it group " + access.group + ": " + strerror(errno);
     ok = false;
   }
   if (ok && fchmod(fd, mode) != 0) {
@@ -331,8 +344,8 @@ int run_init(const std::string& target) {
   Access access = secret_access(scan);
   Made files;
   bool clash = false;
-  auto write = [&](const std::string& path, const std::string& data, gid_t gid, mode_t mode) {
-    if (write_new_file(path, data, gid, mode, clash, err)) {
+  auto write = [&](const std::string& path, const std::string& data, const Access& a) {
+    if (write_new_file(path, data, a, clash, err)) {
       files.paths.push_back(path);
       return true;
     }
@@ -345,13 +358,13 @@ int run_init(const std::string& target) {
       error("no random bytes for the key: " + openssl_error_text());
       return 1;
     }
-    bool ok = write(key, secret, access.gid, access.mode);
+    bool ok = write(key, secret, access);
     wipe_secret(secret);
     if (!ok) return clash ? kExitCantCreate : 1;
   }
-  bool ok = write(cert_key, made.key_pem, access.gid, access.mode);
+  bool ok = write(cert_key, made.key_pem, access);
   wipe_secret(made.key_pem);
-  if (!ok || !write(cert, made.cert_pem, static_cast<gid_t>(-1), 0644))
+  if (!ok || !write(cert, made.cert_pem, Access{static_cast<gid_t>(-1), 0644, ""}))
     return clash ? kExitCantCreate : 1;
   bool edited = false;
   if (p.config_exists && !plan.add.empty()) {

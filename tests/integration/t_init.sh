@@ -26,8 +26,15 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 SHIPPED=$SRC/etc/forward_server.cfg
 [ -f "$SHIPPED" ] || fail "$SHIPPED not found"
 command -v openssl >/dev/null || fail "openssl not installed"
-# The daemon group --init gives the secret files when it exists.
-if getent group tcp-forward >/dev/null; then WANT_GROUP=tcp-forward; else WANT_GROUP=root; fi
+# What --init gives the secret files: group tcp-forward where it exists
+# (and we may give it), else root's as root, else mode 0600.
+if getent group tcp-forward >/dev/null && { [ "$(id -u)" = 0 ] || id -Gn | grep -qw tcp-forward; }; then
+    WANT_SECRET="640 $(id -un):tcp-forward"
+elif [ "$(id -u)" = 0 ]; then
+    WANT_SECRET="640 root:root"
+else
+    WANT_SECRET="600 $(id -un):$(id -gn)"
+fi
 
 # sums DIR: name and SHA-256 of every file in DIR, one a line.
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
@@ -64,8 +71,7 @@ for f in secret.key server.key server.crt; do
 done
 for f in secret.key server.key; do
     m=$(file_mode "$ETC/$f")
-    if [ "$WANT_GROUP" = root ] && [ "$(id -u)" != 0 ]; then want="600 $(id -un):$(id -gn)"; else want="640 $(id -un):$WANT_GROUP"; fi
-    [ "$m" = "$want" ] || note_failure "$f: mode and owner '$m', want '$want'"
+    [ "$m" = "$WANT_SECRET" ] || note_failure "$f: mode and owner '$m', want '$WANT_SECRET'"
 done
 m=$(file_mode "$ETC/server.crt")
 [ "${m%% *}" = 644 ] || note_failure "server.crt: mode ${m%% *}, want 644"
