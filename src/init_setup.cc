@@ -103,10 +103,11 @@ bool find_paths(const std::string& target, Paths& p) {
 // Whether files may be given group gid: root may give any, others their own.
 bool may_use_group(gid_t gid) {
   if (geteuid() == 0 || getegid() == gid) return true;
-  gid_t groups[NGROUPS_MAX];
-  int n = getgroups(NGROUPS_MAX, groups);
+  int n = getgroups(0, nullptr);
+  std::vector<gid_t> groups(n > 0 ? static_cast<size_t>(n) : 0);
+  n = groups.empty() ? 0 : getgroups(n, groups.data());
   for (int i = 0; i < n; ++i)
-    if (groups[i] == gid) return true;
+    if (groups[static_cast<size_t>(i)] == gid) return true;
   return false;
 }
 
@@ -293,6 +294,58 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
+// What run_init did, for its report.
+struct Outcome {
+  const Paths& p;
+  const InitPlan& plan;
+  const std::string& key;  // "" when none is used
+  bool keep_key;           // it was there already
+  const std::string& cert_key;
+  const std::string& cert;
+  const Access& access;
+  const std::vector<std::string>& names;  // in the certificate
+  bool edited;                            // the configuration
+  std::string fingerprint;
+  std::string host;
+};
+
+// Stdout: what was made and changed, the lines to add without a
+// configuration file, the fingerprint, and the command for the clients.
+void report(const Outcome& o) {
+  std::string who = "mode " + mode_text(o.access.mode) +
+                    (o.access.group.empty() ? "" : ", group " + o.access.group);
+  printf("forward-server --init in %s:\n", o.p.dir.c_str());
+  if (!o.key.empty())
+    printf("  %s %s  shared key%s\n", o.keep_key ? "kept" : "made", o.key.c_str(),
+           o.keep_key ? " (it was there already)" : (", 64 hex digits, " + who).c_str());
+  printf("  made %s  TLS private key, ECDSA P-256, %s\n", o.cert_key.c_str(), who.c_str());
+  printf("  made %s  self-signed TLS certificate for %s, valid %d years, mode 0644\n",
+         o.cert.c_str(), join(o.names, ", ").c_str(), kCertDays / 365);
+  std::vector<std::string> lines;
+  for (const auto& l : o.plan.add) lines.push_back(l.key + " = " + l.value);
+  if (o.edited) {
+    printf("  added to %s: %s\n", o.p.config.c_str(), join(lines, ", ").c_str());
+  } else if (o.p.config_exists) {
+    printf("  %s names these files already: not changed\n", o.p.config.c_str());
+  } else {
+    printf("\nThere is no %s: add these lines to the [DEFAULT] section of the configuration:\n",
+           o.p.config.c_str());
+    for (const auto& l : o.plan.add)
+      printf("  %s = %s\n", l.key.c_str(), resolve(o.p.dir, l.value).c_str());
+  }
+  printf("\nTLS certificate fingerprint: %s\n\n", o.fingerprint.c_str());
+  if (o.plan.auth_none)
+    printf("AUTH = none: clients need no key. On each client host run:\n");
+  else if (o.plan.clients_only)
+    printf("Clients use their own [CLIENTS] keys. On each client host run, with its NAME and key:\n");
+  else
+    printf("Copy %s to each client host as client.key (mode 0600), then run there:\n", o.key.c_str());
+  std::string host = client_host(o.plan.inner_addr, o.host);
+  printf("  %s\n", client_command(o.plan, host, o.fingerprint).c_str());
+  if (o.plan.mutual_tls)
+    printf("(TLS_CLIENT_CA is set: each client also needs its certificate, --cert and --cert-key.)\n");
+}
+
 }  // namespace
 
 int run_init(const std::string& target) {
@@ -375,40 +428,9 @@ int run_init(const std::string& target) {
     edited = true;
   }
   files.keep = true;
-
-  std::string fp = format_fingerprint(made.fingerprint);
-  std::string who = access.group.empty() ? "mode " + mode_text(access.mode)
-                                         : "mode " + mode_text(access.mode) + ", group " + access.group;
-  printf("forward-server --init in %s:\n", p.dir.c_str());
-  if (!key.empty())
-    printf("  %s %s  shared key%s\n", keep_key ? "kept" : "made", key.c_str(),
-           keep_key ? " (it was there already)" : (", 64 hex digits, " + who).c_str());
-  printf("  made %s  TLS private key, ECDSA P-256, %s\n", cert_key.c_str(), who.c_str());
   std::vector<std::string> names = dns;
   names.insert(names.end(), addresses.begin(), addresses.end());
-  printf("  made %s  self-signed TLS certificate for %s, valid %d years, mode 0644\n", cert.c_str(),
-         join(names, ", ").c_str(), kCertDays / 365);
-  std::vector<std::string> lines;
-  for (const auto& l : plan.add) lines.push_back(l.key + " = " + l.value);
-  if (edited) {
-    printf("  added to %s: %s\n", p.config.c_str(), join(lines, ", ").c_str());
-  } else if (p.config_exists) {
-    printf("  %s names these files already: not changed\n", p.config.c_str());
-  } else {
-    printf("\nThere is no %s: add these lines to the [DEFAULT] section of the configuration:\n",
-           p.config.c_str());
-    for (const auto& l : plan.add) printf("  %s = %s\n", l.key.c_str(), resolve(p.dir, l.value).c_str());
-  }
-  printf("\nTLS certificate fingerprint: %s\n\n", fp.c_str());
-  std::string cmd = client_command(plan, client_host(plan.inner_addr, host.empty() ? "SERVER_HOST" : host), fp);
-  if (plan.auth_none)
-    printf("AUTH = none: clients need no key. On each client host run:\n");
-  else if (plan.clients_only)
-    printf("Clients use their own [CLIENTS] keys. On each client host run, with its NAME and key:\n");
-  else
-    printf("Copy %s to each client host as client.key (mode 0600), then run there:\n", key.c_str());
-  printf("  %s\n", cmd.c_str());
-  if (plan.mutual_tls)
-    printf("(TLS_CLIENT_CA is set: each client also needs its certificate, --cert and --cert-key.)\n");
+  report(Outcome{p, plan, key, keep_key, cert_key, cert, access, names, edited,
+                 format_fingerprint(made.fingerprint), host.empty() ? "SERVER_HOST" : host});
   return 0;
 }
