@@ -580,6 +580,7 @@ def cmd_bidir_server(a):
     def handle(conn, addr):
         conn.settimeout(a.io_timeout)
         res.update(_bidir(conn, a.size, a.io_timeout))
+        log("bidir server: received %d bytes in %.2f s" % (res["recv"], res["recv_s"]))
         with open(a.result + ".tmp", "w") as f:
             f.write("%(sent)d %(sent_sha)s %(recv)d %(recv_sha)s %(how)s\n" % res)
         os.rename(a.result + ".tmp", a.result)
@@ -594,8 +595,8 @@ def cmd_bidir_client(a):
     s.close()
     el = time.monotonic() - t0
     out("%(sent)d %(sent_sha)s %(recv)d %(recv_sha)s %(how)s" % r)
-    log("bidir client: %.2f s, %.1f MiB/s each way"
-        % (el, r["recv"] / max(el, 1e-6) / (1 << 20)))
+    log("bidir client: %.2f s, %.1f MiB/s each way; received %d bytes in %.2f s"
+        % (el, r["recv"] / max(el, 1e-6) / (1 << 20), r["recv"], r["recv_s"]))
     sys.exit(0 if r["how"] == "eof" else 1)
 
 
@@ -618,12 +619,14 @@ def _bidir(s, size, io_timeout):
     t = threading.Thread(target=sender, daemon=True)
     t.start()
     h = hashlib.sha256()
+    t0 = time.monotonic()
     how, n = recv_until_eof(s, h.update, io_timeout)
+    recv_s = time.monotonic() - t0
     t.join(io_timeout)
     if sent["err"] is not None:
         how = "send-error:%s" % type(sent["err"]).__name__
     return {"sent": sent["n"], "sent_sha": sent["sha"].hexdigest(),
-            "recv": n, "recv_sha": h.hexdigest(), "how": how}
+            "recv": n, "recv_sha": h.hexdigest(), "how": how, "recv_s": recv_s}
 
 
 # frame types (docs/PROTOCOL.md)
