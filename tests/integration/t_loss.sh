@@ -205,7 +205,7 @@ transfer() {
     # the time each side took to receive everything (helpers.py's log lines)
     up_s=$(sed -n 's/^bidir server: received [0-9]* bytes in \([0-9.]*\) s$/\1/p' "$TMP/target-$K.log")
     down_s=$(sed -n 's/^bidir client: .*received [0-9]* bytes in \([0-9.]*\) s$/\1/p' "$TMP/public-$K.log")
-    info "$what: $(ms_to_s $ms) s in all;" \
+    info "$what: $(ms_to_s $ms) s wall time (helpers started and reaped included);" \
         "up $(mib_s "$up" "$(awk -v s="${up_s:-0}" 'BEGIN { print int(s * 1000) }')") (done after ${up_s:-?} s)," \
         "down $(mib_s "$down" "$(awk -v s="${down_s:-0}" 'BEGIN { print int(s * 1000) }')") (done after ${down_s:-?} s);" \
         "dropped client->server $ds of $ss packets ($(loss_pct "$ss" "$ds")), server->client $dc of $sc ($(loss_pct "$sc" "$dc"));" \
