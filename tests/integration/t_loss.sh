@@ -176,7 +176,7 @@ info "plan (loss%:up:down): $LOSS_PLAN; at most $LOSS_TIME s per transfer; chann
 # side at the same time (0 bytes: that direction only half-closes).
 K=0
 transfer() {
-    local n=$1 up=$2 down=$3 what tpid cpid rc t0 ms ss ds sc dc rs0 rc0 rs1 rc1 up_s down_s
+    local n=$1 up=$2 down=$3 what tpid cpid rc t0 ms ss ds sc dc rs0 rc0 rs1 rc1 up_b up_s down_b down_s
     local c_sent c_sent_sha c_recv c_recv_sha c_how t_sent t_sent_sha t_recv t_recv_sha t_how
     K=$((K + 1))
     what="$n% loss, up $((up >> 20)) MiB + down $((down >> 20)) MiB"
@@ -195,22 +195,26 @@ transfer() {
     rc=$?
     # the public side is done when it has sent and received all; the target
     # when it has received all (bytes sent may still be in the daemons)
-    [ $rc = 0 ] || stop_bg "$tpid" 5
-    wait_bg "$tpid" 60 || fail "$what: the target did not finish within 60 s of the public side"
+    if [ $rc = 0 ]; then
+        wait_bg "$tpid" 60 || fail "$what: the target did not finish within 60 s of the public side"
+    else
+        stop_bg "$tpid" 5
+    fi
     ms=$(($(now_ms) - t0))
     rs1=$(retrans "$SERVER_PID")
     rc1=$(retrans "$CLIENT_PID")
     read -r ss ds < <(counters "$NS_S")
     read -r sc dc < <(counters "$NS_C")
     # the time each side took to receive everything (helpers.py's log lines)
-    up_s=$(sed -n 's/^bidir server: received [0-9]* bytes in \([0-9.]*\) s$/\1/p' "$TMP/target-$K.log")
-    down_s=$(sed -n 's/^bidir client: .*received [0-9]* bytes in \([0-9.]*\) s$/\1/p' "$TMP/public-$K.log")
+    read -r up_b up_s < <(sed -n 's/^bidir server: received \([0-9]*\) bytes in \([0-9.]*\) s$/\1 \2/p' "$TMP/target-$K.log")
+    read -r down_b down_s < <(sed -n 's/^bidir client: .*received \([0-9]*\) bytes in \([0-9.]*\) s$/\1 \2/p' "$TMP/public-$K.log")
     info "$what: $(ms_to_s $ms) s wall time (helpers started and reaped included);" \
-        "up $(mib_s "$up" "$(awk -v s="${up_s:-0}" 'BEGIN { print int(s * 1000) }')") (done after ${up_s:-?} s)," \
-        "down $(mib_s "$down" "$(awk -v s="${down_s:-0}" 'BEGIN { print int(s * 1000) }')") (done after ${down_s:-?} s);" \
+        "up $(mib_s "${up_b:-0}" "$(awk -v s="${up_s:-0}" 'BEGIN { print int(s * 1000) }')") (${up_b:-?} bytes in ${up_s:-?} s)," \
+        "down $(mib_s "${down_b:-0}" "$(awk -v s="${down_s:-0}" 'BEGIN { print int(s * 1000) }')") (${down_b:-?} bytes in ${down_s:-?} s);" \
         "dropped client->server $ds of $ss packets ($(loss_pct "$ss" "$ds")), server->client $dc of $sc ($(loss_pct "$sc" "$dc"));" \
         "TCP retransmissions: server $((rs1 - rs0)), client $((rc1 - rc0))"
-    [ $rc = 0 ] || fail "$what: the transfer failed (status $rc${rc/#124/: still running after $((LOSS_TIME + 15)) s}): $(tail -n 3 "$TMP/public-$K.log" | tr '\n' ' ')"
+    [ $rc = 0 ] || fail "$what: the transfer failed (status $rc${rc/#124/: still running after $((LOSS_TIME + 15)) s}): $(tail -n 3 "$TMP/public-$K.log" | tr '\n' ' ')" \
+        "('channel up' lines: server $(log_count "$SERVER_LOG" 'channel up'), client $(log_count "$CLIENT_LOG" 'channel up'))"
     read -r c_sent c_sent_sha c_recv c_recv_sha c_how < <(grep -E '^[0-9]+ ' "$TMP/public-$K.log")
     read -r t_sent t_sent_sha t_recv t_recv_sha t_how <"$TMP/target-$K.result" ||
         fail "$what: no result from the target"
