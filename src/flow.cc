@@ -35,11 +35,11 @@ void RecvWindow::on_delivered(size_t n) {
   owed_ += static_cast<uint32_t>(n);
 }
 
-uint32_t RecvWindow::take_update(bool flush) {
-  if (owed_ == 0) return 0;
-  if (!flush && owed_ < window_ / 4) return 0;
-  uint32_t inc = owed_;
-  owed_ = 0;
+uint32_t RecvWindow::take_update(bool flush, uint32_t limit) {
+  if (owed_ == 0 || limit == 0) return 0;
+  if (!flush && owed_ < window_ / 4 && owed_ < limit) return 0;
+  uint32_t inc = owed_ < limit ? owed_ : limit;
+  owed_ -= inc;
   peer_credit_ += inc;
   return inc;
 }

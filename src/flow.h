@@ -40,8 +40,9 @@ class RecvWindow {
   void on_delivered(size_t n);
   // The increment to announce now, or 0. Small increments are batched until
   // a quarter window is owed, unless `flush` (the local socket's output ran
-  // empty) asks for whatever is owed.
-  uint32_t take_update(bool flush);
+  // empty) asks for whatever is owed. At most `limit` is announced at once;
+  // the rest stays owed.
+  uint32_t take_update(bool flush, uint32_t limit = UINT32_MAX);
   size_t buffered() const { return buffered_; }
   uint32_t peer_credit() const { return peer_credit_; }
   uint32_t window() const { return window_; }

@@ -374,7 +374,14 @@ void Stream::return_credit(bool flush) {
     b->wait(this);
     return;
   }
-  if (uint32_t inc = recv_.take_update(flush)) {
+  // Past the cap a stream whose peer keeps up stays live, but with at most
+  // the early window outstanding: a peer that stops reading can then pin
+  // at most that much more (beyond the kernel's buffer) before it holds
+  // bytes and waits.
+  uint32_t limit = UINT32_MAX;
+  if (b && b->over())
+    limit = recv_.peer_credit() < frame::kEarlyWindow ? frame::kEarlyWindow - recv_.peer_credit() : 0;
+  if (uint32_t inc = recv_.take_update(flush, limit)) {
     std::string payload;
     frame::encode_u32(inc, payload);
     tunnel_.send_control(frame::Type::window, id_, payload);

@@ -181,6 +181,17 @@ TEST(RecvWindow, FlushReturnsEverythingOwed) {
   EXPECT_EQ(0u, w.buffered());
 }
 
+TEST(RecvWindow, LimitAnnouncesInStepsAndKeepsTheRestOwed) {
+  RecvWindow w(1 << 20);
+  ASSERT_TRUE(w.on_data(300000));
+  w.on_delivered(300000);
+  EXPECT_EQ(65536u, w.take_update(true, 65536));
+  EXPECT_EQ(65536u, w.take_update(false, 65536));  // a full step is worth sending unflushed
+  EXPECT_EQ(300000u - 2 * 65536u, w.take_update(true));
+  EXPECT_EQ(0u, w.take_update(true, 65536));
+  EXPECT_EQ(uint32_t{1 << 20}, w.peer_credit());
+}
+
 TEST(RecvWindow, PeerCreditRestoredAfterUpdate) {
   RecvWindow w(4096);
   ASSERT_TRUE(w.on_data(4096));
