@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "frame.h"
+#include "ini_text.h"
 #include "names.h"
 
 namespace {
@@ -49,19 +50,6 @@ struct ParseState {
   void error(const std::string& msg) { errors->push_back({file, line, msg}); }
 };
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-std::string strip_comment(const std::string& s) {
-  // Same rule as inih: ';' starts an inline comment when preceded by space.
-  for (size_t i = 0; i < s.size(); ++i)
-    if (s[i] == ';' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) return s.substr(0, i);
-  return s;
-}
 
 Section section_for(const std::string& name, bool ports_file) {
   if (strcasecmp(name.c_str(), "MAPPER") == 0) return Section::mapper;
@@ -80,13 +68,13 @@ std::string preprocess_line(ParseState& st, std::string line) {
     st.error("line too long (more than " + std::to_string(kMaxLine) + " characters)");
     return "";
   }
-  std::string t = trim(line);
+  std::string t = ini_trim(line);
   if (t.empty() || t[0] == ';' || t[0] == '#') return line;
   if (t[0] == '[') {
     size_t close = t.find(']');
-    std::string after = close == std::string::npos ? "" : trim(strip_comment(t.substr(close + 1)));
+    std::string after = close == std::string::npos ? "" : ini_trim(ini_strip_comment(t.substr(close + 1)));
     if (close != std::string::npos && after.empty()) {
-      std::string name = trim(t.substr(1, close - 1));
+      std::string name = ini_trim(t.substr(1, close - 1));
       st.section = section_for(name, st.is_ports_file);
       if (st.section == Section::invalid)
         st.error("unknown section [" + name + "]" +
@@ -109,7 +97,7 @@ std::string preprocess_line(ParseState& st, std::string line) {
   }
   // inih's rule: '#' starts a comment only at the start of a line. Say so
   // rather than report "22 # ssh" as a bad port.
-  std::string value = strip_comment(t.substr(eq + 1));
+  std::string value = ini_strip_comment(t.substr(eq + 1));
   for (size_t i = 1; i < value.size(); ++i)
     if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
       st.error("'#' after a value: inline comments start with ' ;' ('#' only at the start of "

@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "privileges.h"
 
 namespace {
 int g_ready_fd = -1;  // write end of the readiness pipe, in the daemon
@@ -130,23 +130,7 @@ bool give_pid_file(const std::string& path, const std::string& user, const std::
   if (path.empty() || (user.empty() && group.empty())) return true;
   uid_t uid = static_cast<uid_t>(-1);  // -1: leave as is
   gid_t gid = static_cast<gid_t>(-1);
-  if (!user.empty()) {
-    passwd* pw = getpwnam(user.c_str());
-    if (!pw) {
-      err = "unknown user '" + user + "'";
-      return false;
-    }
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
-  }
-  if (!group.empty()) {
-    struct group* gr = getgrnam(group.c_str());
-    if (!gr) {
-      err = "unknown group '" + group + "'";
-      return false;
-    }
-    gid = gr->gr_gid;
-  }
+  if (!resolve_user_group(user, group, uid, gid, err)) return false;
   if (lchown(path.c_str(), uid, gid) != 0) {  // the file we just renamed into place
     err = path + ": cannot hand it to " + (user.empty() ? group : user) + ": " + strerror(errno);
     return false;

@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 #include <vector>
 
@@ -105,13 +103,10 @@ void on_signals(SignalSet& signals, event_base* base, ForwardServer& server,
 // group. A server without one still serves: the failure is a warning.
 void open_control_socket(ControlSocket& socket, const ServerConfig& config) {
   if (config.control_socket.empty()) return;
+  uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
-  if (!config.group.empty()) {
-    if (const group* gr = getgrnam(config.group.c_str())) gid = gr->gr_gid;
-  } else if (!config.user.empty()) {
-    if (const passwd* pw = getpwnam(config.user.c_str())) gid = pw->pw_gid;
-  }
   std::string err;
+  resolve_user_group(config.user, config.group, uid, gid, err);  // unknown: checked at the drop
   if (socket.listen(config.control_socket, gid, err))
     log_info("control socket %s (forward-ctl)", config.control_socket.c_str());
   else

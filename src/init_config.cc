@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "address.h"
+#include "ini_text.h"
 
 namespace {
 
@@ -16,19 +17,6 @@ struct Line {
   bool crlf = false;
 };
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-// inih's rule, as in config.cc: ';' starts an inline comment after a space.
-std::string strip_comment(const std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i)
-    if (s[i] == ';' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) return s.substr(0, i);
-  return s;
-}
 
 std::string upper(std::string s) {
   for (char& c : s)
@@ -43,13 +31,13 @@ Line classify(const std::string& text, size_t begin, size_t end) {
   std::string raw = text.substr(begin, end - begin);
   if (begin == 0 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);
   l.crlf = raw.size() >= 2 && raw.compare(raw.size() - 2, 2, "\r\n") == 0;
-  std::string t = trim(raw);
+  std::string t = ini_trim(raw);
   if (t.empty() || t[0] == ';' || t[0] == '#') return l;
   if (t[0] == '[') {
     size_t close = t.find(']');
-    if (close != std::string::npos && trim(strip_comment(t.substr(close + 1))).empty()) {
+    if (close != std::string::npos && ini_trim(ini_strip_comment(t.substr(close + 1))).empty()) {
       l.kind = Kind::header;
-      l.name = upper(trim(t.substr(1, close - 1)));
+      l.name = upper(ini_trim(t.substr(1, close - 1)));
       return l;
     }
   }
@@ -59,8 +47,8 @@ Line classify(const std::string& text, size_t begin, size_t end) {
     return l;
   }
   l.kind = Kind::key;
-  l.name = upper(trim(t.substr(0, eq)));
-  l.value = trim(strip_comment(t.substr(eq + 1)));
+  l.name = upper(ini_trim(t.substr(0, eq)));
+  l.value = ini_trim(ini_strip_comment(t.substr(eq + 1)));
   return l;
 }
 

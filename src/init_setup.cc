@@ -147,6 +147,32 @@ std::string mode_text(mode_t mode) {
   return buf;
 }
 
+// Writes all of data to fd (when ok), then fsync and close, always closing
+// fd; false with err at the first failure.
+bool write_sync_close(int fd, const std::string& data, bool ok, std::string& err) {
+  size_t done = 0;
+  while (ok && done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = strerror(errno);
+      ok = false;
+    } else {
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (ok && fsync(fd) != 0) {
+    err = std::string("fsync: ") + strerror(errno);
+    ok = false;
+  }
+  if (close(fd) != 0 && ok) {
+    err = strerror(errno);
+    ok = false;
+  }
+  return ok;
+}
+
+
 // Writes data to a file that must not exist (O_EXCL, no link followed),
 // its group (unless gid is -1) and mode set before the first byte. On
 // failure the file is removed again. EEXIST in exists.
@@ -170,25 +196,7 @@ bool write_new_file(const std::string& path, const std::string& data, const Acce
     err = std::string("chmod: ") + strerror(errno);
     ok = false;
   }
-  size_t done = 0;
-  while (ok && done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = strerror(errno);
-      ok = false;
-    } else {
-      done += static_cast<size_t>(n);
-    }
-  }
-  if (ok && fsync(fd) != 0) {
-    err = std::string("fsync: ") + strerror(errno);
-    ok = false;
-  }
-  if (close(fd) != 0 && ok) {
-    err = strerror(errno);
-    ok = false;
-  }
+  ok = write_sync_close(fd, data, ok, err);
   if (!ok) unlink(path.c_str());
   return ok;
 }
@@ -216,25 +224,7 @@ bool replace_file(const std::string& path, const std::string& text, std::string&
     err = std::string("cannot keep its mode: ") + strerror(errno);
     ok = false;
   }
-  size_t done = 0;
-  while (ok && done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = strerror(errno);
-      ok = false;
-    } else {
-      done += static_cast<size_t>(n);
-    }
-  }
-  if (ok && fsync(fd) != 0) {
-    err = std::string("fsync: ") + strerror(errno);
-    ok = false;
-  }
-  if (close(fd) != 0 && ok) {
-    err = strerror(errno);
-    ok = false;
-  }
+  ok = write_sync_close(fd, text, ok, err);
   if (ok && rename(tmp.c_str(), path.c_str()) != 0) {
     err = std::string("rename: ") + strerror(errno);
     ok = false;

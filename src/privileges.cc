@@ -6,17 +6,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
-bool drop_privileges(const std::string& user, const std::string& group, std::string& err) {
-  if (user.empty() && group.empty()) return true;
-  // A group alone would leave uid 0 (config.cc refuses it too).
-  if (user.empty()) {
-    err = "group '" + group + "' without a user would keep running as root";
-    return false;
-  }
-  uid_t uid = getuid();
-  gid_t gid = getgid();
+bool resolve_user_group(const std::string& user, const std::string& group, uid_t& uid, gid_t& gid,
+                        std::string& err) {
   if (!user.empty()) {
-    errno = 0;
     passwd* pw = getpwnam(user.c_str());
     if (!pw) {
       err = "unknown user '" + user + "'";
@@ -33,6 +25,19 @@ bool drop_privileges(const std::string& user, const std::string& group, std::str
     }
     gid = gr->gr_gid;
   }
+  return true;
+}
+
+bool drop_privileges(const std::string& user, const std::string& group, std::string& err) {
+  if (user.empty() && group.empty()) return true;
+  // A group alone would leave uid 0 (config.cc refuses it too).
+  if (user.empty()) {
+    err = "group '" + group + "' without a user would keep running as root";
+    return false;
+  }
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (!resolve_user_group(user, group, uid, gid, err)) return false;
   if (geteuid() != 0) {
     if (uid == geteuid() && gid == getegid()) return true;  // already there
     err = "switching to user '" + user + "' needs root";
