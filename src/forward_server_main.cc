@@ -107,6 +107,14 @@ void open_control_socket(ControlSocket& socket, const ServerConfig& config) {
   gid_t gid = static_cast<gid_t>(-1);
   std::string err;
   resolve_user_group(config.user, config.group, uid, gid, err);  // unknown: checked at the drop
+  // The default's folder exists where the packaged unit made it; a server
+  // started by hand without it simply has no control socket.
+  std::string dir = config.control_socket.substr(0, config.control_socket.rfind('/'));
+  if (config.control_socket == ServerConfig().control_socket && access(dir.c_str(), F_OK) != 0) {
+    log_info("no control socket: %s does not exist (set CONTROL_SOCKET to use forward-ctl)",
+             dir.c_str());
+    return;
+  }
   if (socket.listen(config.control_socket, gid, err))
     log_info("control socket %s (forward-ctl)", config.control_socket.c_str());
   else

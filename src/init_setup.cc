@@ -336,6 +336,69 @@ void report(const Outcome& o) {
     printf("(TLS_CLIENT_CA is set: each client also needs its certificate, --cert and --cert-key.)\n");
 }
 
+// The files --init makes, resolved, refused before anything is made (all
+// or nothing). 0 or the exit status after saying why.
+struct Targets {
+  std::string cert, cert_key, key;  // key: "" when none is used
+  bool keep_key = false;            // the shared key is there already
+};
+
+int find_targets(const Paths& p, const InitPlan& plan, Targets& t) {
+  std::string err;
+  t.cert = resolve(p.dir, plan.cert_file);
+  t.cert_key = resolve(p.dir, plan.cert_key_file);
+  t.key = plan.key_file.empty() ? "" : resolve(p.dir, plan.key_file);
+  if (t.cert == t.cert_key || t.cert == t.key || t.cert_key == t.key) {
+    error(p.config + ": TLS_CERT, TLS_KEY and AUTH_KEY_FILE must name three files");
+    return kExitConfig;
+  }
+  for (const std::string& f : {t.cert, t.cert_key})
+    if (exists(f)) {
+      error(f + " exists already; nothing was changed (move it away to make a new one)");
+      return kExitCantCreate;
+    }
+  t.keep_key = !t.key.empty() && exists(t.key);
+  if (t.keep_key) {
+    Key k;
+    if (!load_key_file(t.key, k, err)) {
+      error("the shared key " + t.key + " is there but cannot be used: " + err);
+      return kExitConfig;
+    }
+  }
+  return 0;
+}
+
+// Writes the shared key (unless kept), the TLS key and the certificate,
+// each new (O_EXCL); files lists them for removal should a later step
+// fail. 0 or the exit status after saying why.
+int write_files(const Targets& t, SelfSignedCert& made, const Access& access, Made& files) {
+  std::string err;
+  bool clash = false;
+  auto write = [&](const std::string& path, const std::string& data, const Access& a) {
+    if (write_new_file(path, data, a, clash, err)) {
+      files.paths.push_back(path);
+      return true;
+    }
+    error("cannot write " + path + ": " + err);
+    return false;
+  };
+  if (!t.key.empty() && !t.keep_key) {
+    std::string secret;
+    if (!make_shared_key(secret)) {
+      error("no random bytes for the key: " + openssl_error_text());
+      return 1;
+    }
+    bool ok = write(t.key, secret, access);
+    wipe_secret(secret);
+    if (!ok) return clash ? kExitCantCreate : 1;
+  }
+  bool ok = write(t.cert_key, made.key_pem, access);
+  wipe_secret(made.key_pem);
+  if (!ok || !write(t.cert, made.cert_pem, Access{static_cast<gid_t>(-1), 0644, ""}))
+    return clash ? kExitCantCreate : 1;
+  return 0;
+}
+
 }  // namespace
 
 int run_init(const std::string& target) {
@@ -352,27 +415,8 @@ int run_init(const std::string& target) {
     error(p.config + ": " + err);
     return kExitConfig;
   }
-  std::string cert = resolve(p.dir, plan.cert_file), cert_key = resolve(p.dir, plan.cert_key_file);
-  std::string key = plan.key_file.empty() ? "" : resolve(p.dir, plan.key_file);
-  if (cert == cert_key || cert == key || cert_key == key) {
-    error(p.config + ": TLS_CERT, TLS_KEY and AUTH_KEY_FILE must name three files");
-    return kExitConfig;
-  }
-  // Refuse before making anything: all or nothing.
-  for (const std::string& f : {cert, cert_key})
-    if (exists(f)) {
-      error(f + " exists already; nothing was changed (move it away to make a new one)");
-      return kExitCantCreate;
-    }
-  bool keep_key = !key.empty() && exists(key);
-  if (keep_key) {
-    Key k;
-    if (!load_key_file(key, k, err)) {
-      error("the shared key " + key + " is there but cannot be used: " + err);
-      return kExitConfig;
-    }
-  }
-
+  Targets t;
+  if (int status = find_targets(p, plan, t)) return status;
   std::string host;
   std::vector<std::string> addresses;
   host_identity(host, addresses);
@@ -386,29 +430,7 @@ int run_init(const std::string& target) {
   }
   Access access = secret_access(scan);
   Made files;
-  bool clash = false;
-  auto write = [&](const std::string& path, const std::string& data, const Access& a) {
-    if (write_new_file(path, data, a, clash, err)) {
-      files.paths.push_back(path);
-      return true;
-    }
-    error("cannot write " + path + ": " + err);
-    return false;
-  };
-  if (!key.empty() && !keep_key) {
-    std::string secret;
-    if (!make_shared_key(secret)) {
-      error("no random bytes for the key: " + openssl_error_text());
-      return 1;
-    }
-    bool ok = write(key, secret, access);
-    wipe_secret(secret);
-    if (!ok) return clash ? kExitCantCreate : 1;
-  }
-  bool ok = write(cert_key, made.key_pem, access);
-  wipe_secret(made.key_pem);
-  if (!ok || !write(cert, made.cert_pem, Access{static_cast<gid_t>(-1), 0644, ""}))
-    return clash ? kExitCantCreate : 1;
+  if (int status = write_files(t, made, access, files)) return status;
   bool edited = false;
   if (p.config_exists && !plan.add.empty()) {
     if (!replace_file(p.config, add_default_lines(text, plan.add), err)) {
@@ -420,7 +442,7 @@ int run_init(const std::string& target) {
   files.keep = true;
   std::vector<std::string> names = dns;
   names.insert(names.end(), addresses.begin(), addresses.end());
-  report(Outcome{p, plan, key, keep_key, cert_key, cert, access, names, edited,
+  report(Outcome{p, plan, t.key, t.keep_key, t.cert_key, t.cert, access, names, edited,
                  format_fingerprint(made.fingerprint), host.empty() ? "SERVER_HOST" : host});
   return 0;
 }

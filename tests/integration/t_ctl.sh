@@ -25,7 +25,9 @@ PUB_W=$(free_port) || fail "free_port"
 PUB_E=$(free_port) || fail "free_port"
 mkdir -p "$TMP/www"
 head -c 600 /dev/urandom | base64 -w 64 >"$TMP/www/index.html"
-head -c $((8 << 20)) /dev/urandom >"$TMP/www/big.bin"
+# big enough that the kernel buffers cannot take it all: the stream lives
+# while curl reads slowly
+head -c $((64 << 20)) /dev/urandom >"$TMP/www/big.bin"
 start_nginx nginx "$WWW" "$TMP/www"
 start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300 --io-timeout 120
 wait_port $L "$ECHO" 10 || fail "echo server did not start"
