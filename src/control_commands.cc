@@ -120,6 +120,12 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     if (n == 0) throw Refused{"no channel of a client '" + args[0] + "'"};
     return {{"closed", n}};
   }
+  if (command == "disable" || command == "enable") {
+    want_args(args, 1, (command + " MAPPING (its public address, as mappings shows it)").c_str());
+    std::string err;
+    if (!server_.set_enabled(args[0], command == "enable", err)) throw Refused{err};
+    return {{"mapping", args[0]}, {"state", command == "enable" ? "listening" : "disabled"}};
+  }
   if (command == "log-level") {
     want_args(args, 1, "log-level debug|info|notice|warning|error");
     LogLevel level;
@@ -141,5 +147,5 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     return {{"lines", capture.lines()}};
   }
   throw Refused{"unknown command '" + command +
-                "' (status, mappings, clients, streams, kick, log-level, reload)"};
+                "' (status, mappings, clients, streams, reload, kick, disable, enable, log-level)"};
 }

@@ -38,6 +38,8 @@ void usage(FILE* out) {
           "  streams [MAPPING]   live streams, of one mapping or all\n"
           "  reload              reload the configuration and print the outcome\n"
           "  kick CLIENT         close a client's channels (name, session or address)\n"
+          "  disable MAPPING     stop accepting on a TCP mapping; live streams go on\n"
+          "  enable MAPPING      accept again\n"
           "  log-level LEVEL     debug|info|notice|warning|error until the next reload\n");
 }
 

@@ -34,6 +34,30 @@ bool PublicPort::bind(const UdpLimits& limits, std::string& err) {
   return ok;
 }
 
+bool PublicPort::disable(std::string& err) {
+  if (mapping_->udp) {
+    err = "UDP mappings cannot be disabled (their sessions live on the socket); remove it instead";
+    return false;
+  }
+  if (disabled_) {
+    err = "mapping " + mapping_->public_name() + " is disabled already";
+    return false;
+  }
+  listener_.reset();  // closes the listening socket; streams keep their leases
+  disabled_ = true;
+  return true;
+}
+
+bool PublicPort::enable(std::string& err) {
+  if (!disabled_) {
+    err = "mapping " + mapping_->public_name() + " is not disabled";
+    return false;
+  }
+  if (!bind(UdpLimits{}, err)) return false;
+  disabled_ = false;
+  return true;
+}
+
 void PublicPort::refresh_udp(const UdpLimits& limits) {
   if (udp_) udp_->set_mapping(mapping_, limits);
 }

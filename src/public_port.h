@@ -69,6 +69,14 @@ class PublicPort final : public Disposable {
   // limit); false if the port may go at once.
   bool drain(int drain_timeout_sec);
 
+  // forward-ctl disable: stops accepting; live streams and held
+  // connections stay. false with err for a UDP mapping, whose sessions
+  // live on its socket.
+  bool disable(std::string& err);
+  // forward-ctl enable: listens again; false with err if the port cannot be bound.
+  bool enable(std::string& err);
+  bool disabled() const { return disabled_; }
+
   size_t held_count() const { return held_.size(); }
   // Appends (id, this) for each held connection waiting for a client of tag.
   void held_for(const std::string& tag, std::vector<std::pair<uint64_t, PublicPort*>>& out);
@@ -117,4 +125,5 @@ class PublicPort final : public Disposable {
   std::unique_ptr<UdpPort> udp_;        // UDP mappings
   std::map<uint64_t, Held> held_;       // by id: a timeout finds its own entry
   EventPtr drain_timer_;                // removed with leases out: DRAIN_TIMEOUT or idle
+  bool disabled_ = false;               // forward-ctl disable: not listening
 };

@@ -341,7 +341,7 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
     }
     v.mappings.push_back(std::move(r));
   };
-  for (const auto& kv : ports_) add_port(*kv.second, "listening");
+  for (const auto& kv : ports_) add_port(*kv.second, kv.second->disabled() ? "disabled" : "listening");
   for (const auto& p : draining_) add_port(*p, "draining");
   for (const auto& t : tunnels_) {
     if (!t->up()) continue;
@@ -375,6 +375,18 @@ size_t ForwardServer::kick(const std::string& who) {
     t->close_with_notice(frame::Reason::not_allowed, "closed by the operator (forward-ctl kick)",
                          "kicked by the operator (forward-ctl kick)", LogLevel::notice);
   return hit.size();
+}
+
+bool ForwardServer::set_enabled(const std::string& mapping, bool on, std::string& err) {
+  auto it = ports_.find(mapping);
+  if (it == ports_.end()) {
+    err = "no mapping '" + mapping + "' (forward-ctl mappings lists them)";
+    return false;
+  }
+  if (!(on ? it->second->enable(err) : it->second->disable(err))) return false;
+  log_notice("mapping %s %s by the operator (forward-ctl); %zu live streams %s", mapping.c_str(),
+             on ? "enabled" : "disabled", it->second->live(), on ? "" : "keep going");
+  return true;
 }
 
 void ForwardServer::note_reload(bool ok) {

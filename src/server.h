@@ -53,6 +53,9 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   // session prefix, or its peer address (with or without the port); their
   // streams are reset. How many were closed.
   size_t kick(const std::string& who);
+  // forward-ctl disable/enable MAPPING (its public address as mappings
+  // shows it); false with err.
+  bool set_enabled(const std::string& mapping, bool on, std::string& err);
   // The outcome of the last reload, for forward-ctl status.
   void note_reload(bool ok);
   const ServerConfig& config() const { return config_; }

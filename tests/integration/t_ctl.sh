@@ -11,7 +11,9 @@
 #     (exit 69); a user SO_PEERCRED refuses when the mode lets it in (exit
 #     1, the server logs the uid); a control client that sends nothing and
 #     one that sends 10 MB of garbage are closed and disturb nothing;
-#  5. 200 control commands while wrk drives a mapping: 0 failed requests.
+#  5. 200 control commands while wrk drives a mapping: 0 failed requests;
+#  and disable (a live 64 MiB download finishes byte-exact, new connections
+#  are refused, mappings says "disabled") and enable.
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
@@ -86,6 +88,27 @@ info "streams: $(tail -n 1 <<<"$CTL_OUT")"
 ctl streams "$L:$PUB_E"
 [ "$(wc -l <<<"$CTL_OUT")" = 1 ] || note_failure "streams of the echo mapping should be none: $CTL_OUT"
 stop_bg "$SLOW"
+
+# ------------------------------------- disable keeps a live download going
+start_bg dl curl -sS --limit-rate 4M -o "$TMP/dl.bin" "http://$L:$PUB_W/big.bin"
+DL=$BG_PID
+wait_until 10 test -s "$TMP/dl.bin" || note_failure "the download through $PUB_W did not start"
+ctl disable "$L:$PUB_W"
+[ "$CTL_RC" = 0 ] && [ "$CTL_OUT" = "mapping $L:$PUB_W: disabled" ] || note_failure "disable: exit $CTL_RC: $CTL_OUT $CTL_ERR"
+port_listening $L "$PUB_W" && note_failure "a disabled mapping still listens"
+[ "$(http_get "http://$L:$PUB_W/index.html" "$TMP/dis.html")" = 200 ] && note_failure "a disabled mapping served a new request"
+ctl mappings
+grep -qE "^$L:$PUB_W .* disabled " <<<"$CTL_OUT" || note_failure "mappings does not show $PUB_W disabled: $CTL_OUT"
+ctl disable "$L:$PUB_W"
+[ "$CTL_RC" = 1 ] || note_failure "disabling twice: exit $CTL_RC, want 1"
+wait_bg "$DL" 60 || note_failure "the download across disable failed: $(cat "$TMP/dl.log")"
+cmp -s "$TMP/dl.bin" "$TMP/www/big.bin" || note_failure "the download across disable is not byte-exact ($(stat -c %s "$TMP/dl.bin") bytes)"
+ctl enable "$L:$PUB_W"
+[ "$CTL_RC" = 0 ] || note_failure "enable: exit $CTL_RC: $CTL_ERR"
+[ "$(http_get "http://$L:$PUB_W/index.html" "$TMP/en.html")" = 200 ] || note_failure "the enabled mapping does not serve"
+ctl disable "$L:9"
+[ "$CTL_RC" = 1 ] && grep -q "no mapping" <<<"$CTL_ERR" || note_failure "disable of an unknown mapping: exit $CTL_RC: $CTL_ERR"
+info "disable/enable: a 64 MiB download across disable byte-exact; new connections refused while disabled"
 
 # ------------------------------------------------------------- 2. reload
 ctl reload

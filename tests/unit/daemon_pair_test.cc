@@ -403,4 +403,29 @@ TEST_F(DaemonPairTest, ControlCommandsAnswerFromTheLiveServer) {
   EXPECT_EQ(ECONNRESET, at_public.error);
 }
 
+TEST_F(DaemonPairTest, DisabledMappingRefusesNewConnectionsAndKeepsLiveOnes) {
+  Pair live = open_pair(public_port_);
+  ASSERT_TRUE(live.inner);
+  std::string name = "127.0.0.1:" + std::to_string(public_port_);
+  std::string err;
+  ASSERT_TRUE(server_->set_enabled(name, false, err)) << err;
+  EXPECT_FALSE(server_->set_enabled(name, false, err));  // twice: said so
+  EXPECT_NE(std::string::npos, err.find("disabled already")) << err;
+  EXPECT_EQ("disabled", server_->view(false).mappings[0].state);
+  UniqueFd refused = dial(public_port_);
+  Reader r;
+  ASSERT_TRUE(run_until([&] {
+    r.poll(refused.get());
+    return r.eof || r.error;
+  }));
+  EXPECT_EQ(ECONNREFUSED, r.error) << "a disabled mapping still accepts";
+  std::string data = pattern(400000, 4);
+  EXPECT_EQ(data, relay(live.pub.get(), live.inner.get(), data)) << "the live stream stopped";
+  ASSERT_TRUE(server_->set_enabled(name, true, err)) << err;
+  Pair again = open_pair(public_port_);
+  EXPECT_TRUE(again.inner) << "the enabled mapping does not serve";
+  EXPECT_FALSE(server_->set_enabled("127.0.0.1:1", false, err));
+  EXPECT_NE(std::string::npos, err.find("no mapping")) << err;
+}
+
 }  // namespace
