@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loopback.h"
+
 #include "client.h"
 #include "config.h"
 #include "control_commands.h"
@@ -23,17 +25,6 @@
 #include "unique_fd.h"
 
 namespace {
-
-uint16_t free_port() {
-  UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0) return 0;
-  getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in a{};

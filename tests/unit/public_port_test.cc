@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loopback.h"
+
 namespace {
 
 struct FakeHost final : PortHost {
@@ -33,17 +35,6 @@ struct FakeHost final : PortHost {
   }
   void port_drained(PublicPort& p) override { drained = &p; }
 };
-
-uint16_t free_port() {
-  UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0) return 0;
-  getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 UniqueFd connect_to(uint16_t port) {
   UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
