@@ -1,6 +1,7 @@
-// ForwardClient: dials the server, keeps one channel up (reconnecting with
-// capped exponential back-off and jitter when it drops) and connects inner
-// targets when the server asks.
+// ForwardClient: keeps a channel up to each of its servers (a ServerLink
+// each, reconnecting on its own) and connects inner targets when a server
+// asks. What the links share: the DNS resolver, --allow, the early-data
+// budget and the limit warnings.
 #pragma once
 
 #include <functional>
@@ -8,50 +9,28 @@
 #include <memory>
 #include <string>
 
-#include "access.h"
-#include "auth.h"
+#include "client_options.h"
 #include "ev.h"
 #include "buffer_budget.h"
 #include "log_throttle.h"
 #include "reaper.h"
+#include "server_link.h"
 #include "stream.h"
-#include "tls.h"
 #include "tunnel.h"
 #include "udp_target.h"
-
-struct ClientOptions {
-  std::string server_host;
-  uint16_t server_port = 0;
-  int retry_min_sec = 1;          // --retry-delay: first wait before reconnecting
-  int retry_max_sec = 30;         // --retry-max: the wait doubles up to this
-  bool reconnect = true;          // --no-reconnect: exit when the channel ends
-  int connect_timeout_sec = 10;   // both the channel and inner targets
-  int heartbeat_sec = 10;         // --heartbeat; 0: off
-  int drain_timeout_sec = 10;     // on SIGTERM, wait this long for streams
-  std::string tag = "default";    // --tag
-  AuthSettingsPtr auth;           // key (or none) and --name
-  ClientTlsOptions tls;
-  std::shared_ptr<SSL_CTX> tls_ctx;  // set when tls.enabled
-  TargetPolicy allow;                // --allow; empty: every target the server names
-  // Limits against a server (or an on-path attacker on a plain channel)
-  // that floods us; past them OPEN / UDP_OPEN get OPEN_FAIL resource_limit.
-  size_t max_streams = 10000;              // --max-streams, per channel
-  size_t max_udp_sessions = 4096;          // --max-udp-sessions, per channel
-  size_t max_pending_bytes = 16u << 20;    // --max-pending-bytes: early data for connecting targets
-};
 
 class ForwardClient final : public TunnelHandler, public ChannelOpener {
  public:
   // done is called when the client has nothing left to do (stopped, or
-  // --no-reconnect and the channel ended); its argument is the exit status.
+  // --no-reconnect and every channel ended); its argument is the exit status.
   ForwardClient(event_base* base, ClientOptions options, std::function<void(int)> done);
   ~ForwardClient();
 
-  // Sets up DNS and starts the first connection attempt.
+  // Sets up DNS and starts the first connection attempt to every server.
   bool start(std::string& err);
   // Stops reconnecting; lets streams finish for up to drain_timeout_sec.
   void shutdown();
-  // SIGUSR1: logs the status and, if waiting to reconnect, retries now.
+  // SIGUSR1: logs each channel's status; links waiting to reconnect retry now.
   void poke();
   // Called each time a channel comes up (systemd's READY=1 after the first).
   void on_channel_up(std::function<void()> fn) { on_up_ = std::move(fn); }
@@ -64,8 +43,6 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
 
  private:
-  static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
-  static void retry_cb(evutil_socket_t, short, void* arg) noexcept;
   static void drain_cb(evutil_socket_t, short, void* arg) noexcept;
   // A warning a flooding server triggers at will: logged once, then as a
   // count every few seconds (log_throttle.h).
@@ -85,10 +62,9 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   bool over_cap(Tunnel& t, uint32_t id, size_t count, size_t cap, LimitWarning& w,
                 const char* kind, const std::string& host, uint16_t port);
   bool admit(Tunnel& t, uint32_t id, const std::string& host, uint16_t port, const char* kind);
-  void connect_server();
-  void on_connect_event(short what);
-  void connection_lost();
-  void schedule_retry();
+  ServerLink* link_of(const Tunnel& t) const;
+  void link_gave_up();
+  size_t stream_count() const;  // over every channel
   void drain_tick();
 
   event_base* base_;
@@ -100,13 +76,11 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   TargetContext targets_;
   Reaper reaper_;
   EvdnsBasePtr dns_;
-  EventPtr retry_timer_;
   EventPtr drain_timer_;
-  BufferEventPtr connecting_;
-  std::unique_ptr<Tunnel> tunnel_;
   std::function<void()> on_up_;
-  SessionId session_;
-  int failures_ = 0;  // consecutive attempts without a channel
+  SessionId session_;  // one for the process, sent to every server
+  // After the reaper: a link's tunnel is buried there when it closes.
+  std::vector<std::unique_ptr<ServerLink>> links_;
   bool stopping_ = false;
   int64_t drain_deadline_ms_ = 0;
 };

@@ -8,10 +8,12 @@
 namespace {
 
 constexpr const char* kHead =
-    "usage: forward-client [options] SERVER_HOST SERVER_PORT\n"
+    "usage: forward-client [options] SERVER_HOST SERVER_PORT [SERVER_HOST SERVER_PORT ...]\n"
+    "       forward-client [options] --server HOST:PORT [--server HOST:PORT ...]\n"
     "\n"
-    "Keeps one channel open to forward-server at SERVER_HOST:SERVER_PORT (its\n"
-    "INNER_PORT) and connects inner targets when the server asks.\n"
+    "Keeps one channel open to each forward-server at SERVER_HOST:SERVER_PORT\n"
+    "(its INNER_PORT) and connects inner targets when a server asks. Each\n"
+    "channel reconnects on its own; a server that is down delays no other.\n"
     "\n"
     "options:\n";
 constexpr const char* kTail =
@@ -62,10 +64,13 @@ void add_auth_options(std::vector<Option>& t, ClientArgs& a) {
   t.push_back({"ca-file", 0, "PATH", "verify the server against this CA bundle (implies --tls)",
                implies_tls(o, o.tls.ca_file)});
   t.push_back({"fingerprint", 0, "SHA256:HEX",
-               "accept only the server certificate with this SHA-256\n"
-               "fingerprint, CA and name not checked (implies --tls)",
+               "accept only a server certificate with this SHA-256\n"
+               "fingerprint, CA and name not checked (implies --tls);\n"
+               "repeatable: one per server when each has its own",
                [&o](const char* arg, std::string& err) {
-                 if (!parse_fingerprint(arg, o.tls.fingerprint, err)) return false;
+                 std::vector<uint8_t> fp;
+                 if (!parse_fingerprint(arg, fp, err)) return false;
+                 o.tls.fingerprints.push_back(std::move(fp));
                  o.tls.enabled = true;
                  return true;
                }});
@@ -102,9 +107,18 @@ void add_limit_options(std::vector<Option>& t, ClientOptions& o) {
                }});
 }
 
-// How the client runs: its user, tag, reconnecting, timers, logging.
+// How the client runs: its servers, user, tag, reconnecting, timers, logging.
 void add_run_options(std::vector<Option>& t, ClientArgs& a) {
   ClientOptions& o = a.options;
+  t.push_back({"server", 0, "HOST:PORT",
+               "a server to keep a channel to (repeatable; the same as\n"
+               "SERVER_HOST SERVER_PORT operands; [V6]:PORT for IPv6)",
+               [&o](const char* arg, std::string& err) {
+                 HostPort hp;
+                 if (!parse_host_port(arg, true, hp, err)) return false;
+                 o.servers.push_back({hp.host, hp.port});
+                 return true;
+               }});
   t.push_back({"user", 0, "USER", "drop root privileges to USER after reading keys",
                set_text(a.user)});
   t.push_back({"tag", 0, "NAME", "serve the server's mappings of this tag (default 'default')",
@@ -115,7 +129,9 @@ void add_run_options(std::vector<Option>& t, ClientArgs& a) {
                set_seconds(o.retry_min_sec, 1)});
   t.push_back({"retry-max", 0, "SECONDS", "longest wait between attempts (default 30)",
                set_seconds(o.retry_max_sec, 1)});
-  t.push_back({"no-reconnect", 0, nullptr, "exit (status 1) when the channel cannot be had or ends",
+  t.push_back({"no-reconnect", 0, nullptr,
+               "exit (status 1) when the channel cannot be had or ends\n"
+               "(with several servers: when the last one has)",
                [&o](const char*, std::string&) {
                  o.reconnect = false;
                  return true;
@@ -138,6 +154,37 @@ void add_run_options(std::vector<Option>& t, ClientArgs& a) {
                }});
 }
 
+// SERVER_HOST SERVER_PORT pairs after the --server options; at least one
+// server in all, none twice (a second channel to one server would replace
+// the first: they share the client's session).
+bool add_operand_servers(const OptionTable& table, const std::vector<std::string>& operands,
+                         std::vector<ServerAddress>& servers, ArgsExit& exit) {
+  if (operands.size() % 2 != 0 || (operands.empty() && servers.empty())) {
+    exit = usage_error(table, "expected SERVER_HOST SERVER_PORT (or --server HOST:PORT)", true);
+    return false;
+  }
+  for (size_t i = 0; i < operands.size(); i += 2) {
+    ServerAddress a{operands[i], 0};
+    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+      a.host = a.host.substr(1, a.host.size() - 2);
+    if (!parse_port(operands[i + 1], a.port)) {
+      exit = usage_error(table, "bad SERVER_PORT '" + operands[i + 1] + "' (1-65535)", false);
+      return false;
+    }
+    servers.push_back(a);
+  }
+  for (size_t i = 0; i < servers.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (servers[i] == servers[j]) {
+        exit = usage_error(table,
+                           "server " + format_host_port(servers[i].host, servers[i].port) +
+                               " given twice",
+                           false);
+        return false;
+      }
+  return true;
+}
+
 OptionTable client_table(ClientArgs& a) {
   OptionTable table{"forward-client", kHead, kTail, 33, {}};
   add_auth_options(table.options, a);
@@ -153,18 +200,8 @@ bool parse_client_args(int argc, char** argv, ClientArgs& out, ArgsExit& exit) {
   OptionTable table = client_table(out);
   std::vector<std::string> operands;
   if (!parse_options(table, argc, argv, operands, exit)) return false;
-  if (operands.size() != 2) {
-    exit = usage_error(table, "expected SERVER_HOST SERVER_PORT", true);
-    return false;
-  }
   ClientOptions& o = out.options;
-  o.server_host = operands[0];
-  if (o.server_host.size() > 2 && o.server_host.front() == '[' && o.server_host.back() == ']')
-    o.server_host = o.server_host.substr(1, o.server_host.size() - 2);
-  if (!parse_port(operands[1], o.server_port)) {
-    exit = usage_error(table, "bad SERVER_PORT '" + operands[1] + "' (1-65535)", false);
-    return false;
-  }
+  if (!add_operand_servers(table, operands, o.servers, exit)) return false;
   if (out.no_auth && !out.key_file.empty()) {
     exit = usage_error(table, "--no-auth and --key-file exclude each other", false);
     return false;

@@ -1,5 +1,6 @@
 #include "tls.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,11 +22,13 @@ namespace {
 const char kExporterLabel[] = "EXPORTER-tcp-forward-channel-binding";
 
 
+using Pins = std::vector<std::vector<uint8_t>>;
+
 void free_pin(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  delete static_cast<std::vector<uint8_t>*>(ptr);
+  delete static_cast<Pins*>(ptr);
 }
 
-// The pinned fingerprint lives in the context's ex_data slot.
+// The pinned fingerprints live in the context's ex_data slot.
 int pin_index() {
   static int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_pin);
   return idx;
@@ -38,17 +41,17 @@ std::vector<uint8_t> cert_sha256(X509* cert) {
   return std::vector<uint8_t>(md, md + len);
 }
 
-// With a pin, the leaf certificate's fingerprint decides alone: a pinned
-// self-signed certificate needs no CA, and no other certificate passes.
+// With pins, the leaf certificate's fingerprint decides alone: a pinned
+// self-signed certificate needs no CA, and no unpinned certificate passes.
 int verify_pinned(int preverify, X509_STORE_CTX* store) {
   int depth = X509_STORE_CTX_get_error_depth(store);
   if (depth > 0) return 1;
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* pin = static_cast<std::vector<uint8_t>*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
+  auto* pins = static_cast<Pins*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
   (void)preverify;
-  if (!pin) return 0;
+  if (!pins) return 0;
   X509* cert = X509_STORE_CTX_get_current_cert(store);
-  if (cert && cert_sha256(cert) == *pin) {
+  if (cert && std::find(pins->begin(), pins->end(), cert_sha256(cert)) != pins->end()) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
@@ -266,8 +269,8 @@ SslCtxPtr make_server_tls(const ServerTlsFiles& files, std::string& err, std::st
 SslCtxPtr make_client_tls(const ClientTlsOptions& opts, std::string& err) {
   SslCtxPtr ctx = base_ctx(TLS_client_method(), err);
   if (!ctx) return nullptr;
-  if (!opts.fingerprint.empty()) {
-    SSL_CTX_set_ex_data(ctx.get(), pin_index(), new std::vector<uint8_t>(opts.fingerprint));
+  if (!opts.fingerprints.empty()) {
+    SSL_CTX_set_ex_data(ctx.get(), pin_index(), new Pins(opts.fingerprints));
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_pinned);
   } else {
     int ok = opts.ca_file.empty()
@@ -311,7 +314,7 @@ SslPtr new_client_ssl(SSL_CTX* ctx, const ClientTlsOptions& opts, const std::str
   socklen_t len;
   bool is_ip = ip_literal_to_sockaddr(name, 1, ss, len);
   if (!is_ip) SSL_set_tlsext_host_name(ssl.get(), name.c_str());
-  if (opts.fingerprint.empty()) {
+  if (opts.fingerprints.empty()) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
                    : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);

@@ -23,7 +23,10 @@ struct ServerTlsFiles {
 struct ClientTlsOptions {
   bool enabled = false;
   std::string ca_file;                  // --ca-file; empty: the system trust store
-  std::vector<uint8_t> fingerprint;     // --fingerprint: SHA-256 of the certificate (DER)
+  // --fingerprint (repeatable): SHA-256 of the certificate (DER); a server
+  // passes when its certificate matches any of them, so one client can pin
+  // a different certificate for each of its servers.
+  std::vector<std::vector<uint8_t>> fingerprints;
   std::string cert, cert_key;           // --cert / --cert-key for mutual TLS
   std::string server_name;              // --server-name; default: SERVER_HOST
 };

@@ -348,6 +348,7 @@ for w in $cexe; do
     '$OPTIONS') read -r -a opts <<<"$(env_get OPTIONS)"; client_argv+=("${opts[@]}") ;;
     '${SERVER_HOST}') client_argv+=("$(env_get SERVER_HOST)") ;;
     '${SERVER_PORT}') client_argv+=("$(env_get SERVER_PORT)") ;;
+    '$MORE_SERVERS') read -r -a more <<<"$(env_get MORE_SERVERS)"; client_argv+=("${more[@]}") ;;
     *'$'*) fail "forward-client@.service: unexpected variable in ExecStart: $w" ;;
     *) client_argv+=("$w") ;;
     esac

@@ -34,8 +34,9 @@ TEST(ClientArgs, Defaults) {
   ArgsExit exit;
   ASSERT_TRUE(parse({"forward-client", "gw.example", "7000"}, a, exit)) << exit.err;
   const ClientOptions& o = a.options;
-  EXPECT_EQ("gw.example", o.server_host);
-  EXPECT_EQ(7000, o.server_port);
+  ASSERT_EQ(1u, o.servers.size());
+  EXPECT_EQ("gw.example", o.servers[0].host);
+  EXPECT_EQ(7000, o.servers[0].port);
   EXPECT_EQ(1, o.retry_min_sec);
   EXPECT_EQ(30, o.retry_max_sec);
   EXPECT_TRUE(o.reconnect);
@@ -88,8 +89,9 @@ TEST(ClientArgs, EachOption) {
   EXPECT_TRUE(a.daemon.daemon);
   EXPECT_TRUE(a.daemon.syslog);
   EXPECT_EQ("c.pid", a.daemon.pid_file);
-  EXPECT_EQ("::1", o.server_host) << "brackets around an IPv6 address come off";
-  EXPECT_EQ(65535, o.server_port);
+  ASSERT_EQ(1u, o.servers.size());
+  EXPECT_EQ("::1", o.servers[0].host) << "brackets around an IPv6 address come off";
+  EXPECT_EQ(65535, o.servers[0].port);
 }
 
 TEST(ClientArgs, OptionsThatImplyTls) {
@@ -110,7 +112,8 @@ TEST(ClientArgs, OptionsThatImplyTls) {
                     a, exit));
   EXPECT_EQ("ca.pem", a.options.tls.ca_file);
   EXPECT_EQ("c.pem", a.options.tls.cert);
-  EXPECT_EQ(std::vector<uint8_t>(32, 0xaa), a.options.tls.fingerprint);
+  ASSERT_EQ(1u, a.options.tls.fingerprints.size());
+  EXPECT_EQ(std::vector<uint8_t>(32, 0xaa), a.options.tls.fingerprints[0]);
   EXPECT_TRUE(a.no_auth);
 }
 
@@ -171,8 +174,10 @@ TEST(ClientArgs, ServerHostAndPort) {
                     Argv{"forward-client", "host", "1", "2"}}) {
     ArgsExit exit = early_exit(parse_client_args, argv);
     EXPECT_EQ(kExitUsage, exit.status);
-    EXPECT_EQ(0u, exit.err.find("forward-client: expected SERVER_HOST SERVER_PORT\n"
-                                "usage: forward-client [options] SERVER_HOST SERVER_PORT\n"))
+    EXPECT_EQ(0u, exit.err.find("forward-client: expected SERVER_HOST SERVER_PORT (or --server "
+                                "HOST:PORT)\n"
+                                "usage: forward-client [options] SERVER_HOST SERVER_PORT "
+                                "[SERVER_HOST SERVER_PORT ...]\n"))
         << exit.err;
   }
   for (const char* port : {"0", "65536", "http", ""}) {
@@ -191,7 +196,10 @@ TEST(ClientArgs, NoAuthExcludesKeyFile) {
 
 TEST(ClientArgs, HelpText) {
   std::string u = help_text(parse_client_args, "forward-client");
-  EXPECT_EQ(0u, u.find("usage: forward-client [options] SERVER_HOST SERVER_PORT\n")) << u;
+  EXPECT_EQ(0u, u.find("usage: forward-client [options] SERVER_HOST SERVER_PORT [SERVER_HOST "
+                       "SERVER_PORT ...]\n       forward-client [options] --server HOST:PORT "
+                       "[--server HOST:PORT ...]\n"))
+      << u;
   EXPECT_NE(std::string::npos,
             u.find("options:\n      --key-file PATH            shared key (hex or base64, >= 32 "
                    "bytes) proving who we are\n                                 (default "))
@@ -205,4 +213,55 @@ TEST(ClientArgs, HelpText) {
       << u;
   EXPECT_NE(std::string::npos, u.find("exit status: 0 ok, 1 runtime failure, 64 usage, 78 bad key"))
       << u;
+}
+
+TEST(ClientArgs, SeveralServers) {
+  ClientArgs a;
+  ArgsExit exit;
+  ASSERT_TRUE(parse({"forward-client", "--server", "[::1]:7001", "a.example", "7000", "10.0.0.2",
+                     "7000"},
+                    a, exit))
+      << exit.err;
+  const std::vector<ServerAddress>& s = a.options.servers;
+  ASSERT_EQ(3u, s.size());
+  EXPECT_EQ("::1", s[0].host) << "--server first, then the operands, in order";
+  EXPECT_EQ(7001, s[0].port);
+  EXPECT_EQ("a.example", s[1].host);
+  EXPECT_EQ(7000, s[1].port);
+  EXPECT_EQ("10.0.0.2", s[2].host);
+
+  ClientArgs only;
+  ASSERT_TRUE(parse({"forward-client", "--server", "gw:1111"}, only, exit)) << exit.err;
+  ASSERT_EQ(1u, only.options.servers.size());
+  EXPECT_EQ("gw", only.options.servers[0].host);
+  EXPECT_EQ(1111, only.options.servers[0].port);
+}
+
+TEST(ClientArgs, ServerListRefusals) {
+  for (auto [argv, message] : std::vector<std::pair<Argv, std::string>>{
+           {Argv{"forward-client"}, "expected SERVER_HOST SERVER_PORT (or --server HOST:PORT)"},
+           {Argv{"forward-client", "a", "1", "b"},
+            "expected SERVER_HOST SERVER_PORT (or --server HOST:PORT)"},
+           {Argv{"forward-client", "a", "1", "b", "0"}, "bad SERVER_PORT '0' (1-65535)"},
+           {Argv{"forward-client", "--server", "a:1", "a", "1"}, "server a:1 given twice"},
+       }) {
+    ArgsExit exit = early_exit(parse_client_args, argv);
+    EXPECT_EQ(kExitUsage, exit.status) << message;
+    EXPECT_NE(std::string::npos, exit.err.find("forward-client: " + message)) << exit.err;
+  }
+  ArgsExit exit = early_exit(parse_client_args, Argv{"forward-client", "--server", "7000"});
+  EXPECT_EQ(kExitUsage, exit.status) << "--server needs a host";
+}
+
+TEST(ClientArgs, RepeatedFingerprintsPinEach) {
+  std::string a(64, 'a'), b(64, 'b');
+  ClientArgs args;
+  ArgsExit exit;
+  ASSERT_TRUE(parse({"forward-client", "--fingerprint", a, "--fingerprint", "SHA256:" + b, "h",
+                     "1"},
+                    args, exit))
+      << exit.err;
+  ASSERT_EQ(2u, args.options.tls.fingerprints.size());
+  EXPECT_EQ(std::vector<uint8_t>(32, 0xaa), args.options.tls.fingerprints[0]);
+  EXPECT_EQ(std::vector<uint8_t>(32, 0xbb), args.options.tls.fingerprints[1]);
 }

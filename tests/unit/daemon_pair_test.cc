@@ -120,8 +120,9 @@ class DaemonPairTest : public ::testing::Test {
     event_base_loop(base_.get(), EVLOOP_NONBLOCK);
   }
 
-  std::string config_text(const std::vector<std::pair<uint16_t, uint16_t>>& maps) {
-    std::string text = "[DEFAULT]\nINNER_PORT = " + std::to_string(inner_port_) +
+  std::string config_text(const std::vector<std::pair<uint16_t, uint16_t>>& maps,
+                          uint16_t inner_port = 0) {
+    std::string text = "[DEFAULT]\nINNER_PORT = " + std::to_string(inner_port ? inner_port : inner_port_) +
                        "\nINNER_ADDR = 127.0.0.1\nAUTH = key\nAUTH_KEY_FILE = pair.key\nCLIENT_WAIT = 30\nDRAIN_TIMEOUT = 30\n[MAPPER]\n";
     for (const auto& m : maps)
       text += "127.0.0.1:" + std::to_string(m.first) + " = 127.0.0.1:" +
@@ -153,10 +154,9 @@ class DaemonPairTest : public ::testing::Test {
     ASSERT_TRUE(server_->start(err)) << err;
   }
 
-  void start_client() {
+  void start_client(std::vector<ServerAddress> servers = {}) {
     ClientOptions o;
-    o.server_host = "127.0.0.1";
-    o.server_port = inner_port_;
+    o.servers = servers.empty() ? std::vector<ServerAddress>{{"127.0.0.1", inner_port_}} : servers;
     o.heartbeat_sec = 0;
     o.retry_min_sec = 1;
     o.retry_max_sec = 1;
@@ -224,6 +224,50 @@ TEST_F(DaemonPairTest, BytesFlowBothWaysByteExact) {
   std::string down = pattern(3u << 20, 11);
   EXPECT_EQ(up, relay(p.pub.get(), p.inner.get(), up));
   EXPECT_EQ(down, relay(p.inner.get(), p.pub.get(), down));
+}
+
+// One client, three servers: one that accepts the connection and never
+// answers (stuck), and two real ones. Both real channels serve while the
+// stuck one is still in its handshake; when one server goes away the other
+// goes on serving.
+TEST_F(DaemonPairTest, OneClientServesSeveralServersAndAStuckOneDelaysNone) {
+  Target stuck;  // listens, never accepts: the client's HELLO goes unanswered
+  uint16_t inner2 = free_port(), public2 = free_port();
+  ASSERT_NE(0, inner2);
+  ASSERT_NE(0, public2);
+  auto second = std::make_unique<ForwardServer>(
+      base_.get(), parse(config_text({{public2, target_.port}}, inner2)), secrets());
+  std::string err;
+  ASSERT_TRUE(second->start(err)) << err;
+  client_.reset();
+  start_client({{"127.0.0.1", stuck.port}, {"127.0.0.1", inner_port_}, {"127.0.0.1", inner2}});
+  // Both real channels up, and the first server done with the old client's
+  // channel (a connection made before that would go to the old channel).
+  ASSERT_TRUE(run_until([&] {
+    return second->view(false).channels == 1 && server_->view(false).channels == 1;
+  })) << "the real servers' channels did not come up beside the stuck one";
+
+  Pair a = open_pair(public_port_);
+  ASSERT_TRUE(a.inner) << "the first real server was delayed";
+  EXPECT_EQ("via one", relay(a.pub.get(), a.inner.get(), "via one"));
+  Pair b = open_pair(public2);
+  ASSERT_TRUE(b.inner) << "the second real server was delayed";
+  EXPECT_EQ("via two", relay(b.pub.get(), b.inner.get(), "via two"));
+  std::string summary = client_->summary();
+  EXPECT_NE(std::string::npos,
+            summary.find("connecting to 127.0.0.1:" + std::to_string(stuck.port)))
+      << summary;
+  EXPECT_NE(std::string::npos,
+            summary.find("channel up to 127.0.0.1:" + std::to_string(inner2) + ", tag default"))
+      << summary;
+
+  server_.reset();  // the first server goes away; the second still serves
+  Pair c = open_pair(public2);
+  ASSERT_TRUE(c.inner);
+  EXPECT_EQ("still", relay(c.pub.get(), c.inner.get(), "still"));
+  EXPECT_EQ("b too", relay(b.inner.get(), b.pub.get(), "b too"));
+  client_.reset();
+  second.reset();
 }
 
 TEST_F(DaemonPairTest, HalfCloseCarriesEofOneWayAndKeepsTheOtherOpen) {
