@@ -27,7 +27,7 @@ enum class Section { none, defaults, mapper, clients, rules, tags, invalid };
 // A [RULES] line, applied once every mapping is known.
 struct RuleEntry {
   std::string target;  // "" for every mapping, else the public key ("1234", "127.0.0.1:80")
-  std::string kind;    // ALLOW, DENY, MAX_CONNECTIONS (upper case)
+  std::string kind;    // ALLOW, DENY, MAX_CONNECTIONS, ... (upper case; kRuleKinds)
   std::string value;
   std::string file;
   int line = 0;
@@ -222,15 +222,24 @@ bool is_valid_user_name(const std::string& v) {
   return true;
 }
 
+// The [RULES] keys, each alone (every mapping) or after PUBLIC.
+const char* const kRuleKinds[] = {"ALLOW", "DENY", "MAX_CONNECTIONS", "RATE_LIMIT",
+                                  "MAX_CONNECTIONS_PER_SOURCE", "NEW_CONNECTIONS_PER_SOURCE"};
+
 // [RULES]: "ALLOW = cidr...", "1234.DENY = cidr...", "127.0.0.1:80.MAX_CONNECTIONS = 10".
 void add_rule(ParseState& st, const std::string& key, const std::string& value) {
   size_t dot = key.rfind('.');
   std::string kind = dot == std::string::npos ? key : key.substr(dot + 1);
   std::string target = dot == std::string::npos ? "" : key.substr(0, dot);
   for (char& c : kind) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  if (kind != "ALLOW" && kind != "DENY" && kind != "MAX_CONNECTIONS") {
-    st.error("unknown rule '" + printable(key, 80) +
-             "' (expected [PUBLIC.]ALLOW, [PUBLIC.]DENY or [PUBLIC.]MAX_CONNECTIONS)");
+  bool known = false;
+  std::string expected;
+  for (const char* k : kRuleKinds) {
+    known = known || kind == k;
+    expected += std::string(expected.empty() ? "" : ", ") + "[PUBLIC.]" + k;
+  }
+  if (!known) {
+    st.error("unknown rule '" + printable(key, 80) + "' (expected " + expected + ")");
     return;
   }
   st.rules->push_back(RuleEntry{target, kind, value, st.file, st.line});
@@ -263,13 +272,33 @@ void add_client_tags(ParseState& st, const std::string& name, const std::string&
     return;
   }
   st.config->client_tags[name] = tags;
-  st.client_tag_lines->push_back(ConfigError{st.file, st.line, name});
+  st.client_tag_lines->push_back(ConfigError{st.file, st.line, name + ".TAGS"});
+}
+
+// "alice.RATE_LIMIT = 10M": bytes per second each way, all of alice's
+// streams together.
+void add_client_rate_limit(ParseState& st, const std::string& name, const std::string& value) {
+  uint64_t rate = 0;
+  if (!parse_size(value, 1024, 1ull << 40, rate)) {
+    st.error(name + ".RATE_LIMIT: bad value: '" + printable(value, 80) +
+             "' (expected bytes per second, at least 1K, with a K, M or G suffix: 10M)");
+    return;
+  }
+  if (!st.config->client_rate_limits.emplace(name, rate).second) {
+    st.error(name + ".RATE_LIMIT is given twice");
+    return;
+  }
+  st.client_tag_lines->push_back(ConfigError{st.file, st.line, name + ".RATE_LIMIT"});
 }
 
 void add_client(ParseState& st, const std::string& key, const std::string& value) {
   size_t dot = key.rfind('.');
   if (dot != std::string::npos && strcasecmp(key.c_str() + dot + 1, "TAGS") == 0) {
     add_client_tags(st, key.substr(0, dot), value);
+    return;
+  }
+  if (dot != std::string::npos && strcasecmp(key.c_str() + dot + 1, "RATE_LIMIT") == 0) {
+    add_client_rate_limit(st, key.substr(0, dot), value);
     return;
   }
   const std::string& name = key;
@@ -435,6 +464,55 @@ bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
   return pub.host.empty() || same_address(m.bind_host, pub.host);
 }
 
+// RATE_LIMIT, MAX_CONNECTIONS_PER_SOURCE, NEW_CONNECTIONS_PER_SOURCE; false
+// for other kinds. A per-mapping value wins over the global one, whatever
+// the order (the global one fills only what is still unset).
+bool apply_limit_rule(const RuleEntry& r, const std::vector<Mapping*>& targets,
+                      std::vector<ConfigError>& errors) {
+  auto bad = [&](const char* expected) {
+    errors.push_back({r.file, r.line, r.kind + ": bad value: '" + printable(r.value, 80) +
+                                          "' (expected " + expected + ")"});
+  };
+  bool global = r.target.empty();
+  if (r.kind == "RATE_LIMIT") {
+    uint64_t rate = 0;
+    if (!parse_size(r.value, 1024, 1ull << 40, rate)) {
+      bad("bytes per second, at least 1K, with a K, M or G suffix: 10M");
+      return true;
+    }
+    for (Mapping* m : targets)
+      if (!global || m->rate_limit == 0) m->rate_limit = rate;
+    return true;
+  }
+  if (r.kind == "MAX_CONNECTIONS_PER_SOURCE") {
+    int n = 0;
+    if (!parse_int(r.value, 1, 1000000, n)) {
+      bad("a number of connections, 1 to 1000000");
+      return true;
+    }
+    for (Mapping* m : targets)
+      if (!global || m->max_connections_per_source == 0) m->max_connections_per_source = n;
+    return true;
+  }
+  if (r.kind == "NEW_CONNECTIONS_PER_SOURCE") {
+    size_t slash = r.value.find('/');
+    int n = 0, sec = 0;
+    if (slash == std::string::npos || !parse_int(ini_trim(r.value.substr(0, slash)), 1, 10000, n) ||
+        !parse_int(ini_trim(r.value.substr(slash + 1)), 1, 86400, sec)) {
+      bad("N/SECONDS: at most N new connections per source address in any SECONDS, "
+          "N 1-10000, SECONDS 1-86400: 30/60");
+      return true;
+    }
+    for (Mapping* m : targets)
+      if (!global || m->new_connections_per_source == 0) {
+        m->new_connections_per_source = n;
+        m->new_connections_window_sec = sec;
+      }
+    return true;
+  }
+  return false;
+}
+
 void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
                  std::vector<ConfigError>& errors) {
   for (const RuleEntry& r : rules) {
@@ -466,6 +544,7 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       for (Mapping* m : targets) m->tag = r.value;
       continue;
     }
+    if (apply_limit_rule(r, targets, errors)) continue;
     if (r.kind == "MAX_CONNECTIONS") {
       int n = 0;
       if (!parse_int(r.value, 0, 10000000, n)) {
@@ -529,7 +608,28 @@ std::string Mapping::target_name() const { return format_host_port(target_host, 
 bool Mapping::same_as(const Mapping& o) const {
   return bind_host == o.bind_host && public_port == o.public_port && udp == o.udp &&
          target_host == o.target_host && target_port == o.target_port &&
-         access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag;
+         access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag &&
+         rate_limit == o.rate_limit && max_connections_per_source == o.max_connections_per_source &&
+         new_connections_per_source == o.new_connections_per_source &&
+         new_connections_window_sec == o.new_connections_window_sec;
+}
+
+std::string Mapping::limits_text() const {
+  std::string s;
+  if (max_connections) s += ", max connections " + std::to_string(max_connections);
+  if (rate_limit) {
+    bool mib = rate_limit % (1u << 20) == 0, kib = rate_limit % 1024 == 0;
+    s += ", rate limit " +
+         (mib ? std::to_string(rate_limit >> 20) + "M"
+              : kib ? std::to_string(rate_limit >> 10) + "K" : std::to_string(rate_limit)) +
+         "/s";
+  }
+  if (max_connections_per_source)
+    s += ", " + std::to_string(max_connections_per_source) + " per source";
+  if (new_connections_per_source)
+    s += ", " + std::to_string(new_connections_per_source) + " new per source in " +
+         std::to_string(new_connections_window_sec) + " s";
+  return s;
 }
 
 std::string ConfigError::str() const {
@@ -612,12 +712,14 @@ bool load_server_config(const std::string& path, ServerConfig& out,
                         "public port " + std::to_string(m.public_port) + " is INNER_PORT"});
   }
   apply_rules(rules, cfg, errors);
+  // NAME.TAGS and NAME.RATE_LIMIT lines (message: the key) name a client.
   for (const ConfigError& where : client_tag_lines) {
+    std::string name = where.message.substr(0, where.message.rfind('.'));
     bool known = false;
-    for (const auto& c : cfg.clients) known = known || c.first == where.message;
+    for (const auto& c : cfg.clients) known = known || c.first == name;
     if (!known)
       errors.push_back({where.file, where.line,
-                        where.message + ".TAGS: no client " + where.message + " in [CLIENTS]"});
+                        where.message + ": no client " + name + " in [CLIENTS]"});
   }
   if (!cfg.auth_none && cfg.auth_key_file.empty() && cfg.clients.empty())
     errors.push_back({path, 0,

@@ -22,6 +22,11 @@ struct Mapping {
   int line = 0;
   AccessList access;        // [RULES] ALLOW/DENY (global ones merged in)
   int max_connections = 0;  // [RULES] MAX_CONNECTIONS; 0: unlimited
+  // [RULES] limits a client cannot take off (source_limits.h, rate_limit.h).
+  uint64_t rate_limit = 0;         // RATE_LIMIT: bytes/s each direction, all streams; 0: none
+  int max_connections_per_source = 0;   // MAX_CONNECTIONS_PER_SOURCE: simultaneous; 0: none
+  int new_connections_per_source = 0;   // NEW_CONNECTIONS_PER_SOURCE = N/SECONDS: N (0: none)
+  int new_connections_window_sec = 0;   // ... SECONDS
   std::string tag = "default";  // [TAG]: only clients with this --tag serve it
 
   // Same listening address, target, rules and tag.
@@ -29,6 +34,9 @@ struct Mapping {
 
   std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22", "0.0.0.0:53/udp"
   std::string target_name() const;  // "192.168.10.5:22"
+  // The limits set, for log lines: ", max connections 5, rate limit 2M/s,
+  // 10 per source, 30 new per source in 60 s"; "" without any.
+  std::string limits_text() const;
 };
 
 // A file named by a key; path is resolved relative to the config's folder,
@@ -54,6 +62,7 @@ struct ServerConfig {
   FileRef auth_key_file;                                // AUTH_KEY_FILE
   std::vector<std::pair<std::string, FileRef>> clients;  // [CLIENTS] name = key file
   std::map<std::string, std::vector<std::string>> client_tags;  // [CLIENTS] NAME.TAGS
+  std::map<std::string, uint64_t> client_rate_limits;  // [CLIENTS] NAME.RATE_LIMIT: bytes/s
   FileRef tls_cert, tls_key, tls_client_ca;             // TLS_CERT, TLS_KEY, TLS_CLIENT_CA
   std::string user, group;                              // USER, GROUP: drop privileges to these
   int group_line = 0;                                   // line of GROUP, for messages

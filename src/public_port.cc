@@ -8,7 +8,15 @@
 
 PublicPort::PublicPort(event_base* base, const Mapping& m, const ServerConfig& config,
                        PortHost& host)
-    : base_(base), config_(config), host_(host), mapping_(std::make_shared<const Mapping>(m)) {}
+    : base_(base), config_(config), host_(host), mapping_(std::make_shared<const Mapping>(m)) {
+  if (m.rate_limit) rate_ = std::make_shared<RateLimiter>(m.rate_limit);
+}
+
+void PublicPort::set_mapping(const Mapping& m) {
+  if (m.rate_limit != mapping_->rate_limit)
+    rate_ = m.rate_limit ? std::make_shared<RateLimiter>(m.rate_limit) : nullptr;
+  mapping_ = std::make_shared<const Mapping>(m);
+}
 
 PublicPort::~PublicPort() {
   usage_->on_idle = nullptr;  // leases that outlive the port must not wake it
@@ -84,7 +92,13 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
                peer_text.c_str());
     return;
   }
+  std::shared_ptr<void> source_lease;
+  if (!admit_source(*m, peer, peer_text, source_lease)) return;
   std::shared_ptr<void> l = lease();
+  // Leases hold no pointer, only a deleter: test the control block.
+  if (source_lease.use_count())  // one lease that lets go of both
+    l = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+        std::move(l), std::move(source_lease));
   Tunnel* t = host_.pick_tunnel(m->tag);
   if (t) {
     open_stream(*t, m, std::move(fd), peer_text, std::move(l));
@@ -97,6 +111,32 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
   log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
              m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
              peer_text.c_str());
+}
+
+bool PublicPort::admit_source(const Mapping& m, const sockaddr* peer, const std::string& peer_text,
+                              std::shared_ptr<void>& source_lease) {
+  SourceRules rules{m.max_connections_per_source, m.new_connections_per_source,
+                    m.new_connections_window_sec};
+  if (!rules.any()) return true;
+  std::string source = format_address(peer);
+  SourceLimiter::Decision d = sources_.admit(source, rules, loop_time_ms(base_));
+  if (d.verdict == SourceLimiter::Verdict::admit) {
+    source_lease = std::move(d.lease);
+    return true;
+  }
+  if (d.log) {
+    std::string rule = d.verdict == SourceLimiter::Verdict::too_many_live
+                           ? "MAX_CONNECTIONS_PER_SOURCE (" + std::to_string(rules.max_live) + ")"
+                           : "NEW_CONNECTIONS_PER_SOURCE (" + std::to_string(rules.max_new) + "/" +
+                                 std::to_string(rules.window_sec) + ")";
+    std::string quiet = d.quiet ? ", " + std::to_string(d.quiet) +
+                                      " more refused since the last line" : "";
+    log_notice("mapping %s -> %s: %s reached, closing connection from %s%s (one line per "
+               "source a minute)",
+               m.public_name().c_str(), m.target_name().c_str(), rule.c_str(), peer_text.c_str(),
+               quiet.c_str());
+  }
+  return false;
 }
 
 void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, UniqueFd fd,
@@ -123,6 +163,10 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
   s->set_origin(m->public_name(), peer);
+  RateLimits limits;
+  if (rate_) limits.limiters.push_back(rate_);
+  if (RateLimiterPtr c = host_.client_rate_limit(t)) limits.limiters.push_back(std::move(c));
+  if (!limits.empty()) s->set_rate_limits(std::move(limits));
   s->request_open(m->target_host, m->target_port);
 }
 

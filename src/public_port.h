@@ -21,7 +21,9 @@
 #include "config.h"
 #include "ev.h"
 #include "listener.h"
+#include "rate_limit.h"
 #include "reaper.h"
+#include "source_limits.h"
 #include "udp_port.h"
 #include "unique_fd.h"
 
@@ -41,6 +43,9 @@ class PortHost {
   virtual size_t abort_streams(const void* owner, const std::string& why) = 0;
   // A draining port has nothing left: the server frees it.
   virtual void port_drained(PublicPort& port) = 0;
+  // The [CLIENTS] NAME.RATE_LIMIT of t's client, shared by all its
+  // streams; nullptr without one.
+  virtual RateLimiterPtr client_rate_limit(const Tunnel& t) = 0;
 
  protected:
   ~PortHost() = default;
@@ -57,12 +62,14 @@ class PublicPort final : public Disposable {
   // Listens on the mapping's address; false with err (naming the mapping).
   bool bind(const UdpLimits& limits, std::string& err);
   const Mapping& mapping() const { return *mapping_; }
-  // Reload: new streams use m; live ones keep the mapping they started with.
-  void set_mapping(const Mapping& m) { mapping_ = std::make_shared<const Mapping>(m); }
+  // Reload: new streams use m (and its limits); live ones keep the mapping
+  // and the limiter they started with.
+  void set_mapping(const Mapping& m);
   // Hands the current mapping and UDP limits to the UDP socket, if any.
   void refresh_udp(const UdpLimits& limits);
   UdpPort* udp() const { return udp_.get(); }
   size_t live() const { return usage_->live; }
+  uint64_t source_refusals() const { return sources_.refused(); }
 
   // Reload removed the mapping: stops listening. true if streams or held
   // connections are left to drain (for up to drain_timeout_sec, 0: no
@@ -106,6 +113,11 @@ class PublicPort final : public Disposable {
   };
 
   void accept(UniqueFd fd, const sockaddr* peer);
+  // MAX_CONNECTIONS_PER_SOURCE, NEW_CONNECTIONS_PER_SOURCE: false (after a
+  // log line at most once a minute per source) to refuse; else source_lease
+  // holds the source's live count.
+  bool admit_source(const Mapping& m, const sockaddr* peer, const std::string& peer_text,
+                    std::shared_ptr<void>& source_lease);
   std::shared_ptr<void> lease();
   void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, UniqueFd fd,
                    const std::string& peer, std::shared_ptr<void> lease);
@@ -126,4 +138,6 @@ class PublicPort final : public Disposable {
   std::map<uint64_t, Held> held_;       // by id: a timeout finds its own entry
   EventPtr drain_timer_;                // removed with leases out: DRAIN_TIMEOUT or idle
   bool disabled_ = false;               // forward-ctl disable: not listening
+  SourceLimiter sources_;               // per source address, across reloads
+  RateLimiterPtr rate_;                 // RATE_LIMIT of the mapping, all its streams
 };

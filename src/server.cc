@@ -93,6 +93,7 @@ void ForwardServer::log_tls_fingerprint() {
 }
 
 bool ForwardServer::start(std::string& err) {
+  refresh_client_rate_limits();
   inner_ = bind_inner(config_, err);
   if (!inner_) return false;
   log_tls_fingerprint();
@@ -102,7 +103,7 @@ bool ForwardServer::start(std::string& err) {
     log_info("mapping %s -> %s listening (tag %s%s%s%s)", m.public_name().c_str(),
              m.target_name().c_str(), m.tag.c_str(),
              m.access.empty() ? "" : ", ", m.access.empty() ? "" : m.access.str().c_str(),
-             m.max_connections ? (", max connections " + std::to_string(m.max_connections)).c_str() : "");
+             m.limits_text().c_str());
     ports_[m.public_name()] = std::move(port);
   }
   if (config_.mappings.empty()) log_warnx("no mappings configured: nothing will be forwarded");
@@ -147,6 +148,7 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   config_.path = path;
   grants_ = grants_from(config_);
   budget_.set_cap(config_.max_buffered_bytes);
+  refresh_client_rate_limits();
   revoke_channels();
   for (auto& kv : ports_) kv.second->refresh_udp(udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
@@ -265,6 +267,22 @@ size_t ForwardServer::abort_streams(const void* owner, const std::string& why) {
 }
 
 // Called from the port's own callback: the reaper frees it next turn.
+RateLimiterPtr ForwardServer::client_rate_limit(const Tunnel& t) {
+  auto it = client_rates_.find(t.client_name());
+  return it == client_rates_.end() ? nullptr : it->second;
+}
+
+void ForwardServer::refresh_client_rate_limits() {
+  std::map<std::string, RateLimiterPtr> next;
+  for (const auto& [name, rate] : config_.client_rate_limits) {
+    auto old = client_rates_.find(name);
+    next[name] = old != client_rates_.end() && old->second->rate == rate
+                     ? old->second
+                     : std::make_shared<RateLimiter>(rate);
+  }
+  client_rates_ = std::move(next);
+}
+
 void ForwardServer::port_drained(PublicPort& port) {
   for (auto it = draining_.begin(); it != draining_.end(); ++it)
     if (it->get() == &port) {
@@ -418,8 +436,13 @@ void ForwardServer::log_status() const {
                  m.target_name().c_str(), m.tag.c_str(), udp->session_count(),
                  udp->counters().c_str());
     else
-      log_notice("status: mapping %s -> %s, tag %s: %zu live", m.public_name().c_str(),
-                 m.target_name().c_str(), m.tag.c_str(), kv.second->live());
+      log_notice("status: mapping %s -> %s, tag %s: %zu live%s%s", m.public_name().c_str(),
+                 m.target_name().c_str(), m.tag.c_str(), kv.second->live(),
+                 m.limits_text().c_str(),
+                 kv.second->source_refusals()
+                     ? (", " + std::to_string(kv.second->source_refusals()) +
+                        " refused by per-source limits").c_str()
+                     : "");
   }
 }
 

@@ -88,6 +88,10 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   uint64_t next_held_id() override { return ++held_ids_; }
   size_t abort_streams(const void* owner, const std::string& why) override;
   void port_drained(PublicPort& port) override;
+  RateLimiterPtr client_rate_limit(const Tunnel& t) override;
+  // [CLIENTS] NAME.RATE_LIMIT: a limiter per name; one whose rate a reload
+  // changes is replaced (for new streams), the others kept.
+  void refresh_client_rate_limits();
 
   // Keeps connections still in the handshake under MAX_HANDSHAKES by
   // dropping the oldest, so junk cannot lock a real client out.
@@ -114,6 +118,7 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   int64_t last_reload_ = 0;
   bool last_reload_ok_ = true;
   ServerConfig config_;
+  std::map<std::string, RateLimiterPtr> client_rates_;
   ServerSecrets secrets_;
   std::string tls_fingerprint_;  // last logged; "" without TLS
   Reaper reaper_;

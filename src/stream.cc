@@ -237,19 +237,49 @@ void Stream::on_readable() {
   }
 }
 
+void Stream::set_rate_limits(RateLimits limits) {
+  rate_ = std::move(limits);
+  if (!rate_.empty() && !rate_timer_) rate_timer_.reset(evtimer_new(tunnel_.base(), rate_timer_cb, this));
+}
+
+void Stream::rate_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+  auto* s = static_cast<Stream*>(arg);
+  s->pump();
+  s->return_credit(true);
+}
+
+size_t Stream::rate_allowance(bool up, size_t want) {
+  if (rate_.empty() || want == 0) return want;
+  int64_t now = loop_time_ms(tunnel_.base());
+  uint64_t n = std::min<uint64_t>(want, rate_.available(up, now));
+  if (n == 0 && !evtimer_pending(rate_timer_.get(), nullptr)) {
+    int64_t ms = rate_.wait_ms(up, want, now);
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    evtimer_add(rate_timer_.get(), &tv);
+  }
+  return static_cast<size_t>(n);
+}
+
 void Stream::pump() {
   if (!can_send() || in_.closed()) return;
   evbuffer* in = bufferevent_get_input(local_.get());
   size_t len = evbuffer_get_length(in);
   bool blocked = false;
+  bool limited = false;
   while (len > 0 && send_.available() > 0) {
     if (tunnel_.congested()) {
       blocked = true;
       break;
     }
     size_t n = std::min({len, send_.available(), static_cast<size_t>(frame::kMaxPayload)});
+    n = rate_allowance(true, n);
+    if (n == 0) {
+      limited = true;
+      break;
+    }
     tunnel_.send_data(id_, in, n);
     send_.consume(n);
+    if (!rate_.empty()) rate_.take(true, n);
     bytes_to_peer_ += n;
     len -= n;
   }
@@ -264,8 +294,8 @@ void Stream::pump() {
     maybe_finish();
     return;
   }
-  // Read ahead only while there is credit to send it with.
-  set_reading(in_.open() && !blocked && send_.available() > len);
+  // Read ahead only while there is credit (and rate) to send it with.
+  set_reading(in_.open() && !blocked && !limited && send_.available() > len);
 }
 
 void Stream::channel_drained() {
@@ -381,7 +411,10 @@ void Stream::return_credit(bool flush) {
   uint32_t limit = UINT32_MAX;
   if (b && b->over())
     limit = recv_.peer_credit() < frame::kEarlyWindow ? frame::kEarlyWindow - recv_.peer_credit() : 0;
+  // RATE_LIMIT: the client gets credit (and so sends) no faster than allowed.
+  if (!rate_.empty()) limit = static_cast<uint32_t>(rate_allowance(false, limit));
   if (uint32_t inc = recv_.take_update(flush, limit)) {
+    if (!rate_.empty()) rate_.take(false, inc);
     std::string payload;
     frame::encode_u32(inc, payload);
     tunnel_.send_control(frame::Type::window, id_, payload);
@@ -420,6 +453,7 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
   if (state_ == State::done) return;
   state_ = State::done;
   open_timer_.reset();
+  rate_timer_.reset();
   if (BufferBudget* b = tunnel_.limits().budget) {
     b->cancel(this);
     b->remove(recv_.buffered());  // dropped with the socket

@@ -22,6 +22,7 @@
 #include "flow.h"
 #include "frame.h"
 #include "half.h"
+#include "rate_limit.h"
 #include "reaper.h"
 #include "socket_io.h"
 #include "target_resolver.h"
@@ -62,6 +63,9 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   double age_sec() const;
   // Something to let go of when the stream ends (a connection count).
   void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
+  // Server side: RATE_LIMIT of its mapping and client. Reads from the
+  // public peer and credit to the client then go no faster than they allow.
+  void set_rate_limits(RateLimits limits);
   State state() const { return state_; }
 
   // Server side: ask the client to connect host:port.
@@ -96,6 +100,10 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
   static void open_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void rate_timer_cb(evutil_socket_t, short, void* arg) noexcept;
+  // What the rate limits let go now in one direction (up: to the channel);
+  // 0 arms the timer that calls pump() and return_credit() again.
+  size_t rate_allowance(bool up, size_t want);
   void budget_available() override;
   // Sends the WINDOW credit owed, unless MAX_BUFFERED_BYTES holds it back.
   void return_credit(bool flush);
@@ -135,6 +143,8 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   BufferEventPtr local_;  // buffers, and the client's connect
   std::unique_ptr<SocketIo> io_;  // once connected (socket_io.h)
   EventPtr open_timer_;           // server: OPEN_TIMEOUT while opening
+  RateLimits rate_;               // server: RATE_LIMIT (empty: none)
+  EventPtr rate_timer_;           // while a limit holds bytes or credit back
   evbuffer_cb_entry* output_cb_entry_ = nullptr;
   std::string label_;
   State state_ = State::opening;

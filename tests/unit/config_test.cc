@@ -876,3 +876,53 @@ TEST(ConfigRules, ErrorsCiteTheirLines) {
   for (int want : {4, 5, 6, 7, 8})
     EXPECT_NE(lines.end(), std::find(lines.begin(), lines.end(), want)) << want << "\n" << l.dump();
 }
+
+TEST(ConfigRules, RateAndSourceLimitsPerMappingWinOverGlobal) {
+  Loaded l = load({{kMain,
+                    "[MAPPER]\n1234 = 10.0.0.1:22\n4444 = 10.0.0.2:3389\n"
+                    "[RULES]\n4444.RATE_LIMIT = 2M\nRATE_LIMIT = 10M\n"
+                    "4444.MAX_CONNECTIONS_PER_SOURCE = 10\n"
+                    "NEW_CONNECTIONS_PER_SOURCE = 30/60\n4444.new_connections_per_source = 5 / 10\n"}});
+  ASSERT_TRUE(l.ok) << l.dump();
+  const Mapping& a = l.config.mappings[0];
+  const Mapping& b = l.config.mappings[1];
+  EXPECT_EQ(10u << 20, a.rate_limit);
+  EXPECT_EQ(2u << 20, b.rate_limit) << "per mapping wins, whatever the order";
+  EXPECT_EQ(0, a.max_connections_per_source);
+  EXPECT_EQ(10, b.max_connections_per_source);
+  EXPECT_EQ(30, a.new_connections_per_source);
+  EXPECT_EQ(60, a.new_connections_window_sec);
+  EXPECT_EQ(5, b.new_connections_per_source);
+  EXPECT_EQ(10, b.new_connections_window_sec);
+  Mapping changed = b;
+  changed.rate_limit = 1u << 20;
+  EXPECT_FALSE(b.same_as(changed)) << "a reload that changes a limit changes the mapping";
+}
+
+TEST(ConfigRules, BadLimitsCiteTheirLines) {
+  Loaded l = load({{kMain,
+                    "[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n1234.RATE_LIMIT = fast\n"
+                    "RATE_LIMIT = 100\nMAX_CONNECTIONS_PER_SOURCE = 0\n"
+                    "NEW_CONNECTIONS_PER_SOURCE = 30\n1234.NEW_CONNECTIONS_PER_SOURCE = 30/0\n"}});
+  ASSERT_FALSE(l.ok);
+  ASSERT_EQ(5u, l.errors.size()) << l.dump();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(4 + i, l.errors[i].line) << l.dump();
+  EXPECT_NE(std::string::npos, l.errors[0].message.find("RATE_LIMIT: bad value: 'fast'"));
+  EXPECT_NE(std::string::npos, l.errors[3].message.find("N/SECONDS")) << l.dump();
+}
+
+TEST(ConfigClients, RateLimitPerClientName) {
+  Loaded good = load({{kMain, "[DEFAULT]\nAUTH_KEY_FILE = k\n[CLIENTS]\nalice = a.key\n"
+                              "alice.RATE_LIMIT = 512K\n[MAPPER]\n1 = h:1\n"},
+                      {"/etc/tf/k", "x"}, {"/etc/tf/a.key", "x"}});
+  ASSERT_TRUE(good.ok) << good.dump();
+  EXPECT_EQ(512u << 10, good.config.client_rate_limits["alice"]);
+  Loaded l = load({{kMain,
+                    "[DEFAULT]\nAUTH_KEY_FILE = k\n[CLIENTS]\nalice = a.key\nalice.RATE_LIMIT = 512K\n"
+                    "bob.RATE_LIMIT = 1M\nalice.rate_limit = 1M\n[MAPPER]\n1 = h:1\n"},
+                   {"/etc/tf/k", "x"}});
+  ASSERT_FALSE(l.ok);
+  std::string all = l.dump();
+  EXPECT_NE(std::string::npos, all.find(":6: bob.RATE_LIMIT: no client bob in [CLIENTS]")) << all;
+  EXPECT_NE(std::string::npos, all.find(":7: alice.RATE_LIMIT is given twice")) << all;
+}

@@ -34,6 +34,7 @@ struct FakeHost final : PortHost {
     return 0;
   }
   void port_drained(PublicPort& p) override { drained = &p; }
+  RateLimiterPtr client_rate_limit(const Tunnel&) override { return nullptr; }
 };
 
 UniqueFd connect_to(uint16_t port) {
