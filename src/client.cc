@@ -57,6 +57,8 @@ bool ForwardClient::start(std::string& err) {
   targets_.policy = &options_.allow;
   targets_.connect_timeout_sec = options_.connect_timeout_sec;
   targets_.pending = &pending_;
+  targets_.counters = counters_;
+  targets_.connect_seconds = &connect_seconds_;
   targets_.warn_limit = [this](const std::string& line) {
     warn_limit(pending_warning_, tunnel_ ? tunnel_->peer() : "?", line);
   };
@@ -109,6 +111,7 @@ void ForwardClient::poke() {
 void ForwardClient::connect_server() {
   std::string target = format_host_port(options_.server_host, options_.server_port);
   log_info("connecting to server %s", target.c_str());
+  ++attempts_;
   if (options_.tls.enabled) {
     std::string err;
     SslPtr ssl = new_client_ssl(options_.tls_ctx.get(), options_.tls, options_.server_host, err);
@@ -213,11 +216,29 @@ void ForwardClient::retry_cb(evutil_socket_t, short, void* arg) noexcept {
 
 void ForwardClient::tunnel_up(Tunnel& t) {
   failures_ = 0;
+  ++channels_up_;
   log_notice("server %s: channel up (protocol %u%s%s, tag %s)", t.peer().c_str(), frame::kVersion,
              t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
   if (on_up_) on_up_();
+}
+
+ClientMetrics ForwardClient::metrics() const {
+  ClientMetrics m;
+  m.version = PACKAGE_VERSION;
+  m.started = started_;
+  m.channel_up = channel_up();
+  m.channels_up = channels_up_;
+  m.reconnects = attempts_ > 0 ? attempts_ - 1 : 0;
+  m.rtt_ms = channel_up() ? tunnel_->rtt_ms() : -1;
+  m.streams = tunnel_ ? tunnel_->stream_count() : 0;
+  m.streams_total = counters_->connections;
+  m.bytes_to_targets = counters_->to_local;
+  m.bytes_from_targets = counters_->from_local;
+  m.target_failures = counters_->rejected;
+  m.connect_seconds = connect_seconds_;
+  return m;
 }
 
 std::string ForwardClient::summary() const {
@@ -301,6 +322,7 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
+  ++counters_->connections;
   s->connect_target(targets_, open.host, open.port, open.window);
 }
 

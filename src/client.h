@@ -3,6 +3,7 @@
 // targets when the server asks.
 #pragma once
 
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "ev.h"
 #include "buffer_budget.h"
 #include "log_throttle.h"
+#include "metrics_report.h"
 #include "reaper.h"
 #include "stream.h"
 #include "tls.h"
@@ -57,6 +59,9 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void on_channel_up(std::function<void()> fn) { on_up_ = std::move(fn); }
   // One line for systemd's STATUS=.
   std::string summary() const;
+  // The figures --metrics-listen shows (metrics_report.h).
+  ClientMetrics metrics() const;
+  bool channel_up() const { return tunnel_ && tunnel_->up(); }
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
@@ -107,6 +112,11 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   std::function<void()> on_up_;
   SessionId session_;
   int failures_ = 0;  // consecutive attempts without a channel
+  // Metrics: every stream's bytes and failures, target connect times.
+  std::shared_ptr<TrafficCounters> counters_ = std::make_shared<TrafficCounters>();
+  metrics::Histogram connect_seconds_{metrics::latency_buckets()};
+  int64_t started_ = static_cast<int64_t>(time(nullptr));
+  uint64_t attempts_ = 0, channels_up_ = 0;
   bool stopping_ = false;
   int64_t drain_deadline_ms_ = 0;
 };

@@ -76,12 +76,14 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
   if (!m->access.permits(peer)) {
     log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
                m->target_name().c_str(), peer_text.c_str());
+    counters_->reject("rules");
     return;
   }
   if (m->max_connections && usage_->live >= static_cast<size_t>(m->max_connections)) {
     log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
                m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
                peer_text.c_str());
+    counters_->reject("limit");
     return;
   }
   std::shared_ptr<void> l = lease();
@@ -97,6 +99,7 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
   log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
              m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
              peer_text.c_str());
+  counters_->reject("no_client");
 }
 
 void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, UniqueFd fd,
@@ -106,6 +109,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
               "closing connection from %s",
               m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
               config_.max_streams_per_client, peer.c_str());
+    counters_->reject("limit");
     return;
   }
   set_nodelay(fd.get());
@@ -123,6 +127,8 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
   s->set_origin(m->public_name(), peer);
+  s->set_counters(counters_);
+  ++counters_->connections;
   s->request_open(m->target_host, m->target_port);
 }
 
@@ -157,6 +163,7 @@ void PublicPort::held_timeout(uint64_t id) {
              "connection from %s",
              h.mapping->public_name().c_str(), h.mapping->target_name().c_str(),
              h.mapping->tag.c_str(), config_.client_wait_sec, h.peer.c_str());
+  counters_->reject("no_client");
   held_.erase(it);  // closes the socket, frees the entry and its (no longer pending) timer
 }
 

@@ -74,6 +74,11 @@ std::string UdpPort::counters() const {
          std::to_string(dropped_limit_) + " over UDP_MAX_SESSIONS";
 }
 
+std::map<std::string, uint64_t> UdpPort::drops() const {
+  return {{"oversize", dropped_oversize_}, {"channel_busy", dropped_congested_},
+          {"rules", dropped_denied_}, {"no_client", dropped_no_client_}, {"limit", dropped_limit_}};
+}
+
 void UdpPort::readable_cb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<UdpPort*>(arg)->on_readable();
 }

@@ -48,6 +48,8 @@ class UdpPort {
   void forget(const UdpSession& s);
   size_t session_count() const { return by_peer_.size(); }
   std::string counters() const;
+  // The same counts for metrics: oversize, channel_busy, rules, no_client, limit.
+  std::map<std::string, uint64_t> drops() const;
 
  private:
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
