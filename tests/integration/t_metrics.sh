@@ -44,7 +44,9 @@ start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300 --io-timeout
 wait_port $L "$SRC" 10 || fail "source server did not start"
 wait_port $L "$ECHO" 10 || fail "echo server did not start"
 
-EXTRA_DEFAULTS="CONTROL_SOCKET = none
+CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
+[ -x "$CTL" ] || fail "forward-ctl not built: $CTL"
+EXTRA_DEFAULTS="CONTROL_SOCKET = $TMP/control.sock
 METRICS_LISTEN = $L:$MP
 METRICS_ALLOW = 127.0.0.1/32
 DRAIN_TIMEOUT = 8"
@@ -124,8 +126,6 @@ while True:
     got += b
 sys.exit(0 if got == data else 1)
 PY
-curl -sS --max-time 10 -o /dev/null "http://$L:$PUB_X/" 2>/dev/null
-wait_log "$SERVER_LOG" "target failed: connection refused" 1 10 || note_failure "no refused target logged"
 # the streams end just after the peers see EOF: wait until none is live
 for ((i = 0; i < 50; i++)); do
     scrape exact
@@ -143,12 +143,29 @@ check "$TMP/exact.prom" "tcpforward_mapping_bytes_total{mapping=\"$L:$PUB_S\",di
 check "$TMP/exact.prom" "tcpforward_mapping_bytes_total{mapping=\"$L:$PUB_E\",direction=\"in\"}" "$ECHO_BYTES"
 check "$TMP/exact.prom" "tcpforward_mapping_bytes_total{mapping=\"$L:$PUB_E\",direction=\"out\"}" "$ECHO_BYTES"
 check "$TMP/exact.prom" "tcpforward_mapping_connections_total{mapping=\"$L:$PUB_S\",proto=\"tcp\"}" 1
-check "$TMP/exact.prom" "tcpforward_mapping_rejected_total{mapping=\"$L:$PUB_X\",reason=\"target_refused\"}" 1
 scrape client_exact "$CMP"
 check "$TMP/client_exact.prom" 'tcpforward_client_bytes_total{direction="from_target"}' $((SIZE + ECHO_BYTES))
 check "$TMP/client_exact.prom" 'tcpforward_client_bytes_total{direction="to_target"}' "$ECHO_BYTES"
-check "$TMP/client_exact.prom" 'tcpforward_client_target_failures_total{reason="target_refused"}' 1
 check "$TMP/client_exact.prom" 'tcpforward_target_connect_seconds_count' 2
+# a target that refuses: counted on both sides (its request's early data
+# was relayed, so it comes after the exact byte checks)
+curl -sS --max-time 10 -o /dev/null "http://$L:$PUB_X/" 2>/dev/null
+wait_log "$SERVER_LOG" "target failed: connection refused" 1 10 || note_failure "no refused target logged"
+scrape exact
+check "$TMP/exact.prom" "tcpforward_mapping_rejected_total{mapping=\"$L:$PUB_X\",reason=\"target_refused\"}" 1
+scrape client_exact "$CMP"
+check "$TMP/client_exact.prom" 'tcpforward_client_target_failures_total{reason="target_refused"}' 1
+# forward-ctl mappings reads the same counters
+timeout 30 "$CTL" -s "$TMP/control.sock" --json mappings >"$TMP/ctl.json" 2>"$TMP/ctl.err" ||
+    note_failure "forward-ctl --json mappings failed: $(cat "$TMP/ctl.err")"
+got=$(python3 -c "import json; m = {r['mapping']: r for r in json.load(open('$TMP/ctl.json'))}
+s, e, x = m['$L:$PUB_S'], m['$L:$PUB_E'], m['$L:$PUB_X']
+print(s['bytes_out'], s['bytes_in'], s['connections'], e['bytes_in'], x['rejected'].get('target_refused'))" 2>&1)
+[ "$got" = "$SIZE 0 1 $ECHO_BYTES 1" ] ||
+    note_failure "forward-ctl mappings totals: '$got', want '$SIZE 0 1 $ECHO_BYTES 1'"
+timeout 30 "$CTL" -s "$TMP/control.sock" mappings >"$TMP/ctl.txt" 2>&1
+grep -qE "^$L:$PUB_S +$L:$SRC +tcp +default +listening +0 +1 +0 B +3\.0 MiB +.*forward\.cfg:[0-9]+$" "$TMP/ctl.txt" ||
+    note_failure "forward-ctl mappings table: $(cat "$TMP/ctl.txt")"
 info "server scrape: $(grep -E "^tcpforward_mapping_(bytes|connections|rejected)_total" "$TMP/exact.prom" | tr '\n' ';')"
 
 # ------------------------------------------------------------- 3. Prometheus
@@ -192,28 +209,37 @@ info "Prometheus scraped the server $scrapes times; $want_out = $(query "$want_o
 stop_bg "$PROM_PID"
 
 # ----------------------------------------------- 4. counters move mid-stream
-start_bg slow curl -sS --limit-rate 300k -o "$TMP/slow.bin" "http://$L:$PUB_W/big.bin"
+# 64 MiB at 1 MiB/s. The kernel's loopback buffers take several MiB and
+# wake the writer only once a good part has drained, so the counter moves
+# in steps: scrape every 0.5 s (for up to 20 s) until it has moved, and
+# require the download to be still running then.
+start_bg slow curl -sS --limit-rate 1M -o "$TMP/slow.bin" "http://$L:$PUB_W/big.bin"
 SLOW=$BG_PID
 W_OUT="tcpforward_mapping_bytes_total{mapping=\"$L:$PUB_W\",direction=\"out\"}"
 a=none
 for ((i = 0; i < 100; i++)); do
-    scrape mid0
-    a=$(series "$TMP/mid0.prom" "$W_OUT")
+    scrape mid1
+    a=$(series "$TMP/mid1.prom" "$W_OUT")
     [ "$a" != none ] && [ "$a" -gt 0 ] && break
     sleep 0.1
 done
 [ "$a" != none ] && [ "$a" -gt 0 ] || note_failure "the slow download's bytes do not show in $W_OUT"
-scrape mid1
-sleep 1.5
-scrape mid2
-a=$(series "$TMP/mid1.prom" "$W_OUT")
-b=$(series "$TMP/mid2.prom" "$W_OUT")
-is_alive "$SLOW" || note_failure "the slow download ended before the second scrape"
-[ "$a" != none ] && [ "$b" != none ] && [ "$b" -gt "$a" ] ||
+b=$a
+t0=$(now_ms)
+for ((i = 0; i < 40; i++)); do
+    sleep 0.5
+    scrape mid2
+    b=$(series "$TMP/mid2.prom" "$W_OUT")
+    [ "$b" != "$a" ] && break
+done
+t1=$(now_ms)
+is_alive "$SLOW" || note_failure "the slow download ended before the counter was seen moving"
+[ "$a" != none ] && [ "$b" != none ] && [ "$b" -gt "$a" ] && [ "$b" -lt $((64 << 20)) ] ||
     note_failure "byte counter did not advance mid-transfer: $a then $b"
-info "mid-transfer: $W_OUT $a, then $b 1.5 s later"
+info "mid-transfer: $W_OUT $a, then $b $(ms_to_s $((t1 - t0))) s later"
 [ "$(series "$TMP/mid2.prom" "tcpforward_mapping_streams_active{mapping=\"$L:$PUB_W\",proto=\"tcp\"}")" = 1 ] ||
     note_failure "streams_active of $PUB_W is not 1 during the download"
+stop_bg "$SLOW"
 
 # ---------------------------------------------------- 5. 1,000 live streams
 N=1000
@@ -241,7 +267,14 @@ fi
 stop_bg "$HOLD_PID"
 
 # ------------------------------------------------- 6. /ready while draining
-is_alive "$SLOW" || note_failure "the slow download ended too early for the drain check"
+start_bg slow2 curl -sS --limit-rate 200k -o "$TMP/slow2.bin" "http://$L:$PUB_W/big.bin"
+SLOW=$BG_PID
+for ((i = 0; i < 100; i++)); do
+    scrape drain
+    [ "$(series "$TMP/drain.prom" "tcpforward_mapping_streams_active{mapping=\"$L:$PUB_W\",proto=\"tcp\"}")" = 1 ] && break
+    sleep 0.1
+done
+[ "$(status /ready)" = 200 ] || note_failure "/ready is not 200 before TERM"
 kill_bg "$SERVER_PID" TERM
 wait_log "$SERVER_LOG" "shutting down" 1 5 || note_failure "no 'shutting down' after TERM"
 code=$(status /ready)
