@@ -58,7 +58,8 @@ std::string render_server_metrics(const ServerView& v, const ProcessStats& p) {
     w.sample("tcpforward_mapping_streams_active", Labels{{"mapping", m.name}, {"proto", m.proto}},
              static_cast<double>(m.live));
   w.family("tcpforward_mapping_connections_total", "counter",
-           "Public connections a mapping accepted (past its rules and MAX_CONNECTIONS).");
+           "Public connections a TCP mapping accepted (past its rules and MAX_CONNECTIONS), or "
+           "sessions a UDP mapping opened.");
   for (const MappingRow& m : v.mappings)
     w.sample("tcpforward_mapping_connections_total", Labels{{"mapping", m.name}, {"proto", m.proto}},
              m.connections);
@@ -69,9 +70,9 @@ std::string render_server_metrics(const ServerView& v, const ProcessStats& p) {
       w.sample("tcpforward_mapping_rejected_total", Labels{{"mapping", m.name}, {"reason", r.first}},
                r.second);
   w.family("tcpforward_mapping_bytes_total", "counter",
-           "Bytes relayed for a TCP mapping as they move: in from public peers, out to them.");
+           "Bytes relayed for a mapping as they move (UDP: datagram payloads): in from public "
+           "peers, out to them.");
   for (const MappingRow& m : v.mappings) {
-    if (m.proto != "tcp") continue;
     w.sample("tcpforward_mapping_bytes_total", Labels{{"mapping", m.name}, {"direction", "in"}}, m.bytes_in);
     w.sample("tcpforward_mapping_bytes_total", Labels{{"mapping", m.name}, {"direction", "out"}}, m.bytes_out);
   }

@@ -356,6 +356,9 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
     if (const UdpPort* u = p.udp()) {
       r.live = u->session_count();
       r.udp_dropped = u->drops();
+      r.connections = u->sessions_opened();
+      r.bytes_in = u->bytes_in();
+      r.bytes_out = u->bytes_out();
       v.udp_sessions += r.live;
     }
     v.mappings.push_back(std::move(r));

@@ -112,7 +112,11 @@ void UdpPort::on_readable() {
     UdpSession* s = it != by_peer_.end()
                         ? it->second
                         : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);
-    if (s && !s->from_peer(buf, static_cast<size_t>(n))) ++dropped_congested_;
+    if (!s) continue;
+    if (s->from_peer(buf, static_cast<size_t>(n)))
+      bytes_in_ += static_cast<uint64_t>(n);
+    else
+      ++dropped_congested_;
   }
 }
 
@@ -135,12 +139,15 @@ UdpSession* UdpPort::open_session(const sockaddr* peer, socklen_t len, const std
   auto* s = static_cast<UdpSession*>(
       t->add_channel(std::make_unique<UdpSession>(*t, t->allocate_id(), *this, peer, len)));
   by_peer_[key] = s;
+  ++sessions_opened_;
   s->start();
   return s;
 }
 
 bool UdpPort::send_to_peer(const UdpSession& s, const uint8_t* p, size_t n) {
-  return sendto(fd_.get(), p, n, 0, s.peer(), s.peer_len()) >= 0;
+  if (sendto(fd_.get(), p, n, 0, s.peer(), s.peer_len()) < 0) return false;
+  bytes_out_ += n;
+  return true;
 }
 
 void UdpPort::forget(const UdpSession& s) {

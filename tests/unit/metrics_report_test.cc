@@ -38,6 +38,7 @@ ServerView sample_view() {
   udp.proto = "udp";
   udp.live = 2;
   udp.udp_dropped = {{"oversize", 3}};
+  udp.bytes_in = 64;
   v.mappings = {tcp, udp};
   ClientRow c;
   c.name = "edge";
@@ -83,7 +84,7 @@ TEST(MetricsReport, ServerSeries) {
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_rejected_total{mapping=\"0.0.0.0:8080\",reason=\"no_client\"} 1"));
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_bytes_total{mapping=\"0.0.0.0:8080\",direction=\"in\"} 1000"));
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_bytes_total{mapping=\"0.0.0.0:8080\",direction=\"out\"} 123456789012"));
-  EXPECT_EQ(std::string::npos, t.find("tcpforward_mapping_bytes_total{mapping=\"[::1]:53/udp\""));
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_bytes_total{mapping=\"[::1]:53/udp\",direction=\"in\"} 64"));
   EXPECT_TRUE(has_line(t, "tcpforward_udp_sessions_active 2"));
   EXPECT_TRUE(has_line(t, "tcpforward_udp_datagrams_dropped_total{mapping=\"[::1]:53/udp\",reason=\"oversize\"} 3"));
   EXPECT_TRUE(has_line(t, "tcpforward_config_reloads_total{result=\"success\"} 2"));
