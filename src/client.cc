@@ -1,5 +1,6 @@
 #include "client.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/rand.h>
@@ -53,6 +54,8 @@ bool ForwardClient::start(std::string& err) {
   targets_.policy = &options_.allow;
   targets_.connect_timeout_sec = options_.connect_timeout_sec;
   targets_.pending = &pending_;
+  targets_.counters = counters_;
+  targets_.connect_seconds = &connect_seconds_;
   // The budget is shared by every channel, so its summary names none.
   std::string servers = options_.servers.size() == 1
                             ? format_host_port(options_.servers[0].host, options_.servers[0].port)
@@ -121,11 +124,40 @@ ServerLink* ForwardClient::link_of(const Tunnel& t) const {
 
 void ForwardClient::tunnel_up(Tunnel& t) {
   if (ServerLink* link = link_of(t)) link->tunnel_up();
+  ++channels_up_;
   log_notice("server %s: channel up (protocol %u%s%s, tag %s)", t.peer().c_str(), frame::kVersion,
              t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
   if (on_up_) on_up_();
+}
+
+bool ForwardClient::channel_up() const {
+  for (const auto& link : links_)
+    if (link->up()) return true;
+  return false;
+}
+
+// With several servers: channel_up counts the channels up now, reconnects
+// add up, and the round trip is the slowest channel's.
+ClientMetrics ForwardClient::metrics() const {
+  ClientMetrics m;
+  m.version = PACKAGE_VERSION;
+  m.started = started_;
+  m.channels_up = channels_up_;
+  for (const auto& link : links_) {
+    m.reconnects += link->attempts() > 0 ? link->attempts() - 1 : 0;
+    if (!link->up()) continue;
+    ++m.channel_up;
+    m.rtt_ms = std::max<int64_t>(m.rtt_ms, link->tunnel()->rtt_ms());
+    m.streams += link->tunnel()->stream_count();
+  }
+  m.streams_total = counters_->connections;
+  m.bytes_to_targets = counters_->to_local;
+  m.bytes_from_targets = counters_->from_local;
+  m.target_failures = counters_->rejected;
+  m.connect_seconds = connect_seconds_;
+  return m;
 }
 
 // "channel up to A, tag T: 3 streams, 0 UDP sessions; connecting to B (2
@@ -206,6 +238,7 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
+  ++counters_->connections;
   s->connect_target(targets_, open.host, open.port, open.window);
 }
 

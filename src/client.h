@@ -4,6 +4,7 @@
 // budget and the limit warnings.
 #pragma once
 
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "ev.h"
 #include "buffer_budget.h"
 #include "log_throttle.h"
+#include "metrics_report.h"
 #include "reaper.h"
 #include "server_link.h"
 #include "stream.h"
@@ -36,6 +38,10 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void on_channel_up(std::function<void()> fn) { on_up_ = std::move(fn); }
   // One line for systemd's STATUS=.
   std::string summary() const;
+  // The figures --metrics-listen shows (metrics_report.h), over all servers.
+  ClientMetrics metrics() const;
+  // At least one server's channel is up.
+  bool channel_up() const;
 
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
@@ -81,6 +87,11 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   SessionId session_;  // one for the process, sent to every server
   // After the reaper: a link's tunnel is buried there when it closes.
   std::vector<std::unique_ptr<ServerLink>> links_;
+  // Metrics: every stream's bytes and failures, target connect times.
+  std::shared_ptr<TrafficCounters> counters_ = std::make_shared<TrafficCounters>();
+  metrics::Histogram connect_seconds_{metrics::latency_buckets()};
+  int64_t started_ = static_cast<int64_t>(time(nullptr));
+  uint64_t channels_up_ = 0;
   bool stopping_ = false;
   int64_t drain_deadline_ms_ = 0;
 };

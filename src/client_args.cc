@@ -143,6 +143,23 @@ void add_run_options(std::vector<Option>& t, ClientArgs& a) {
   t.push_back({"connect-timeout", 0, "SECONDS",
                "bound on connecting the server and targets (default 10)",
                set_seconds(o.connect_timeout_sec, 1)});
+  t.push_back({"metrics-listen", 0, "ADDR:PORT",
+               "serve Prometheus metrics (GET /metrics) and GET /ready\n"
+               "on ADDR:PORT, e.g. 127.0.0.1:9713; loopback peers only",
+               [&a](const char* arg, std::string& err) {
+                 HostPort hp;
+                 std::string why;
+                 sockaddr_storage ss;
+                 socklen_t len;
+                 if (!parse_host_port(arg, true, hp, why) ||
+                     !ip_literal_to_sockaddr(hp.host, hp.port, ss, len)) {
+                   err = bad_value(arg, "ADDR:PORT with an IP address, e.g. 127.0.0.1:9713");
+                   return false;
+                 }
+                 a.metrics_host = hp.host;
+                 a.metrics_port = hp.port;
+                 return true;
+               }});
   t.push_back({"log-level", 0, "LEVEL", "debug, info, notice, warning or error (default info)",
                [&a](const char* arg, std::string& err) {
                  if (!parse_log_level(arg, a.level)) {

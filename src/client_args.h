@@ -16,6 +16,8 @@ struct ClientArgs {
   bool no_auth = false;             // --no-auth
   std::string name;                 // --name
   std::string user;                 // --user
+  std::string metrics_host;         // --metrics-listen ADDR:PORT (metrics_http.h)
+  uint16_t metrics_port = 0;        // 0: no metrics endpoint
 
   LogLevel log_level() const { return daemon.verbose ? LogLevel::debug : level; }
 };

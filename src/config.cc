@@ -365,6 +365,26 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
       bad("expected a socket path, or none");
     else
       c.control_socket = strcasecmp(value.c_str(), "none") == 0 ? "" : resolve(c.path, value);
+  } else if (is("METRICS_LISTEN")) {
+    HostPort hp;
+    std::string why;
+    sockaddr_storage ss;
+    socklen_t len;
+    if (strcasecmp(value.c_str(), "none") == 0) {
+      c.metrics_host.clear();
+      c.metrics_port = 0;
+    } else if (!parse_host_port(value, true, hp, why) ||
+               !ip_literal_to_sockaddr(hp.host, hp.port, ss, len)) {
+      bad("expected ADDRESS:PORT with an IP address, e.g. 127.0.0.1:9712, or none");
+    } else {
+      c.metrics_host = hp.host;
+      c.metrics_port = hp.port;
+    }
+  } else if (is("METRICS_ALLOW")) {
+    std::vector<std::string> why;
+    c.metrics_allow.clear();
+    if (!parse_cidr_list(value, c.metrics_allow, why) || c.metrics_allow.empty())
+      bad(why.empty() ? "expected addresses or networks, e.g. 127.0.0.1/32 10.0.0.0/8" : why.front());
   } else if (is("PID_FILE")) {
     if (value.empty()) bad("expected a file name"); else c.pid_file = resolve(c.path, value);
   } else if (is("UDP_TIMEOUT")) {

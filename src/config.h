@@ -82,6 +82,10 @@ struct ServerConfig {
   std::string pid_file;             // PID_FILE
   // CONTROL_SOCKET (forward-ctl); "" = none.
   std::string control_socket = "/run/tcp-forward/control.sock";
+  // METRICS_LISTEN (metrics_http.h): an IP literal and port; port 0: off.
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
+  std::vector<Cidr> metrics_allow;  // METRICS_ALLOW; empty: loopback only
 
   // UDP mappings (issue 5).
   int udp_timeout_sec = 60;      // UDP_TIMEOUT: a session ends after this long idle

@@ -39,9 +39,16 @@ json view_status_json(const ServerView& v, int64_t now) {
 
 json mappings_json(const std::vector<MappingRow>& rows) {
   json a = json::array();
-  for (const auto& r : rows)
+  for (const auto& r : rows) {
     a.push_back({{"mapping", r.name}, {"target", r.target}, {"tag", r.tag}, {"proto", r.proto},
                  {"state", r.state}, {"origin", r.origin}, {"live", r.live}});
+    // Totals since the port was bound (the counters /metrics exports).
+    json& m = a.back();
+    m["connections"] = r.connections;
+    m["bytes_in"] = r.bytes_in;
+    m["bytes_out"] = r.bytes_out;
+    m["rejected"] = r.rejected;
+  }
   return a;
 }
 

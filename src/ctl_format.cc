@@ -104,8 +104,13 @@ std::string format_result(const std::string& command, const json& r) {
   if (command == "mappings") {
     for (const auto& m : r)
       rows.push_back({text(m["mapping"]), text(m["target"]), text(m["proto"]), text(m["tag"]),
-                      text(m["state"]), text(m["live"]), text(m["origin"])});
-    return format_table({"MAPPING", "TARGET", "PROTO", "TAG", "STATE", "LIVE", "ORIGIN"}, rows);
+                      text(m["state"]), text(m["live"]), text(m.value("connections", json())),
+                      m.contains("bytes_in") ? human_bytes(m["bytes_in"].get<uint64_t>()) : "-",
+                      m.contains("bytes_out") ? human_bytes(m["bytes_out"].get<uint64_t>()) : "-",
+                      text(m["origin"])});
+    return format_table({"MAPPING", "TARGET", "PROTO", "TAG", "STATE", "LIVE", "CONNS", "IN", "OUT",
+                         "ORIGIN"},
+                        rows);
   }
   if (command == "clients") {
     for (const auto& c : r)

@@ -5,6 +5,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "address.h"
 #include "alloc_tuning.h"
 #include "auth.h"
 #include "client.h"
@@ -12,6 +13,8 @@
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "metrics_report.h"
 #include "privileges.h"
 #include "service_notify.h"
 #include "signals.h"
@@ -109,6 +112,20 @@ int run_client(const ClientArgs& args) {
     remove_pid_file(pid_file);
     return 1;
   }
+  // --metrics-listen: /ready answers 200 while the channel is up.
+  bool stopping = false;
+  MetricsHttp metrics(
+      base.get(), [&client] { return render_client_metrics(client.metrics(), read_process_stats()); },
+      [&client, &stopping] { return client.channel_up() && !stopping; });
+  if (args.metrics_port) {
+    if (!metrics.listen(args.metrics_host, args.metrics_port, err)) {
+      log_error("--metrics-listen: %s", err.c_str());
+      remove_pid_file(pid_file);
+      return 1;
+    }
+    log_info("metrics on http://%s/metrics",
+             format_host_port(args.metrics_host, args.metrics_port).c_str());
+  }
   if (!give_pid_file(pid_file, args.user, "", err)) log_warnx("pid file: %s", err.c_str());
   if (!drop_privileges(args.user, "", err)) {
     log_error("cannot drop privileges: %s", err.c_str());
@@ -120,7 +137,6 @@ int run_client(const ClientArgs& args) {
   client.on_channel_up([&notifier] { notifier.ready(); });
   notifier.keep_status([&client] { return client.summary(); });
   SignalSet signals(base.get());
-  bool stopping = false;
   on_signals(signals, base.get(), client, stopping, notifier);
   log_notice("forward-client %s started; targets allowed: %s; at most %zu streams, %zu UDP "
              "sessions, %zu bytes of early data pending",

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "address.h"
 #include "alloc_tuning.h"
 #include "config.h"
 #include "config_warnings.h"
@@ -16,6 +17,8 @@
 #include "ev.h"
 #include "init_setup.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "metrics_report.h"
 #include "privileges.h"
 #include "secrets.h"
 #include "server.h"
@@ -51,7 +54,7 @@ std::string absolute_config_path(const std::string& path) {
 
 // HUP: a config that does not load is logged and the running one kept.
 bool reload(ForwardServer& server, const std::string& path, bool verbose,
-            ServiceNotifier& notifier, const char* by) {
+            ServiceNotifier& notifier, MetricsHttp& metrics, const char* by) {
   log_notice("%s: reloading %s", by, path.c_str());
   notifier.reloading();
   struct Done {  // READY=1 ends the reload whatever its outcome
@@ -69,7 +72,11 @@ bool reload(ForwardServer& server, const std::string& path, bool verbose,
     return false;
   }
   LogLevel level = next.log_level;
+  const ServerConfig& running = server.config();
+  if (next.metrics_host != running.metrics_host || next.metrics_port != running.metrics_port)
+    log_warnx("METRICS_LISTEN changed: the new address is used after a restart");
   bool ok = server.reload(std::move(next), std::move(next_secrets));
+  if (ok) metrics.set_allow(server.config().metrics_allow);
   if (ok && !verbose) log_set_level(level);
   server.note_reload(ok);
   return ok;
@@ -78,7 +85,8 @@ bool reload(ForwardServer& server, const std::string& path, bool verbose,
 // TERM/INT drain the streams (a second one exits at once), USR1 logs the
 // status, HUP reloads path.
 void on_signals(SignalSet& signals, event_base* base, ForwardServer& server,
-                const std::string& path, bool verbose, bool& stopping, ServiceNotifier& notifier) {
+                const std::string& path, bool verbose, bool& stopping, ServiceNotifier& notifier,
+                MetricsHttp& metrics) {
   auto stop = [base, &server, &stopping, &notifier] {
     if (stopping) {
       log_notice("second stop signal: exiting now");
@@ -93,8 +101,8 @@ void on_signals(SignalSet& signals, event_base* base, ForwardServer& server,
   signals.on(SIGTERM, stop);
   signals.on(SIGINT, stop);
   signals.on(SIGUSR1, [&server] { server.log_status(); });
-  signals.on(SIGHUP, [&server, &path, verbose, &notifier] {
-    reload(server, path, verbose, notifier, "SIGHUP");
+  signals.on(SIGHUP, [&server, &path, verbose, &notifier, &metrics] {
+    reload(server, path, verbose, notifier, metrics, "SIGHUP");
   });
 }
 
@@ -137,12 +145,29 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
     if (d.syslog) fprintf(stderr, "forward-server: %s\n", err.c_str());
     return 1;
   }
+  // METRICS_LISTEN: /ready answers 200 from the end of start-up until a stop.
+  bool ready = false, stopping = false;
+  MetricsHttp metrics(
+      base.get(), [&server] { return render_server_metrics(server.view(false), read_process_stats()); },
+      [&ready, &stopping] { return ready && !stopping; });
+  metrics.set_allow(config.metrics_allow);
+  if (config.metrics_port) {
+    if (!metrics.listen(config.metrics_host, config.metrics_port, err)) {
+      log_error("METRICS_LISTEN: %s", err.c_str());
+      if (d.syslog) fprintf(stderr, "forward-server: METRICS_LISTEN: %s\n", err.c_str());
+      return 1;
+    }
+    log_info("metrics on http://%s/metrics",
+             format_host_port(config.metrics_host, config.metrics_port).c_str());
+  }
   if (d.daemon) {
     if (!daemonize(err)) fatalx("cannot become a daemon: %s", err.c_str());
     event_reinit(base.get());
   }
   ServiceNotifier notifier(base.get());
-  ServerControl control(server, [&] { return reload(server, path, d.verbose, notifier, "forward-ctl"); });
+  ServerControl control(server, [&] {
+    return reload(server, path, d.verbose, notifier, metrics, "forward-ctl");
+  });
   ControlSocket control_socket(base.get(), [&control](const std::string& r, const ControlPeer& p) {
     return control.handle(r, p);
   });
@@ -159,10 +184,10 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
     log_info("running as uid %d gid %d", static_cast<int>(getuid()), static_cast<int>(getgid()));
   daemon_ready();
   SignalSet signals(base.get());
-  bool stopping = false;
-  on_signals(signals, base.get(), server, path, d.verbose, stopping, notifier);
+  on_signals(signals, base.get(), server, path, d.verbose, stopping, notifier, metrics);
   log_notice("forward-server %s started", PACKAGE_VERSION);
   notifier.ready();
+  ready = true;
   notifier.keep_status([&server] { return server.summary(); });
   event_base_dispatch(base.get());
   if (!remove_pid_file(pid_file, err)) log_warnx("pid file: %s", err.c_str());

@@ -84,12 +84,14 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
   if (!m->access.permits(peer)) {
     log_notice("mapping %s -> %s: connection from %s denied by [RULES]", m->public_name().c_str(),
                m->target_name().c_str(), peer_text.c_str());
+    counters_->reject("rules");
     return;
   }
   if (m->max_connections && usage_->live >= static_cast<size_t>(m->max_connections)) {
     log_notice("mapping %s -> %s: MAX_CONNECTIONS (%d) reached, closing connection from %s",
                m->public_name().c_str(), m->target_name().c_str(), m->max_connections,
                peer_text.c_str());
+    counters_->reject("limit");
     return;
   }
   std::shared_ptr<void> source_lease;
@@ -111,6 +113,7 @@ void PublicPort::accept(UniqueFd fd, const sockaddr* peer) {
   log_notice("mapping %s -> %s: no client of tag %s connected, closing connection from %s",
              m->public_name().c_str(), m->target_name().c_str(), m->tag.c_str(),
              peer_text.c_str());
+  counters_->reject("no_client");
 }
 
 bool PublicPort::admit_source(const Mapping& m, const sockaddr* peer, const std::string& peer_text,
@@ -136,6 +139,7 @@ bool PublicPort::admit_source(const Mapping& m, const sockaddr* peer, const std:
                m.public_name().c_str(), m.target_name().c_str(), rule.c_str(), peer_text.c_str(),
                quiet.c_str());
   }
+  counters_->reject("limit");
   return false;
 }
 
@@ -146,6 +150,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
               "closing connection from %s",
               m->public_name().c_str(), m->target_name().c_str(), t.peer().c_str(),
               config_.max_streams_per_client, peer.c_str());
+    counters_->reject("limit");
     return;
   }
   set_nodelay(fd.get());
@@ -167,6 +172,8 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   if (rate_) limits.limiters.push_back(rate_);
   if (RateLimiterPtr c = host_.client_rate_limit(t)) limits.limiters.push_back(std::move(c));
   if (!limits.empty()) s->set_rate_limits(std::move(limits));
+  s->set_counters(counters_);
+  ++counters_->connections;
   s->request_open(m->target_host, m->target_port);
 }
 
@@ -201,6 +208,7 @@ void PublicPort::held_timeout(uint64_t id) {
              "connection from %s",
              h.mapping->public_name().c_str(), h.mapping->target_name().c_str(),
              h.mapping->tag.c_str(), config_.client_wait_sec, h.peer.c_str());
+  counters_->reject("no_client");
   held_.erase(it);  // closes the socket, frees the entry and its (no longer pending) timer
 }
 

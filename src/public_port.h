@@ -24,6 +24,7 @@
 #include "rate_limit.h"
 #include "reaper.h"
 #include "source_limits.h"
+#include "traffic_counters.h"
 #include "udp_port.h"
 #include "unique_fd.h"
 
@@ -70,6 +71,8 @@ class PublicPort final : public Disposable {
   UdpPort* udp() const { return udp_.get(); }
   size_t live() const { return usage_->live; }
   uint64_t source_refusals() const { return sources_.refused(); }
+  // Connections, bytes and refusals since the port was bound.
+  const TrafficCounters& counters() const { return *counters_; }
 
   // Reload removed the mapping: stops listening. true if streams or held
   // connections are left to drain (for up to drain_timeout_sec, 0: no
@@ -133,6 +136,8 @@ class PublicPort final : public Disposable {
   PortHost& host_;
   std::shared_ptr<const Mapping> mapping_;
   std::shared_ptr<Usage> usage_ = std::make_shared<Usage>();
+  // Shared with the port's streams, which add their bytes as they move.
+  std::shared_ptr<TrafficCounters> counters_ = std::make_shared<TrafficCounters>();
   std::unique_ptr<Listener> listener_;  // TCP mappings
   std::unique_ptr<UdpPort> udp_;        // UDP mappings
   std::map<uint64_t, Held> held_;       // by id: a timeout finds its own entry

@@ -31,6 +31,7 @@ TagGrants grants_from(const ServerConfig& c) {
 ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecrets secrets)
     : base_(base),
       started_(static_cast<int64_t>(time(nullptr))),
+      last_reload_success_(started_),
       config_(std::move(config)),
       secrets_(std::move(secrets)),
       reaper_(base),
@@ -346,15 +347,36 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
   v.started = started_;
   v.last_reload = last_reload_;
   v.last_reload_ok = last_reload_ok_;
+  v.reloads_ok = reloads_ok_;
+  v.reloads_failed = reloads_failed_;
+  v.last_reload_success = last_reload_success_;
+  v.sessions_accepted = sessions_accepted_;
+  v.sessions_refused = sessions_refused_;
+  v.sessions_failed = sessions_never_up_ > sessions_refused_ ? sessions_never_up_ - sessions_refused_ : 0;
   v.handshakes = pending_handshakes();
   v.streams = stream_count();
   v.held = held_count();
   auto add_port = [&v](const PublicPort& p, const char* state) {
     const Mapping& m = p.mapping();
-    MappingRow r{m.public_name(), m.target_name(), m.tag, m.udp ? "udp" : "tcp", state,
-                 m.file + ":" + std::to_string(m.line), p.live()};
+    MappingRow r;
+    r.name = m.public_name();
+    r.target = m.target_name();
+    r.tag = m.tag;
+    r.proto = m.udp ? "udp" : "tcp";
+    r.state = state;
+    r.origin = m.file + ":" + std::to_string(m.line);
+    r.live = p.live();
+    const TrafficCounters& c = p.counters();
+    r.connections = c.connections;
+    r.bytes_in = c.from_local;
+    r.bytes_out = c.to_local;
+    r.rejected = c.rejected;
     if (const UdpPort* u = p.udp()) {
       r.live = u->session_count();
+      r.udp_dropped = u->drops();
+      r.connections = u->sessions_opened();
+      r.bytes_in = u->bytes_in();
+      r.bytes_out = u->bytes_out();
       v.udp_sessions += r.live;
     }
     v.mappings.push_back(std::move(r));
@@ -410,6 +432,8 @@ bool ForwardServer::set_enabled(const std::string& mapping, bool on, std::string
 void ForwardServer::note_reload(bool ok) {
   last_reload_ = static_cast<int64_t>(time(nullptr));
   last_reload_ok_ = ok;
+  ++(ok ? reloads_ok_ : reloads_failed_);
+  if (ok) last_reload_success_ = last_reload_;
 }
 
 void ForwardServer::log_status() const {
@@ -514,7 +538,10 @@ void ForwardServer::limit_pending_from(const std::string& source) {
 
 bool ForwardServer::admit_channel(Tunnel& t, std::string& why) {
   ChannelIdentity who = t.identity();
-  if (!grants_.may_serve(who, t.peer_tag(), why)) return false;
+  if (!grants_.may_serve(who, t.peer_tag(), why)) {
+    ++sessions_refused_;
+    return false;
+  }
   // Channels of the same identity, but not the one this channel replaces.
   size_t live = 0;
   for (const auto& o : tunnels_) {
@@ -525,7 +552,9 @@ bool ForwardServer::admit_channel(Tunnel& t, std::string& why) {
     if (same && !replaced) ++live;
   }
   ChannelCaps caps{config_.max_channels_per_client, config_.max_channels_per_shared_key};
-  return within_channel_cap(who, live, caps, why);
+  if (within_channel_cap(who, live, caps, why)) return true;
+  ++sessions_refused_;
+  return false;
 }
 
 void ForwardServer::limit_pending_handshakes() {
@@ -572,6 +601,7 @@ void ForwardServer::release_held(const std::string& tag) {
 }
 
 void ForwardServer::tunnel_up(Tunnel& t) {
+  ++sessions_accepted_;
   log_notice("client %s: channel up (protocol %u%s%s%s, tag %s, session %s)", t.peer().c_str(),
              frame::kVersion, t.tls_summary().c_str(),
              config_.auth_none ? ", NO AUTHENTICATION" : ", authenticated",
@@ -590,6 +620,7 @@ void ForwardServer::tunnel_up(Tunnel& t) {
 }
 
 void ForwardServer::tunnel_closed(Tunnel& t) {
+  if (t.up_since() == 0) ++sessions_never_up_;
   for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it)
     if (it->get() == &t) {
       reaper_.bury(std::move(*it));

@@ -117,6 +117,10 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   int64_t started_;                 // wall clock, for forward-ctl status
   int64_t last_reload_ = 0;
   bool last_reload_ok_ = true;
+  int64_t last_reload_success_;  // the start counts as one
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+  // Channels by how their handshake ended (metrics).
+  uint64_t sessions_accepted_ = 0, sessions_refused_ = 0, sessions_never_up_ = 0;
   ServerConfig config_;
   std::map<std::string, RateLimiterPtr> client_rates_;
   ServerSecrets secrets_;

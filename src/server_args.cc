@@ -8,8 +8,8 @@ constexpr const char* kHead =
     "\n"
     "Accepts forward-client channels on INNER_PORT and forwards every public port\n"
     "in CONFIG's [MAPPER] through them to inner host:port targets. Keys, TLS\n"
-    "(TLS_CERT, TLS_KEY), rules, tags and limits are set in CONFIG: see\n"
-    "forward_server.cfg(5).\n"
+    "(TLS_CERT, TLS_KEY), rules, tags, limits and Prometheus metrics\n"
+    "(METRICS_LISTEN, METRICS_ALLOW) are set in CONFIG: see forward_server.cfg(5).\n"
     "\n"
     "options:\n";
 constexpr const char* kTail =

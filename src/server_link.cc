@@ -83,6 +83,7 @@ BufferEventPtr ServerLink::new_connection() {
 
 void ServerLink::dial() {
   log_info("connecting to server %s", name_.c_str());
+  ++attempts_;
   connecting_ = new_connection();
   if (!connecting_) {
     log_warnx("server %s: cannot create socket", name_.c_str());

@@ -48,6 +48,7 @@ class ServerLink {
   // "203.0.113.7:1111": the name the logs and the status use.
   const std::string& name() const { return name_; }
   std::string summary() const;
+  uint64_t attempts() const { return attempts_; }  // connection attempts so far
 
  private:
   static void connect_event_cb(bufferevent*, short what, void* arg) noexcept;
@@ -69,6 +70,7 @@ class ServerLink {
   BufferEventPtr connecting_;
   std::unique_ptr<Tunnel> tunnel_;
   int failures_ = 0;  // consecutive attempts without a channel
+  uint64_t attempts_ = 0;
   bool stopped_ = false;
   bool gave_up_ = false;
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct MappingRow {
   std::string state;   // "listening", "draining"
   std::string origin;  // "file:line" where it is defined
   size_t live = 0;     // streams, or UDP sessions
+  // Totals since the port was bound (traffic_counters.h); kept across
+  // reloads that keep the mapping's public address.
+  uint64_t connections = 0;
+  uint64_t bytes_in = 0;   // from public peers
+  uint64_t bytes_out = 0;  // to public peers
+  std::map<std::string, uint64_t> rejected = {};     // by reason
+  std::map<std::string, uint64_t> udp_dropped = {};  // UDP datagrams dropped, by reason
 };
 
 struct ClientRow {
@@ -49,6 +57,11 @@ struct ServerView {
   int64_t started = 0;      // seconds since the epoch
   int64_t last_reload = 0;  // 0: none yet
   bool last_reload_ok = true;
+  // For metrics: reloads by outcome, the last good one (start counts as one).
+  uint64_t reloads_ok = 0, reloads_failed = 0;
+  int64_t last_reload_success = 0;
+  // Channels by how their handshake ended.
+  uint64_t sessions_accepted = 0, sessions_refused = 0, sessions_failed = 0;
   size_t channels = 0, handshakes = 0, streams = 0, udp_sessions = 0, held = 0;
   std::vector<MappingRow> mappings;
   std::vector<ClientRow> clients;

@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "log.h"
+#include "metrics_text.h"
 #include "net.h"
 #include "socket_reader.h"
 #include "tunnel.h"
@@ -89,6 +90,7 @@ void Stream::open_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   int secs = s->tunnel_.limits().open_timeout_sec;
   log_notice("stream %u: no OPEN_OK or OPEN_FAIL within %d s (OPEN_TIMEOUT), closing it (%s)",
              s->id_, secs, s->label_.c_str());
+  if (s->counters_) s->counters_->reject("timeout");
   // RESET releases the id on the client too, should it answer late.
   s->reset("no answer to OPEN within " + std::to_string(secs) + " s (OPEN_TIMEOUT)");
 }
@@ -115,6 +117,7 @@ bool Stream::on_open_fail(const frame::Failure& f, std::string& err) {
     err = "OPEN_FAIL for stream " + std::to_string(id_) + " that is not opening";
     return false;
   }
+  if (counters_) counters_->reject(rejected_reason(f.reason));
   finish(std::string("target failed: ") + frame::reason_name(f.reason) +
              (f.text.empty() ? "" : " (" + printable(f.text) + ")"),
          false, false);
@@ -128,6 +131,7 @@ void Stream::connect_target(const TargetContext& ctx, const std::string& host, u
   // whole window per stream the server may never let us connect.
   recv_.limit_to_early(frame::kEarlyWindow);
   targets_ = &ctx;
+  if (ctx.counters) counters_ = ctx.counters;
   connecting_ = true;
   resolution_.start(ctx.dns, *ctx.policy, host, port, SOCK_STREAM,
                     [this, host, port](const ResolvedTarget& r) { on_resolved(host, port, r); });
@@ -146,6 +150,7 @@ void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedT
               tunnel_.peer().c_str(), format_host_port(printable(host), port).c_str(), id_,
               printable(host).c_str(), format_sockaddr(sa).c_str(), r.kind ? r.kind : "?",
               targets_->policy->str().c_str());
+    if (counters_) counters_->reject("not_allowed");
     tunnel_.send_failure(frame::Type::open_fail, id_, frame::Reason::not_allowed,
                          kResolvedNotAllowedText);
     finish(std::string("cannot connect target: ") + kResolvedNotAllowedText, false, false);
@@ -180,6 +185,7 @@ void Stream::on_target_connected() {
   frame::encode_u32(recv_.window(), payload);
   recv_.announce();
   tunnel_.send_control(frame::Type::open_ok, id_, payload);
+  if (targets_ && targets_->connect_seconds) targets_->connect_seconds->observe(age_sec());
   log_debug("stream %u: connected (%s)", id_, label_.c_str());
   become_open();
 }
@@ -204,6 +210,7 @@ void Stream::on_target_failed(const ConnectError& e) {
     }
     f.text = evutil_socket_error_to_string(sock_err);
   }
+  if (counters_) counters_->reject(rejected_reason(f.reason));
   tunnel_.send_failure(frame::Type::open_fail, id_, static_cast<frame::Reason>(f.reason), f.text);
   finish(std::string("cannot connect target: ") + f.text, false, false);
 }
@@ -281,6 +288,7 @@ void Stream::pump() {
     send_.consume(n);
     if (!rate_.empty()) rate_.take(true, n);
     bytes_to_peer_ += n;
+    if (counters_) counters_->from_local += n;
     len -= n;
   }
   if (blocked && !waiting_for_channel_) {
@@ -336,6 +344,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
     pending_ += n;
   }
   bytes_from_peer_ += n;
+  if (counters_) counters_->to_local += n;
   if (BufferBudget* b = tunnel_.limits().budget) b->add(n);
   evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
   if (io_) io_->schedule_write();  // connecting: take_over_io() will

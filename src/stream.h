@@ -26,6 +26,11 @@
 #include "reaper.h"
 #include "socket_io.h"
 #include "target_resolver.h"
+#include "traffic_counters.h"
+
+namespace metrics {
+class Histogram;
+}
 
 class Tunnel;
 
@@ -38,6 +43,10 @@ struct TargetContext {
   BufferBudget* pending = nullptr;  // early data held while targets connect (reserve())
   // A warning the server can trigger at will: the owner rate-limits it.
   std::function<void(const std::string&)> warn_limit;
+  // Metrics: every stream's bytes and failures, and the time from OPEN to
+  // a connected target (optional).
+  std::shared_ptr<TrafficCounters> counters;
+  metrics::Histogram* connect_seconds = nullptr;
 };
 
 class Stream final : public Channel, private SocketIo::Owner, private BufferBudget::Waiter {
@@ -61,6 +70,8 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   uint64_t bytes_from_local() const { return bytes_to_peer_; }
   uint64_t bytes_to_local() const { return bytes_from_peer_; }
   double age_sec() const;
+  // Where the stream adds its bytes as they move, and its open failures.
+  void set_counters(std::shared_ptr<TrafficCounters> c) { counters_ = std::move(c); }
   // Something to let go of when the stream ends (a connection count).
   void set_lease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
   // Server side: RATE_LIMIT of its mapping and client. Reads from the
@@ -163,5 +174,6 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;
   std::shared_ptr<void> lease_;
+  std::shared_ptr<TrafficCounters> counters_;  // metrics (traffic_counters.h)
   std::string mapping_name_, peer_name_;  // server side
 };

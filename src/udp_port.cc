@@ -74,6 +74,11 @@ std::string UdpPort::counters() const {
          std::to_string(dropped_limit_) + " over UDP_MAX_SESSIONS";
 }
 
+std::map<std::string, uint64_t> UdpPort::drops() const {
+  return {{"oversize", dropped_oversize_}, {"channel_busy", dropped_congested_},
+          {"rules", dropped_denied_}, {"no_client", dropped_no_client_}, {"limit", dropped_limit_}};
+}
+
 void UdpPort::readable_cb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<UdpPort*>(arg)->on_readable();
 }
@@ -107,7 +112,11 @@ void UdpPort::on_readable() {
     UdpSession* s = it != by_peer_.end()
                         ? it->second
                         : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);
-    if (s && !s->from_peer(buf, static_cast<size_t>(n))) ++dropped_congested_;
+    if (!s) continue;
+    if (s->from_peer(buf, static_cast<size_t>(n)))
+      bytes_in_ += static_cast<uint64_t>(n);
+    else
+      ++dropped_congested_;
   }
 }
 
@@ -130,12 +139,15 @@ UdpSession* UdpPort::open_session(const sockaddr* peer, socklen_t len, const std
   auto* s = static_cast<UdpSession*>(
       t->add_channel(std::make_unique<UdpSession>(*t, t->allocate_id(), *this, peer, len)));
   by_peer_[key] = s;
+  ++sessions_opened_;
   s->start();
   return s;
 }
 
 bool UdpPort::send_to_peer(const UdpSession& s, const uint8_t* p, size_t n) {
-  return sendto(fd_.get(), p, n, 0, s.peer(), s.peer_len()) >= 0;
+  if (sendto(fd_.get(), p, n, 0, s.peer(), s.peer_len()) < 0) return false;
+  bytes_out_ += n;
+  return true;
 }
 
 void UdpPort::forget(const UdpSession& s) {

@@ -48,6 +48,12 @@ class UdpPort {
   void forget(const UdpSession& s);
   size_t session_count() const { return by_peer_.size(); }
   std::string counters() const;
+  // The same counts for metrics: oversize, channel_busy, rules, no_client, limit.
+  std::map<std::string, uint64_t> drops() const;
+  // Metrics: sessions opened, datagram payload bytes from and to public peers.
+  uint64_t sessions_opened() const { return sessions_opened_; }
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
 
  private:
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -69,4 +75,5 @@ class UdpPort {
   std::map<std::string, UdpSession*> by_peer_;  // key: raw peer sockaddr; owned by tunnels
   uint64_t dropped_oversize_ = 0, dropped_congested_ = 0, dropped_denied_ = 0,
            dropped_no_client_ = 0, dropped_limit_ = 0;
+  uint64_t sessions_opened_ = 0, bytes_in_ = 0, bytes_out_ = 0;
 };

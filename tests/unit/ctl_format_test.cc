@@ -55,10 +55,33 @@ TEST(CtlFormat, ClientsFromTheServersRows) {
   EXPECT_EQ("-\n", t.substr(t.size() - 2)) << t;
 }
 
+TEST(CtlFormat, MappingsTotals) {
+  MappingRow m;
+  m.name = "0.0.0.0:80";
+  m.target = "10.0.0.5:80";
+  m.tag = "default";
+  m.proto = "tcp";
+  m.state = "listening";
+  m.origin = "f.cfg:9";
+  m.live = 3;
+  m.connections = 1234;
+  m.bytes_in = 2048;
+  m.bytes_out = 5u << 20;
+  m.rejected = {{"rules", 7}};
+  json j = mappings_json({m});
+  EXPECT_EQ(1234u, j[0]["connections"].get<uint64_t>());
+  EXPECT_EQ(2048u, j[0]["bytes_in"].get<uint64_t>());
+  EXPECT_EQ(5u << 20, j[0]["bytes_out"].get<uint64_t>());
+  EXPECT_EQ(7u, j[0]["rejected"]["rules"].get<uint64_t>());
+  std::string t = format_result("mappings", j);
+  EXPECT_NE(std::string::npos, t.find("LIVE  CONNS  IN       OUT      ORIGIN")) << t;
+  EXPECT_NE(std::string::npos, t.find("listening  3     1234   2.0 KiB  5.0 MiB  f.cfg:9")) << t;
+}
+
 TEST(CtlFormat, MappingsAndStatus) {
   MappingRow m{"0.0.0.0:2222", "192.168.10.5:22", "default", "tcp", "draining", "ports.cfg:3", 2};
   std::string t = format_result("mappings", mappings_json({m}));
-  EXPECT_NE(std::string::npos, t.find("0.0.0.0:2222  192.168.10.5:22  tcp    default  draining  2     ports.cfg:3")) << t;
+  EXPECT_NE(std::string::npos, t.find("0.0.0.0:2222  192.168.10.5:22  tcp    default  draining  2     0      0 B  0 B  ports.cfg:3")) << t;
   ServerView v;
   v.version = "9.9";
   v.config_path = "/etc/x.cfg";
