@@ -133,6 +133,11 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     if (!server_.set_enabled(args[0], command == "enable", err)) throw Refused{err};
     return {{"mapping", args[0]}, {"state", command == "enable" ? "listening" : "disabled"}};
   }
+  if (command == "drain") {
+    want_args(args, 0, "drain");
+    server_.drain();
+    return {{"draining", true}, {"streams", server_.view(false).streams}};
+  }
   if (command == "log-level") {
     want_args(args, 1, "log-level debug|info|notice|warning|error");
     LogLevel level;

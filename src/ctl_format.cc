@@ -136,6 +136,9 @@ std::string format_result(const std::string& command, const json& r) {
     size_t n = r["closed"].get<size_t>();
     return "closed " + std::to_string(n) + " channel" + (n == 1 ? "" : "s") + "\n";
   }
+  if (command == "drain")
+    return "draining: /ready answers 503; " + text(r["streams"]) +
+           " streams go on and new connections are still served until the server stops\n";
   if (command == "disable" || command == "enable")
     return "mapping " + text(r["mapping"]) + ": " + text(r["state"]) + "\n";
   if (command == "log-level") return "log level " + text(r["level"]) + " until the next reload\n";

@@ -40,7 +40,8 @@ void usage(FILE* out) {
           "  kick CLIENT         close a client's channels (name, session or address)\n"
           "  disable MAPPING     stop accepting on a TCP mapping; live streams go on\n"
           "  enable MAPPING      accept again\n"
-          "  log-level LEVEL     debug|info|notice|warning|error until the next reload\n");
+          "  log-level LEVEL     debug|info|notice|warning|error until the next reload\n"
+          "  drain               /ready answers 503 (load balancers stop sending); keep serving\n");
 }
 
 // Sends the request and reads one line back; false with err.

@@ -149,8 +149,11 @@ int run_server(const ServerArgs& args, const std::string& path, const ServerConf
   bool ready = false, stopping = false;
   MetricsHttp metrics(
       base.get(), [&server] { return render_server_metrics(server.view(false), read_process_stats()); },
-      [&ready, &stopping] { return ready && !stopping; });
+      [&ready, &stopping, &server] { return ready && !stopping && !server.draining(); });
   metrics.set_allow(config.metrics_allow);
+  metrics.set_mapping_check([&server](const std::string& mapping, std::string& body) {
+    return server.mapping_ready(mapping, body);
+  });
   if (config.metrics_port) {
     if (!metrics.listen(config.metrics_host, config.metrics_port, err)) {
       log_error("METRICS_LISTEN: %s", err.c_str());

@@ -1,5 +1,9 @@
 #include "metrics_http.h"
 
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -89,10 +93,24 @@ void MetricsHttp::on_request(evhttp_request* req) {
   if (p == "/metrics") {
     reply(req, HTTP_OK, "OK", render_(), "text/plain; version=0.0.4; charset=utf-8");
   } else if (p == "/ready") {
-    if (ready_())
-      reply(req, HTTP_OK, "OK", "ready\n", "text/plain; charset=utf-8");
-    else
+    std::string mapping;
+    if (const char* query = uri ? evhttp_uri_get_query(uri) : nullptr) {
+      evkeyvalq params;
+      TAILQ_INIT(&params);
+      if (evhttp_parse_query_str(query, &params) == 0)
+        if (const char* v = evhttp_find_header(&params, "mapping")) mapping = v;
+      evhttp_clear_headers(&params);
+    }
+    if (!ready_()) {
       reply(req, 503, "Service Unavailable", "not ready\n", "text/plain; charset=utf-8");
+    } else if (mapping.empty() || !mapping_check_) {
+      reply(req, HTTP_OK, "OK", "ready\n", "text/plain; charset=utf-8");
+    } else {
+      std::string body;
+      int code = mapping_check_(mapping, body);
+      const char* reason = code == 200 ? "OK" : code == 404 ? "Not Found" : "Service Unavailable";
+      reply(req, code, reason, body + "\n", "text/plain; charset=utf-8");
+    }
   } else {
     reply(req, HTTP_NOTFOUND, "Not Found", "not found: try /metrics or /ready\n",
           "text/plain; charset=utf-8");

@@ -1,7 +1,8 @@
 // The metrics endpoint (METRICS_LISTEN, --metrics-listen): libevent's
 // evhttp serving GET /metrics (the text render() returns, Prometheus text
-// format 0.0.4) and GET /ready (200 while ready() is true, else 503); any
-// other path is 404. A peer outside the allow list (default: loopback)
+// format 0.0.4) and GET /ready (200 while ready() is true, else 503), and,
+// with a mapping check set, GET /ready?mapping=NAME (its answer); any other
+// path is 404. A peer outside the allow list (default: loopback)
 // gets 403 and a log line, throttled so a scanner costs a few lines.
 #pragma once
 
@@ -29,6 +30,10 @@ class MetricsHttp {
   bool listen(const std::string& host, uint16_t port, std::string& err);
   // Who may scrape; an empty list means loopback only.
   void set_allow(std::vector<Cidr> allow);
+  // /ready?mapping=NAME: check(NAME, body) returns the HTTP status (200,
+  // 503, 404) and fills the body's one line. Asked only while ready().
+  using MappingCheck = std::function<int(const std::string& mapping, std::string& body)>;
+  void set_mapping_check(MappingCheck check) { mapping_check_ = std::move(check); }
   bool listening() const { return http_ != nullptr; }
 
  private:
@@ -40,6 +45,7 @@ class MetricsHttp {
   event_base* base_;
   std::function<std::string()> render_;
   std::function<bool()> ready_;
+  MappingCheck mapping_check_;
   AccessList allow_;
   LogThrottle denied_log_{60000};  // refused peers
   int64_t denied_logged_ms_ = 0;

@@ -417,6 +417,54 @@ size_t ForwardServer::kick(const std::string& who) {
   return hit.size();
 }
 
+void ForwardServer::drain() {
+  if (drain_requested_) return;
+  drain_requested_ = true;
+  log_notice("draining: /ready answers 503 from now on; still serving %zu streams and "
+             "accepting new connections until stopped",
+             stream_count());
+}
+
+int ForwardServer::mapping_ready(const std::string& key, std::string& body) const {
+  std::vector<const PublicPort*> found;
+  auto exact = ports_.find(key);
+  if (exact != ports_.end()) {
+    found.push_back(exact->second.get());
+  } else {
+    std::string rest, err;
+    bool udp = false;
+    HostPort hp;
+    if (split_protocol(key, rest, udp) && parse_host_port(rest, false, hp, err))
+      for (const auto& kv : ports_) {
+        const Mapping& m = kv.second->mapping();
+        if (m.public_port == hp.port && m.udp == udp &&
+            (hp.host.empty() || same_address(m.bind_host, hp.host)))
+          found.push_back(kv.second.get());
+      }
+  }
+  if (found.empty()) {
+    body = "no mapping '" + printable(key, 80) + "'";
+    return 404;
+  }
+  if (drain_requested_) {
+    body = "draining";
+    return 503;
+  }
+  for (const PublicPort* p : found) {
+    if (p->disabled()) continue;
+    const std::string& tag = p->mapping().tag;
+    for (const auto& t : tunnels_)
+      if (t->up() && t->peer_tag() == tag) {
+        body = "ready: " + p->mapping().public_name() + " listening, a client of tag " + tag + " up";
+        return 200;
+      }
+  }
+  const Mapping& m = found.front()->mapping();
+  body = found.front()->disabled() ? "mapping " + m.public_name() + " is disabled"
+                                   : "no client of tag " + m.tag + " up for " + m.public_name();
+  return 503;
+}
+
 bool ForwardServer::set_enabled(const std::string& mapping, bool on, std::string& err) {
   auto it = ports_.find(mapping);
   if (it == ports_.end()) {

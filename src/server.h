@@ -56,6 +56,15 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   // forward-ctl disable/enable MAPPING (its public address as mappings
   // shows it); false with err.
   bool set_enabled(const std::string& mapping, bool on, std::string& err);
+  // forward-ctl drain (and TERM): /ready answers 503 from now on, so load
+  // balancers stop sending; the server goes on accepting and serving.
+  void drain();
+  bool draining() const { return drain_requested_; }
+  // /ready?mapping=KEY (a public address as mappings shows it, or a port,
+  // "1234" or "5353/udp"): 200 while a matching mapping listens and a
+  // client of its tag has a channel up, 503 when not, 404 for no mapping.
+  // body says which.
+  int mapping_ready(const std::string& key, std::string& body) const;
   // The outcome of the last reload, for forward-ctl status.
   void note_reload(bool ok);
   const ServerConfig& config() const { return config_; }
@@ -123,6 +132,7 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   uint64_t sessions_accepted_ = 0, sessions_refused_ = 0, sessions_never_up_ = 0;
   ServerConfig config_;
   std::map<std::string, RateLimiterPtr> client_rates_;
+  bool drain_requested_ = false;  // forward-ctl drain: /ready answers 503
   ServerSecrets secrets_;
   std::string tls_fingerprint_;  // last logged; "" without TLS
   Reaper reaper_;

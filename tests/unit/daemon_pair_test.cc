@@ -425,6 +425,23 @@ TEST_F(DaemonPairTest, ControlCommandsAnswerFromTheLiveServer) {
   EXPECT_FALSE(ask(R"({"command": "frobnicate"})")["ok"].get<bool>());
   EXPECT_FALSE(ask(R"({"command": "log-level", "args": ["loud"]})")["ok"].get<bool>());
 
+  // /ready?mapping=: by port or by the name mappings prints; a client of
+  // its tag is up. drain makes it 503; the port still serves.
+  std::string body;
+  std::string port = std::to_string(public_port_);
+  EXPECT_EQ(200, server_->mapping_ready(port, body)) << body;
+  EXPECT_EQ(200, server_->mapping_ready("127.0.0.1:" + port, body)) << body;
+  EXPECT_EQ(404, server_->mapping_ready(port + "/udp", body)) << body;
+  EXPECT_EQ(404, server_->mapping_ready("1", body)) << body;
+  auto drained = ask(R"({"command": "drain"})");
+  ASSERT_TRUE(drained["ok"].get<bool>()) << drained.dump();
+  EXPECT_TRUE(server_->draining());
+  EXPECT_EQ(503, server_->mapping_ready(port, body));
+  EXPECT_EQ("draining", body);
+  Pair after = open_pair(public_port_);
+  ASSERT_TRUE(after.inner) << "a draining server still accepts";
+  EXPECT_EQ("still", relay(after.pub.get(), after.inner.get(), "still"));
+
   // kick by the client's address closes its channel and resets its streams.
   std::string peer_addr = clients["result"][0]["peer"].get<std::string>();
   auto kicked = ask(R"({"command": "kick", "args": [")" + peer_addr + R"("]})");
@@ -436,6 +453,8 @@ TEST_F(DaemonPairTest, ControlCommandsAnswerFromTheLiveServer) {
     return at_public.eof || at_public.error;
   }));
   EXPECT_EQ(ECONNRESET, at_public.error);
+  // No client of the tag: not ready.
+  EXPECT_EQ(503, server_->mapping_ready(port, body));
 }
 
 TEST_F(DaemonPairTest, DisabledMappingRefusesNewConnectionsAndKeepsLiveOnes) {

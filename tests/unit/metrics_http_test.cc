@@ -76,6 +76,32 @@ TEST(MetricsHttp, ServesMetricsReadyAnd404) {
   EXPECT_EQ(2, renders);
 }
 
+TEST(MetricsHttp, ReadyPerMappingAsksTheCheckWithTheDecodedName) {
+  EventBasePtr base(event_base_new());
+  bool ready = true;
+  std::string asked;
+  MetricsHttp http(base.get(), [] { return std::string(); }, [&ready] { return ready; });
+  http.set_mapping_check([&asked](const std::string& mapping, std::string& body) {
+    asked = mapping;
+    body = "about " + mapping;
+    return mapping == "8080" ? 200 : mapping == "5353/udp" ? 503 : 404;
+  });
+  uint16_t port = free_port();
+  std::string err;
+  ASSERT_TRUE(http.listen("127.0.0.1", port, err)) << err;
+  Reply ok = get(base.get(), port, "/ready?mapping=8080");
+  EXPECT_EQ(200, ok.code);
+  EXPECT_EQ("about 8080\n", ok.body);
+  EXPECT_EQ(503, get(base.get(), port, "/ready?mapping=5353%2Fudp").code);
+  EXPECT_EQ("5353/udp", asked) << "the query is decoded";
+  EXPECT_EQ(404, get(base.get(), port, "/ready?mapping=9").code);
+  EXPECT_EQ(200, get(base.get(), port, "/ready?other=1").code) << "no mapping: the plain answer";
+  asked.clear();
+  ready = false;  // draining: every /ready is 503, the check is not asked
+  EXPECT_EQ(503, get(base.get(), port, "/ready?mapping=8080").code);
+  EXPECT_EQ("", asked);
+}
+
 TEST(MetricsHttp, RefusesPeersOutsideTheAllowList) {
   EventBasePtr base(event_base_new());
   MetricsHttp http(base.get(), [] { return std::string("secret 1\n"); }, [] { return true; });
