@@ -1,5 +1,8 @@
 #include "metrics_report.h"
 
+#include <map>
+#include <vector>
+
 using metrics::Labels;
 using metrics::TextWriter;
 
@@ -31,9 +34,35 @@ void process(TextWriter& w, const ProcessStats& p) {
   }
 }
 
+// One row per public address: a port a reload removed may still drain
+// while a later reload has added the same address again, and one series
+// may not appear twice.
+std::vector<MappingRow> merge_by_name(const std::vector<MappingRow>& rows) {
+  std::vector<MappingRow> out;
+  std::map<std::string, size_t> index;
+  for (const MappingRow& r : rows) {
+    auto it = index.find(r.name);
+    if (it == index.end()) {
+      index.emplace(r.name, out.size());
+      out.push_back(r);
+      continue;
+    }
+    MappingRow& m = out[it->second];
+    m.live += r.live;
+    m.connections += r.connections;
+    m.bytes_in += r.bytes_in;
+    m.bytes_out += r.bytes_out;
+    for (const auto& kv : r.rejected) m.rejected[kv.first] += kv.second;
+    for (const auto& kv : r.udp_dropped) m.udp_dropped[kv.first] += kv.second;
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string render_server_metrics(const ServerView& v, const ProcessStats& p) {
+std::string render_server_metrics(const ServerView& view, const ProcessStats& p) {
+  ServerView v = view;
+  v.mappings = merge_by_name(view.mappings);
   TextWriter w;
   build_info(w, v.version, v.started);
 

@@ -115,6 +115,30 @@ TEST(MetricsReport, NoPeerAddressesAndEachFamilyOnce) {
   EXPECT_EQ(std::string::npos, t.find("process_max_fds"));
 }
 
+TEST(MetricsReport, DrainingAndNewPortOfOneAddressAreOneSeries) {
+  ServerView v = sample_view();
+  MappingRow old = v.mappings[0];
+  old.state = "draining";
+  old.live = 1;
+  old.connections = 3;
+  old.bytes_out = 12;
+  old.rejected = {{"rules", 5}, {"limit", 1}};
+  v.mappings.push_back(old);
+  std::string t = render_server_metrics(v, ProcessStats{});
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_streams_active{mapping=\"0.0.0.0:8080\",proto=\"tcp\"} 6")) << t;
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_connections_total{mapping=\"0.0.0.0:8080\",proto=\"tcp\"} 10"));
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_bytes_total{mapping=\"0.0.0.0:8080\",direction=\"out\"} 123456789024"));
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_rejected_total{mapping=\"0.0.0.0:8080\",reason=\"rules\"} 7"));
+  EXPECT_TRUE(has_line(t, "tcpforward_mapping_rejected_total{mapping=\"0.0.0.0:8080\",reason=\"limit\"} 1"));
+  std::istringstream in(t);
+  std::string l;
+  std::set<std::string> seen;
+  while (std::getline(in, l)) {
+    if (l.empty() || l[0] == '#') continue;
+    EXPECT_TRUE(seen.insert(l.substr(0, l.rfind(' '))).second) << "series twice: " << l;
+  }
+}
+
 TEST(MetricsReport, ClientSeries) {
   ClientMetrics c;
   c.version = "1.2.3";
