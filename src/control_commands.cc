@@ -1,8 +1,10 @@
 #include "control_commands.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "log.h"
+#include "runtime_mappings.h"
 #include "server.h"
 
 using nlohmann::json;
@@ -16,6 +18,29 @@ struct Refused {
 
 void want_args(const std::vector<std::string>& args, size_t n, const char* usage) {
   if (args.size() != n) throw Refused{std::string("usage: ") + usage};
+}
+
+// add's arguments: the words of "PUBLIC = TARGET" (quoted as one or not)
+// and --tag T / --tag=T anywhere.
+void parse_add_args(const std::vector<std::string>& args, std::string& spec, std::string& tag) {
+  const char* usage = "usage: add 'PUBLIC = TARGET' [--tag TAG]";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--tag") {
+      if (i + 1 == args.size()) throw Refused{usage};
+      tag = args[++i];
+    } else if (args[i].compare(0, 6, "--tag=") == 0) {
+      tag = args[i].substr(6);
+    } else {
+      spec += (spec.empty() ? "" : " ") + args[i];
+    }
+  }
+  if (spec.empty() || (tag.empty() && std::find(args.begin(), args.end(), "--tag=") != args.end()))
+    throw Refused{usage};
+}
+
+json mapping_json(const Mapping& m, const std::vector<std::string>& lines) {
+  return {{"mapping", m.public_name()}, {"target", m.target_name()}, {"tag", m.tag},
+          {"proto", m.udp ? "udp" : "tcp"}, {"lines", lines}};
 }
 
 }  // namespace
@@ -126,6 +151,22 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     if (!server_.set_enabled(args[0], command == "enable", err)) throw Refused{err};
     return {{"mapping", args[0]}, {"state", command == "enable" ? "listening" : "disabled"}};
   }
+  if (command == "add") {
+    std::string spec, tag, err;
+    parse_add_args(args, spec, tag);
+    Mapping m;
+    if (!parse_mapping_spec(spec, tag, m, err)) throw Refused{err};
+    LogCapture capture;
+    if (!server_.add_mapping(m, err)) throw Refused{err};
+    return mapping_json(m, capture.lines());
+  }
+  if (command == "remove") {
+    want_args(args, 1, "remove MAPPING (its public address, as mappings shows it)");
+    std::string err;
+    LogCapture capture;
+    if (!server_.remove_mapping(args[0], err)) throw Refused{err};
+    return {{"mapping", args[0]}, {"lines", capture.lines()}};
+  }
   if (command == "log-level") {
     want_args(args, 1, "log-level debug|info|notice|warning|error");
     LogLevel level;
@@ -147,5 +188,6 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     return {{"lines", capture.lines()}};
   }
   throw Refused{"unknown command '" + command +
-                "' (status, mappings, clients, streams, reload, kick, disable, enable, log-level)"};
+                "' (status, mappings, clients, streams, reload, add, remove, kick, disable, enable, "
+                "log-level)"};
 }
