@@ -46,12 +46,15 @@ json mapping_json(const Mapping& m, const std::vector<std::string>& lines) {
 }  // namespace
 
 json view_status_json(const ServerView& v, int64_t now) {
+  // A shadowed runtime entry is in the state file, not a mapping served.
+  size_t mappings = std::count_if(v.mappings.begin(), v.mappings.end(),
+                                  [](const MappingRow& r) { return r.state != "shadowed"; });
   json j{{"version", v.version},
          {"config", v.config_path},
          {"uptime_seconds", now - v.started},
          {"channels", v.channels},
          {"handshakes", v.handshakes},
-         {"mappings", v.mappings.size()},
+         {"mappings", mappings},
          {"streams", v.streams},
          {"udp_sessions", v.udp_sessions},
          {"held", v.held}};

@@ -173,6 +173,8 @@ get_exact "$PUB_S" shadow || note_failure "the file's mapping on $PUB_S does not
 ctl mappings
 grep -qE "^$L:$PUB_S +$L:$WWW +tcp +default +shadowed +0 +$STATE:[0-9]+$" <<<"$CTL_OUT" ||
     note_failure "mappings does not show the shadowed entry: $CTL_OUT"
+ctl --json status
+[ "$(json_get 'j["mappings"]')" = 4 ] || note_failure "status counts $(json_get 'j["mappings"]') mappings, want 4 (the shadowed entry is not served)"
 ctl remove "$L:$PUB_S"
 [ "$CTL_RC" = 0 ] && grep -q "it was not listened on" <<<"$CTL_OUT" || note_failure "remove of the shadowed entry: exit $CTL_RC: $CTL_OUT $CTL_ERR"
 grep -q ":$PUB_S " "$STATE" && note_failure "the state file still holds the shadowed entry"
