@@ -30,6 +30,9 @@ void parse_add_args(const std::vector<std::string>& args, std::string& spec, std
       tag = args[++i];
     } else if (args[i].compare(0, 6, "--tag=") == 0) {
       tag = args[i].substr(6);
+    } else if (args[i].compare(0, 2, "--") == 0) {
+      throw Refused{"add: unknown option '" + args[i] +
+                    "' (forward-ctl's own options, such as --json, go before the command)"};
     } else {
       spec += (spec.empty() ? "" : " ") + args[i];
     }

@@ -120,6 +120,9 @@ ctl add "$PUB_X = nowhere"
     note_failure "add with a bad target: exit $CTL_RC: $CTL_ERR"
 ctl add "$PUB_X"
 [ "$CTL_RC" = 1 ] && grep -q "PUBLIC = TARGET" <<<"$CTL_ERR" || note_failure "add without a target: exit $CTL_RC: $CTL_ERR"
+ctl add "$PUB_X = $L:$WWW" --json
+[ "$CTL_RC" = 1 ] && grep -q "unknown option '--json'.*before the command" <<<"$CTL_ERR" ||
+    note_failure "add with --json after the command: exit $CTL_RC: $CTL_ERR"
 port_listening $L "$PUB_X" && note_failure "a refused add listens"
 ctl remove "$L:$PUB_F"
 [ "$CTL_RC" = 1 ] && grep -q "mapping $L:$PUB_F is defined in $CONFIG:[0-9]*; edit the file and reload" <<<"$CTL_ERR" ||
