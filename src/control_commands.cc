@@ -171,7 +171,9 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     std::string err;
     LogCapture capture;
     if (!server_.remove_mapping(args[0], err)) throw Refused{err};
-    return {{"mapping", args[0]}, {"lines", capture.lines()}};
+    std::string name;
+    if (!public_name_of(args[0], name, err)) name = args[0];  // cannot happen: it was removed
+    return {{"mapping", name}, {"lines", capture.lines()}};
   }
   if (command == "log-level") {
     want_args(args, 1, "log-level debug|info|notice|warning|error");

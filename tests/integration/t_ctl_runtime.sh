@@ -205,6 +205,13 @@ ctl enable "$L:$PUB_U/udp"
 xchg "$S2" echo || note_failure "the new UDP peer is not served after enable: $(cat "$TMP/x.out")"
 info "UDP disable: the live session echoed, a new peer got nothing; enable served it"
 
+# remove names a mapping as the line does: "/tcp" is the default protocol
+ctl add "$L:$PUB_X/tcp = $L:$WWW"
+[ "$CTL_RC" = 0 ] || note_failure "add $PUB_X/tcp: exit $CTL_RC: $CTL_ERR"
+ctl --json remove "$L:$PUB_X/tcp"
+[ "$CTL_RC" = 0 ] && [ "$(json_get 'j["mapping"]')" = "$L:$PUB_X" ] || note_failure "remove $PUB_X/tcp: exit $CTL_RC: $CTL_OUT $CTL_ERR"
+wait_not_listening $L "$PUB_X" 5 || note_failure "remove $PUB_X/tcp: still listening"
+
 # ------------------------------------------- 7. STATE_FILE = none, malformed
 ctl add "$L:$PUB_R = $L:$WWW"
 [ "$CTL_RC" = 0 ] || note_failure "add again: exit $CTL_RC: $CTL_ERR"
