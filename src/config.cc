@@ -24,18 +24,12 @@ constexpr size_t kMaxLine = 190;  // below inih's 200-byte line buffer
 
 enum class Section { none, defaults, mapper, clients, rules, tags, invalid };
 
-// A [RULES] line, applied once every mapping is known.
-struct RuleEntry {
-  std::string target;  // "" for every mapping, else the public key ("1234", "127.0.0.1:80")
-  std::string kind;    // ALLOW, DENY, MAX_CONNECTIONS, ... (upper case; kRuleKinds)
-  std::string value;
-  std::string file;
-  int line = 0;
-};
+using RuleEntry = MappingRule;
 
 struct ParseState {
   std::string file;
   bool is_ports_file = false;
+  bool is_state_file = false;  // STATE_FILE: [MAPPER] and [TAG] only
   const std::string* text = nullptr;
   size_t pos = 0;
   int line = 0;
@@ -76,10 +70,15 @@ std::string preprocess_line(ParseState& st, std::string line) {
     if (close != std::string::npos && after.empty()) {
       std::string name = ini_trim(t.substr(1, close - 1));
       st.section = section_for(name, st.is_ports_file);
-      if (st.section == Section::invalid)
+      if (st.is_state_file && st.section == Section::rules) {
+        st.section = Section::invalid;
+        st.error("[RULES] in a state file: rules belong in the configuration");
+      } else if (st.section == Section::invalid) {
         st.error("unknown section [" + name + "]" +
-                 (st.is_ports_file ? " (a ports file holds [MAPPER], [TAG] and [RULES] only)"
-                                   : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS] or [RULES])"));
+                 (st.is_state_file ? " (a state file holds [MAPPER] and [TAG] only)"
+                  : st.is_ports_file ? " (a ports file holds [MAPPER], [TAG] and [RULES] only)"
+                                     : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS] or [RULES])"));
+      }
       return line;
     }
     // "[v6]:port = target": a key, not a section header.
@@ -385,6 +384,12 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     c.metrics_allow.clear();
     if (!parse_cidr_list(value, c.metrics_allow, why) || c.metrics_allow.empty())
       bad(why.empty() ? "expected addresses or networks, e.g. 127.0.0.1/32 10.0.0.0/8" : why.front());
+  } else if (is("STATE_FILE")) {
+    if (value.empty())
+      bad("expected a file name, or none");
+    else
+      c.state_file = strcasecmp(value.c_str(), "none") == 0 ? "" : resolve(c.path, value);
+    c.state_file_line = st.line;
   } else if (is("PID_FILE")) {
     if (value.empty()) bad("expected a file name"); else c.pid_file = resolve(c.path, value);
   } else if (is("UDP_TIMEOUT")) {
@@ -548,9 +553,15 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
                                               "': " + (err.empty() ? "bad protocol" : err)});
         continue;
       }
+      bool names_file_mapping = false;
       for (Mapping& m : cfg.mappings)
-        if (same_public(m, pub, udp)) targets.push_back(&m);
-      if (targets.empty()) {
+        if (same_public(m, pub, udp)) {
+          targets.push_back(&m);
+          names_file_mapping = names_file_mapping || !m.runtime;
+        }
+      // A rule must name a mapping of the configuration: one that only a
+      // runtime mapping matches would break the next reload after a remove.
+      if (!names_file_mapping) {
         errors.push_back({r.file, r.line, "rule for " + r.target + ", which no mapping uses"});
         continue;
       }
@@ -561,7 +572,8 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
                                               printable(r.value, 80) + "' (" + kNameRule + ")"});
         continue;
       }
-      for (Mapping* m : targets) m->tag = r.value;
+      for (Mapping* m : targets)
+        if (!m->runtime) m->tag = r.value;  // a runtime mapping keeps its own tag
       continue;
     }
     if (apply_limit_rule(r, targets, errors)) continue;
@@ -594,13 +606,125 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
   }
 }
 
-bool overlaps(const Mapping& a, const Mapping& b) {
+bool overlaps(const Mapping& a, const Mapping& b) { return mappings_overlap(a, b); }
+
+// Every mapping in one list at most once, and none on INNER_PORT.
+void check_overlaps(const std::vector<Mapping>& mappings, const ServerConfig& cfg,
+                    std::vector<ConfigError>& errors) {
+  for (size_t i = 0; i < mappings.size(); ++i) {
+    const Mapping& m = mappings[i];
+    for (size_t j = 0; j < i; ++j)
+      if (overlaps(m, mappings[j])) {
+        errors.push_back({m.file, m.line,
+                          "public port " + std::to_string(m.public_port) +
+                              " is already mapped at " + mappings[j].file + ":" +
+                              std::to_string(mappings[j].line)});
+        break;
+      }
+    Mapping inner;
+    inner.bind_host = cfg.inner_addr;
+    inner.public_port = cfg.inner_port;
+    if (overlaps(m, inner))
+      errors.push_back({m.file, m.line,
+                        "public port " + std::to_string(m.public_port) + " is INNER_PORT"});
+  }
+}
+
+// STATE_FILE, after the configuration's own mappings: a missing file means
+// no runtime mappings; one that does not parse is an error like the
+// configuration's. An entry that clashes with a mapping of the
+// configuration (the file gained it after forward-ctl add) is kept in the
+// state file but not listened on: it goes to cfg.shadowed.
+void load_state_file(ServerConfig& cfg, const FileReader& reader, std::vector<ConfigError>& errors) {
+  std::string text, err;
+  if (!reader(cfg.state_file, text, err)) {
+    if (err != strerror(ENOENT))
+      errors.push_back({cfg.path, cfg.state_file_line,
+                        "STATE_FILE '" + cfg.state_file + "': cannot read: " + err});
+    return;
+  }
+  std::vector<Mapping> entries;
+  if (!parse_mapping_text(cfg.state_file, text, entries, errors)) return;
+  size_t file_mappings = cfg.mappings.size();
+  for (const Mapping& e : entries) {
+    const Mapping* clash = nullptr;
+    for (size_t i = 0; i < file_mappings && !clash; ++i)
+      if (overlaps(e, cfg.mappings[i])) clash = &cfg.mappings[i];
+    Mapping inner;
+    inner.bind_host = cfg.inner_addr;
+    inner.public_port = cfg.inner_port;
+    if (clash)
+      cfg.shadowed.push_back({e, "the configuration maps " + clash->public_name() + " at " +
+                                     clash->file + ":" + std::to_string(clash->line)});
+    else if (overlaps(e, inner))
+      cfg.shadowed.push_back({e, "it is INNER_PORT"});
+    else
+      cfg.mappings.push_back(e);
+  }
+  cfg.runtime_entries = std::move(entries);
+}
+
+}  // namespace
+
+bool mappings_overlap(const Mapping& a, const Mapping& b) {
   if (a.public_port != b.public_port || a.udp != b.udp) return false;
   if (address_family(a.bind_host) != address_family(b.bind_host)) return false;
   return is_wildcard(a.bind_host) || is_wildcard(b.bind_host) || same_address(a.bind_host, b.bind_host);
 }
 
-}  // namespace
+bool parse_mapping_text(const std::string& file, const std::string& text, std::vector<Mapping>& out,
+                        std::vector<ConfigError>& errors) {
+  size_t first_error = errors.size();
+  ServerConfig cfg;
+  cfg.path = file;
+  std::vector<RuleEntry> rules;
+  std::vector<ConfigError> client_tag_lines;
+  ParseState st;
+  st.file = file;
+  st.is_ports_file = true;
+  st.is_state_file = true;
+  st.text = &text;
+  st.config = &cfg;
+  st.errors = &errors;
+  st.rules = &rules;
+  st.client_tag_lines = &client_tag_lines;
+  parse_text(st);
+  for (Mapping& m : cfg.mappings) m.runtime = true;
+  for (size_t i = 0; i < cfg.mappings.size(); ++i) {
+    const Mapping& m = cfg.mappings[i];
+    for (size_t j = 0; j < i; ++j)
+      if (overlaps(m, cfg.mappings[j])) {
+        errors.push_back({m.file, m.line,
+                          "public port " + std::to_string(m.public_port) +
+                              " is already mapped at " + cfg.mappings[j].file + ":" +
+                              std::to_string(cfg.mappings[j].line)});
+        break;
+      }
+  }
+  // Its [TAG] lines name its own mappings: mark them as the file's for the
+  // rule pass, which leaves runtime tags alone.
+  for (Mapping& m : cfg.mappings) m.runtime = false;
+  apply_rules(rules, cfg, errors);
+  for (Mapping& m : cfg.mappings) m.runtime = true;
+  if (errors.size() != first_error) return false;
+  out = std::move(cfg.mappings);
+  return true;
+}
+
+void apply_config_rules(const ServerConfig& cfg, Mapping& m) {
+  ServerConfig one;
+  one.mappings.push_back(m);
+  one.mappings.back().runtime = false;  // so that a rule naming it counts as used
+  std::vector<RuleEntry> rules;
+  for (const RuleEntry& r : cfg.rules) {
+    if (r.kind == "TAG") continue;  // a runtime mapping has its own tag
+    rules.push_back(r);
+  }
+  std::vector<ConfigError> ignored;  // rules naming other mappings; reported at load
+  apply_rules(rules, one, ignored);
+  m.access = one.mappings.back().access;
+  m.max_connections = one.mappings.back().max_connections;
+}
 
 std::string Mapping::public_name() const {
   return format_host_port(bind_host.empty() ? "0.0.0.0" : bind_host, public_port) +
@@ -650,6 +774,12 @@ std::string Mapping::limits_text() const {
     s += ", " + std::to_string(new_connections_per_source) + " new per source in " +
          std::to_string(new_connections_window_sec) + " s";
   return s;
+}
+
+std::string ShadowedMapping::str() const {
+  return mapping.file + ":" + std::to_string(mapping.line) + ": runtime mapping " +
+         mapping.public_name() + " -> " + mapping.target_name() + " is not listened on: " + why +
+         " (forward-ctl remove " + mapping.public_name() + " drops it)";
 }
 
 std::string ConfigError::str() const {
@@ -714,24 +844,10 @@ bool load_server_config(const std::string& path, ServerConfig& out,
     }
   }
 
-  for (size_t i = 0; i < cfg.mappings.size(); ++i) {
-    const Mapping& m = cfg.mappings[i];
-    for (size_t j = 0; j < i; ++j)
-      if (overlaps(m, cfg.mappings[j])) {
-        errors.push_back({m.file, m.line,
-                          "public port " + std::to_string(m.public_port) +
-                              " is already mapped at " + cfg.mappings[j].file + ":" +
-                              std::to_string(cfg.mappings[j].line)});
-        break;
-      }
-    Mapping inner;
-    inner.bind_host = cfg.inner_addr;
-    inner.public_port = cfg.inner_port;
-    if (overlaps(m, inner))
-      errors.push_back({m.file, m.line,
-                        "public port " + std::to_string(m.public_port) + " is INNER_PORT"});
-  }
+  check_overlaps(cfg.mappings, cfg, errors);
+  if (!cfg.state_file.empty()) load_state_file(cfg, reader, errors);
   apply_rules(rules, cfg, errors);
+  cfg.rules = std::move(rules);
   // NAME.TAGS and NAME.RATE_LIMIT lines (message: the key) name a client.
   for (const ConfigError& where : client_tag_lines) {
     std::string name = where.message.substr(0, where.message.rfind('.'));

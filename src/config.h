@@ -28,6 +28,7 @@ struct Mapping {
   int new_connections_per_source = 0;   // NEW_CONNECTIONS_PER_SOURCE = N/SECONDS: N (0: none)
   int new_connections_window_sec = 0;   // ... SECONDS
   std::string tag = "default";  // [TAG]: only clients with this --tag serve it
+  bool runtime = false;  // from STATE_FILE (forward-ctl add), not the configuration
 
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;
@@ -47,6 +48,33 @@ struct FileRef {
   int line = 0;
   bool empty() const { return path.empty(); }
   std::string where() const { return file + ":" + std::to_string(line); }
+};
+
+// A [RULES] or [TAG] line, applied once every mapping is known (and to a
+// mapping forward-ctl adds later).
+struct MappingRule {
+  std::string target;  // "" for every mapping, else the public key ("1234", "127.0.0.1:80")
+  std::string kind;    // ALLOW, DENY, MAX_CONNECTIONS, ... (kRuleKinds), TAG (upper case)
+  std::string value;
+  std::string file;
+  int line = 0;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 0 when the problem is the file as a whole
+  std::string message;
+  std::string str() const;  // "file:line: message" or "file: message"
+};
+
+// A STATE_FILE mapping that is not listened on because a mapping of the
+// configuration (or INNER_PORT) takes its address: it stays in the state
+// file until forward-ctl remove drops it.
+struct ShadowedMapping {
+  Mapping mapping;  // as in the state file (file, line, tag)
+  std::string why;  // "the configuration maps 0.0.0.0:1234 at FILE:LINE"
+  // "STATE:LINE: runtime mapping 0.0.0.0:1234 -> ... is not listened on: WHY (...)"
+  std::string str() const;
 };
 
 struct ServerConfig {
@@ -86,6 +114,17 @@ struct ServerConfig {
   std::string metrics_host;
   uint16_t metrics_port = 0;
   std::vector<Cidr> metrics_allow;  // METRICS_ALLOW; empty: loopback only
+  // STATE_FILE: forward-ctl add/remove keep their mappings here; "" = none.
+  std::string state_file = "/var/lib/tcp-forward/runtime.cfg";
+  int state_file_line = 0;  // where STATE_FILE was set; 0: the default
+  // Every mapping of the state file, in its order, as written there (tag,
+  // no rules). Those that do not clash with the configuration's mappings
+  // are in mappings too (runtime = true, rules applied); the others are in
+  // shadowed, one line each saying why they are not listened on.
+  std::vector<Mapping> runtime_entries;
+  std::vector<ShadowedMapping> shadowed;
+  // [RULES] and [TAG] lines of the configuration, for mappings added later.
+  std::vector<MappingRule> rules;
 
   // UDP mappings (issue 5).
   int udp_timeout_sec = 60;      // UDP_TIMEOUT: a session ends after this long idle
@@ -97,16 +136,23 @@ struct ServerConfig {
 // suffix is something else.
 bool split_protocol(const std::string& key, std::string& rest, bool& udp);
 
-struct ConfigError {
-  std::string file;
-  int line = 0;  // 0 when the problem is the file as a whole
-  std::string message;
-  std::string str() const;  // "file:line: message" or "file: message"
-};
-
 // Reads a whole file; false with err (strerror text) on failure.
 using FileReader = std::function<bool(const std::string& path, std::string& text, std::string& err)>;
 bool read_file(const std::string& path, std::string& text, std::string& err);
+
+// True when a and b cannot both listen: same port and protocol, same
+// address family, and one is the wildcard or both are the same address.
+bool mappings_overlap(const Mapping& a, const Mapping& b);
+
+// Parses the text of a file that holds mappings only ([MAPPER] and [TAG]
+// sections, the syntax of the configuration; STATE_FILE): its mappings,
+// tags applied, in out. false with every problem in errors.
+bool parse_mapping_text(const std::string& file, const std::string& text, std::vector<Mapping>& out,
+                        std::vector<ConfigError>& errors);
+
+// Applies the configuration's ALLOW, DENY and MAX_CONNECTIONS rules that
+// name m's public address (or every mapping) to m, as at load.
+void apply_config_rules(const ServerConfig& cfg, Mapping& m);
 
 // Loads and validates path (and OUTER_PORTS_FILE). Returns true when no
 // errors were found; otherwise errors holds every problem.

@@ -1,8 +1,10 @@
 #include "control_commands.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "log.h"
+#include "runtime_mappings.h"
 #include "server.h"
 
 using nlohmann::json;
@@ -18,15 +20,44 @@ void want_args(const std::vector<std::string>& args, size_t n, const char* usage
   if (args.size() != n) throw Refused{std::string("usage: ") + usage};
 }
 
+// add's arguments: the words of "PUBLIC = TARGET" (quoted as one or not)
+// and --tag T / --tag=T anywhere.
+void parse_add_args(const std::vector<std::string>& args, std::string& spec, std::string& tag) {
+  const char* usage = "usage: add 'PUBLIC = TARGET' [--tag TAG]";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--tag") {
+      if (i + 1 == args.size()) throw Refused{usage};
+      tag = args[++i];
+    } else if (args[i].compare(0, 6, "--tag=") == 0) {
+      tag = args[i].substr(6);
+    } else if (args[i].compare(0, 2, "--") == 0) {
+      throw Refused{"add: unknown option '" + args[i] +
+                    "' (forward-ctl's own options, such as --json, go before the command)"};
+    } else {
+      spec += (spec.empty() ? "" : " ") + args[i];
+    }
+  }
+  if (spec.empty() || (tag.empty() && std::find(args.begin(), args.end(), "--tag=") != args.end()))
+    throw Refused{usage};
+}
+
+json mapping_json(const Mapping& m, const std::vector<std::string>& lines) {
+  return {{"mapping", m.public_name()}, {"target", m.target_name()}, {"tag", m.tag},
+          {"proto", m.udp ? "udp" : "tcp"}, {"lines", lines}};
+}
+
 }  // namespace
 
 json view_status_json(const ServerView& v, int64_t now) {
+  // A shadowed runtime entry is in the state file, not a mapping served.
+  size_t mappings = std::count_if(v.mappings.begin(), v.mappings.end(),
+                                  [](const MappingRow& r) { return r.state != "shadowed"; });
   json j{{"version", v.version},
          {"config", v.config_path},
          {"uptime_seconds", now - v.started},
          {"channels", v.channels},
          {"handshakes", v.handshakes},
-         {"mappings", v.mappings.size()},
+         {"mappings", mappings},
          {"streams", v.streams},
          {"udp_sessions", v.udp_sessions},
          {"held", v.held}};
@@ -138,6 +169,24 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     server_.drain();
     return {{"draining", true}, {"streams", server_.view(false).streams}};
   }
+  if (command == "add") {
+    std::string spec, tag, err;
+    parse_add_args(args, spec, tag);
+    Mapping m;
+    if (!parse_mapping_spec(spec, tag, m, err)) throw Refused{err};
+    LogCapture capture;
+    if (!server_.add_mapping(m, err)) throw Refused{err};
+    return mapping_json(m, capture.lines());
+  }
+  if (command == "remove") {
+    want_args(args, 1, "remove MAPPING (its public address, as mappings shows it)");
+    std::string err;
+    LogCapture capture;
+    if (!server_.remove_mapping(args[0], err)) throw Refused{err};
+    std::string name;
+    if (!public_name_of(args[0], name, err)) name = args[0];  // cannot happen: it was removed
+    return {{"mapping", name}, {"lines", capture.lines()}};
+  }
   if (command == "log-level") {
     want_args(args, 1, "log-level debug|info|notice|warning|error");
     LogLevel level;
@@ -159,5 +208,6 @@ json ServerControl::run(const std::string& command, const std::vector<std::strin
     return {{"lines", capture.lines()}};
   }
   throw Refused{"unknown command '" + command +
-                "' (status, mappings, clients, streams, reload, kick, disable, enable, log-level)"};
+                "' (status, mappings, clients, streams, reload, add, remove, kick, disable, enable, "
+                "log-level)"};
 }

@@ -142,7 +142,7 @@ std::string format_result(const std::string& command, const json& r) {
   if (command == "disable" || command == "enable")
     return "mapping " + text(r["mapping"]) + ": " + text(r["state"]) + "\n";
   if (command == "log-level") return "log level " + text(r["level"]) + " until the next reload\n";
-  if (command == "reload") {
+  if (command == "reload" || command == "add" || command == "remove") {
     std::string out;
     for (const auto& l : r["lines"]) out += text(l) + "\n";
     return out;

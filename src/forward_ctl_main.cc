@@ -37,8 +37,11 @@ void usage(FILE* out) {
           "  clients             every channel: client, peer, TLS, streams, bytes, round trip\n"
           "  streams [MAPPING]   live streams, of one mapping or all\n"
           "  reload              reload the configuration and print the outcome\n"
+          "  add 'PUBLIC = TARGET' [--tag TAG]\n"
+          "                      listen on a new mapping (a [MAPPER] line), kept in STATE_FILE\n"
+          "  remove MAPPING      drop a mapping added with add; its live streams drain\n"
           "  kick CLIENT         close a client's channels (name, session or address)\n"
-          "  disable MAPPING     stop accepting on a TCP mapping; live streams go on\n"
+          "  disable MAPPING     stop accepting new connections or UDP peers; live ones go on\n"
           "  enable MAPPING      accept again\n"
           "  log-level LEVEL     debug|info|notice|warning|error until the next reload\n"
           "  drain               /ready answers 503 (load balancers stop sending); keep serving\n");

@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   if (args.check_only) {
     if (config.auth_none) printf("warning: AUTH = none: clients are not authenticated\n");
     for (const ConfigError& w : config_warnings(config)) printf("warning: %s\n", w.str().c_str());
+    for (const ShadowedMapping& s : config.shadowed) printf("warning: %s\n", s.str().c_str());
     printf("configuration OK\n");
     return 0;
   }

@@ -43,15 +43,16 @@ bool PublicPort::bind(const UdpLimits& limits, std::string& err) {
 }
 
 bool PublicPort::disable(std::string& err) {
-  if (mapping_->udp) {
-    err = "UDP mappings cannot be disabled (their sessions live on the socket); remove it instead";
-    return false;
-  }
   if (disabled_) {
     err = "mapping " + mapping_->public_name() + " is disabled already";
     return false;
   }
-  listener_.reset();  // closes the listening socket; streams keep their leases
+  // A UDP socket carries its live sessions too: it stays open and only
+  // stops taking new peers.
+  if (udp_)
+    udp_->set_accepting(false);
+  else
+    listener_.reset();  // closes the listening socket; streams keep their leases
   disabled_ = true;
   return true;
 }
@@ -61,7 +62,10 @@ bool PublicPort::enable(std::string& err) {
     err = "mapping " + mapping_->public_name() + " is not disabled";
     return false;
   }
-  if (!bind(UdpLimits{}, err)) return false;
+  if (udp_)
+    udp_->set_accepting(true);
+  else if (!bind(UdpLimits{}, err))
+    return false;
   disabled_ = false;
   return true;
 }

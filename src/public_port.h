@@ -80,8 +80,9 @@ class PublicPort final : public Disposable {
   bool drain(int drain_timeout_sec);
 
   // forward-ctl disable: stops accepting; live streams and held
-  // connections stay. false with err for a UDP mapping, whose sessions
-  // live on its socket.
+  // connections stay. A UDP mapping keeps its socket for its live
+  // sessions and drops datagrams from new peers. false with err if it is
+  // disabled already.
   bool disable(std::string& err);
   // forward-ctl enable: listens again; false with err if the port cannot be bound.
   bool enable(std::string& err);

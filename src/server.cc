@@ -109,6 +109,7 @@ bool ForwardServer::start(std::string& err) {
   }
   if (config_.mappings.empty()) log_warnx("no mappings configured: nothing will be forwarded");
   for (const ConfigError& w : config_warnings(config_)) log_warnx("%s", w.str().c_str());
+  for (const ShadowedMapping& s : config_.shadowed) log_warnx("%s", s.str().c_str());
   return true;
 }
 
@@ -154,6 +155,7 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   for (auto& kv : ports_) kv.second->refresh_udp(udp_limits());
   log_notice("configuration reloaded: %zu mappings", ports_.size());
   for (const ConfigError& w : config_warnings(config_)) log_warnx("%s", w.str().c_str());
+  for (const ShadowedMapping& s : config_.shadowed) log_warnx("%s", s.str().c_str());
   return true;
 }
 
@@ -383,6 +385,11 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
   };
   for (const auto& kv : ports_) add_port(*kv.second, kv.second->disabled() ? "disabled" : "listening");
   for (const auto& p : draining_) add_port(*p, "draining");
+  for (const ShadowedMapping& s : config_.shadowed) {  // in STATE_FILE, not listened on
+    const Mapping& m = s.mapping;
+    v.mappings.push_back(MappingRow{m.public_name(), m.target_name(), m.tag, m.udp ? "udp" : "tcp",
+                                    "shadowed", m.file + ":" + std::to_string(m.line), 0});
+  }
   for (const auto& t : tunnels_) {
     if (!t->up()) continue;
     ++v.channels;
@@ -472,8 +479,10 @@ bool ForwardServer::set_enabled(const std::string& mapping, bool on, std::string
     return false;
   }
   if (!(on ? it->second->enable(err) : it->second->disable(err))) return false;
-  log_notice("mapping %s %s by the operator (forward-ctl); %zu live streams %s", mapping.c_str(),
-             on ? "enabled" : "disabled", it->second->live(), on ? "" : "keep going");
+  const UdpPort* udp = it->second->udp();
+  log_notice("mapping %s %s by the operator (forward-ctl); %zu live %s %s", mapping.c_str(),
+             on ? "enabled" : "disabled", udp ? udp->session_count() : it->second->live(),
+             udp ? "UDP sessions" : "streams", on ? "" : "keep going");
   return true;
 }
 

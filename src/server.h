@@ -65,6 +65,14 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   // client of its tag has a channel up, 503 when not, 404 for no mapping.
   // body says which.
   int mapping_ready(const std::string& key, std::string& body) const;
+  // forward-ctl add (server_runtime.cc): binds m's port, then writes it to
+  // STATE_FILE; all or nothing. false with err (a clash, the bind, the
+  // write) and nothing changed.
+  bool add_mapping(Mapping m, std::string& err);
+  // forward-ctl remove: drops a runtime mapping (named by its public
+  // address) from STATE_FILE, then stops listening while its streams drain
+  // as a reload's removal does. A mapping of the configuration is refused.
+  bool remove_mapping(const std::string& name, std::string& err);
   // The outcome of the last reload, for forward-ctl status.
   void note_reload(bool ok);
   const ServerConfig& config() const { return config_; }
@@ -85,6 +93,8 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   StagedPorts stage_ports(const MappingDiff& d, std::vector<std::string>& failures);
   void apply_mapping_diff(const MappingDiff& d, StagedPorts& staged, int drain_timeout_sec);
   void remove_port(const std::string& name, int drain_timeout_sec);
+  // STATE_FILE with entries; on success their file:line everywhere. false with err.
+  bool save_runtime(const std::vector<Mapping>& entries, std::string& err);
   void add_port(const Mapping& m);
   void accept_client(UniqueFd fd, const sockaddr* peer);
   // Gives the connections held for tag, oldest first, to its channels.

@@ -71,7 +71,8 @@ std::string UdpPort::counters() const {
   return "dropped: " + std::to_string(dropped_oversize_) + " oversize, " +
          std::to_string(dropped_congested_) + " channel busy, " + std::to_string(dropped_denied_) +
          " denied, " + std::to_string(dropped_no_client_) + " no client, " +
-         std::to_string(dropped_limit_) + " over UDP_MAX_SESSIONS";
+         std::to_string(dropped_limit_) + " over UDP_MAX_SESSIONS, " +
+         std::to_string(dropped_disabled_) + " new peers while disabled";
 }
 
 std::map<std::string, uint64_t> UdpPort::drops() const {
@@ -109,6 +110,10 @@ void UdpPort::on_readable() {
     }
     std::string key(reinterpret_cast<char*>(&peer), len);
     auto it = by_peer_.find(key);
+    if (it == by_peer_.end() && !accepting_) {
+      ++dropped_disabled_;
+      continue;
+    }
     UdpSession* s = it != by_peer_.end()
                         ? it->second
                         : open_session(reinterpret_cast<sockaddr*>(&peer), len, key);

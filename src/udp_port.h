@@ -47,6 +47,10 @@ class UdpPort {
   // A session has ended: out of the index.
   void forget(const UdpSession& s);
   size_t session_count() const { return by_peer_.size(); }
+  // forward-ctl disable/enable: while not accepting, datagrams of live
+  // sessions still flow both ways, and those from any other peer are
+  // dropped and counted (no new session).
+  void set_accepting(bool on) { accepting_ = on; }
   std::string counters() const;
   // The same counts for metrics: oversize, channel_busy, rules, no_client, limit.
   std::map<std::string, uint64_t> drops() const;
@@ -73,7 +77,8 @@ class UdpPort {
   EventPtr read_event_;
   EventPtr sweep_timer_;
   std::map<std::string, UdpSession*> by_peer_;  // key: raw peer sockaddr; owned by tunnels
+  bool accepting_ = true;
   uint64_t dropped_oversize_ = 0, dropped_congested_ = 0, dropped_denied_ = 0,
-           dropped_no_client_ = 0, dropped_limit_ = 0;
+           dropped_no_client_ = 0, dropped_limit_ = 0, dropped_disabled_ = 0;
   uint64_t sessions_opened_ = 0, bytes_in_ = 0, bytes_out_ = 0;
 };

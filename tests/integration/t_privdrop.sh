@@ -140,10 +140,14 @@ echo_ok "after the server restart"
 stop_bg "$CLIENT_PID"
 stop_bg "$SERVER_PID"
 
-# ------------------------------------------------ pid files after the drop
+# ------------------------------------ pid files and STATE_FILE after the drop
 # The pid file is written as root and handed to USER, so the unprivileged
 # daemon clears it at exit: removed where its folder is USER's (a
 # RuntimeDirectory=), emptied (and said so) where the folder is root's.
+# forward-ctl add writes STATE_FILE as USER: it works where the folder is
+# USER's (the unit's StateDirectory=), and where it is root's the add is
+# refused with the reason and its port closed again.
+CTL=$(dirname "$FORWARD_SERVER")/forward-ctl
 chmod o+x "$TMP"  # USER may pass through to the folders below, nothing more
 mkdir -p "$TMP/run-root" "$TMP/run-user"
 chmod 755 "$TMP/run-root" "$TMP/run-user"
@@ -151,9 +155,24 @@ chown "$TUSER" "$TMP/run-user"
 for where in run-root run-user; do
     pidf=$TMP/$where/server.pid
     write_server_config
-    sed -i "/^PID_FILE/d; /^\[MAPPER\]/i PID_FILE = $pidf" "$TMP/priv.cfg"
+    state=$TMP/$where/runtime.cfg
+    sed -i "/^PID_FILE/d; /^\[MAPPER\]/i PID_FILE = $pidf\nSTATE_FILE = $state\nCONTROL_SOCKET = $TMP/$where/control.sock" "$TMP/priv.cfg"
     start_server_as "server-$where"
     wait_log "$SERVER_LOG" "running as uid $TUID" 1 5 || note_failure "$where: the server did not drop to $TUSER"
+    rt_port=$(free_port) || fail "free_port"
+    "$CTL" -s "$TMP/$where/control.sock" add "$LOCALHOST:$rt_port = $LOCALHOST:$ECHO" >"$TMP/ctl-$where.out" 2>&1
+    rc=$?
+    if [ "$where" = run-user ]; then
+        [ $rc = 0 ] || note_failure "$where: forward-ctl add as $TUSER: exit $rc: $(cat "$TMP/ctl-$where.out")"
+        [ "$(stat -c %U "$state" 2>/dev/null)" = "$TUSER" ] || note_failure "$where: state file owned by '$(stat -c %U "$state" 2>/dev/null)', want $TUSER"
+        port_listening $LOCALHOST "$rt_port" || note_failure "$where: the added mapping does not listen"
+        grep -qx "$LOCALHOST:$rt_port = $LOCALHOST:$ECHO" "$state" || note_failure "$where: the state file lacks the mapping"
+    else
+        [ $rc = 1 ] && grep -q "cannot write the state file: .*Permission denied" "$TMP/ctl-$where.out" ||
+            note_failure "$where: forward-ctl add with a root folder: exit $rc: $(cat "$TMP/ctl-$where.out")"
+        port_listening $LOCALHOST "$rt_port" && note_failure "$where: the refused add still listens"
+    fi
+    info "$where: forward-ctl add as $TUSER: exit $rc: $(head -c 200 "$TMP/ctl-$where.out")"
     [ "$(cat "$pidf" 2>/dev/null)" = "$SERVER_PID" ] || note_failure "$where: pid file holds '$(cat "$pidf" 2>/dev/null)', want $SERVER_PID"
     [ "$(stat -c %U "$pidf" 2>/dev/null)" = "$TUSER" ] || note_failure "$where: pid file owned by $(stat -c %U "$pidf" 2>/dev/null), want $TUSER"
     stop_bg "$SERVER_PID"

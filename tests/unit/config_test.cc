@@ -13,6 +13,7 @@ namespace {
 
 const char kMain[] = "/etc/tf/forward_server.cfg";
 const char kPorts[] = "/etc/tf/port_mapper.cfg";
+const char kState[] = "/var/lib/tcp-forward/runtime.cfg";  // STATE_FILE's default, read last
 
 // An in-memory file system that records what was read.
 struct Files {
@@ -130,7 +131,7 @@ TEST(ConfigLoad, SeedSplitIntoMainAndPortsFile) {
   EXPECT_EQ("inner-web.example:8080", c.mappings[2].target_name());
   EXPECT_EQ("[2001:db8::1]:2222", c.mappings[3].public_name());
   EXPECT_EQ("[fd00::5]:22", c.mappings[3].target_name());
-  EXPECT_EQ((std::vector<std::string>{kMain, kPorts}), l.reads);
+  EXPECT_EQ((std::vector<std::string>{kMain, kPorts, kState}), l.reads);
 }
 
 TEST(ConfigLoad, SeedInOneFile) {
@@ -147,7 +148,7 @@ TEST(ConfigLoad, SeedInOneFile) {
   expect_mapping(l.config.mappings[0], "", 1234, "192.168.10.5", 80, kMain, 6);
   expect_mapping(l.config.mappings[2], "", 8080, "inner-web.example", 8080, kMain, 8);
   expect_mapping(l.config.mappings[3], "2001:db8::1", 2222, "fd00::5", 22, kMain, 9);
-  EXPECT_EQ((std::vector<std::string>{kMain}), l.reads);
+  EXPECT_EQ((std::vector<std::string>{kMain, kState}), l.reads);
 }
 
 TEST(ConfigLoad, MappingsMergedFromBothFiles) {
@@ -204,7 +205,7 @@ TEST(ConfigLoad, AbsoluteOuterPortsFile) {
   EXPECT_EQ("/srv/tf/ports.cfg", l.config.outer_ports_file);
   ASSERT_EQ(1u, l.config.mappings.size());
   expect_mapping(l.config.mappings[0], "", 1234, "10.0.0.1", 80, "/srv/tf/ports.cfg", 2);
-  EXPECT_EQ((std::vector<std::string>{kMain, "/srv/tf/ports.cfg"}), l.reads);
+  EXPECT_EQ((std::vector<std::string>{kMain, "/srv/tf/ports.cfg", kState}), l.reads);
 }
 
 TEST(ConfigLoad, PortsFileWithoutSectionHeader) {
@@ -627,7 +628,7 @@ TEST(ConfigErrors, MissingOuterPortsFile) {
   Loaded l = load({{kMain, kSeedDefaults}});
   expect_one_error(l, kMain, 4, kPorts);
   EXPECT_NE(std::string::npos, l.errors[0].message.find("No such file or directory"));
-  EXPECT_EQ((std::vector<std::string>{kMain, kPorts}), l.reads);
+  EXPECT_EQ((std::vector<std::string>{kMain, kPorts, kState}), l.reads);
 }
 
 TEST(ConfigErrors, MissingMainFile) {

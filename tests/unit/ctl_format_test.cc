@@ -96,3 +96,15 @@ TEST(CtlFormat, MappingsAndStatus) {
   EXPECT_NE(std::string::npos, t.find("last reload:   none yet")) << t;
   EXPECT_NE(std::string::npos, t.find("channels:      2 up, 0 in the handshake")) << t;
 }
+
+TEST(CtlFormat, StatusDoesNotCountShadowedRuntimeEntries) {
+  ServerView v;
+  v.mappings.push_back(MappingRow{"0.0.0.0:22", "10.0.0.1:22", "default", "tcp", "listening", "f.cfg:3", 0});
+  v.mappings.push_back(MappingRow{"0.0.0.0:80", "10.0.0.1:80", "default", "tcp", "shadowed", "rt.cfg:5", 0});
+  v.mappings.push_back(MappingRow{"0.0.0.0:81", "10.0.0.1:81", "default", "tcp", "draining", "rt.cfg:6", 1});
+  EXPECT_EQ(2u, view_status_json(v, 0)["mappings"].get<size_t>());
+  std::string t = format_result("mappings", mappings_json(v.mappings));
+  EXPECT_NE(std::string::npos,
+            t.find("0.0.0.0:80  10.0.0.1:80  tcp    default  shadowed   0     0      0 B  0 B  rt.cfg:5"))
+      << t;
+}

@@ -133,7 +133,11 @@ class DaemonPairTest : public ::testing::Test {
   ServerConfig parse(const std::string& text) {
     ServerConfig c;
     std::vector<ConfigError> errors;
-    FileReader reader = [&](const std::string&, std::string& out, std::string&) {
+    FileReader reader = [&](const std::string& path, std::string& out, std::string& err) {
+      if (path != "pair.cfg") {  // STATE_FILE: none here
+        err = "No such file or directory";
+        return false;
+      }
       out = text;
       return true;
     };
