@@ -300,12 +300,26 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   }
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
+  if (open.proxy.version != proxy::Version::off)
+    label += std::string(", PROXY ") + proxy::version_name(open.proxy.version) + " id " +
+             open.proxy.unique_id;
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
+  if (open.proxy.version != proxy::Version::off)
+    s->send_first(proxy::build(open.proxy.version, open.proxy.ends, open.proxy.unique_id));
   s->connect_target(targets_, open.host, open.port, open.window);
 }
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
   if (!admit(t, id, open.host, open.port, "udp")) return;
+  if (open.proxy.version != proxy::Version::off) {
+    // Never forward without the header the target expects.
+    log_warnx("server %s asked for %s (udp, id %u) with a PROXY protocol header: refused, not "
+              "supported for UDP by this client",
+              t.peer().c_str(), format_host_port(printable(open.host), open.port).c_str(), id);
+    t.send_failure(frame::Type::open_fail, id, frame::Reason::other,
+                   "client: PROXY protocol for UDP not supported");
+    return;
+  }
   if (over_cap(t, id, t.datagram_count(), options_.max_udp_sessions, udp_warning_, "udp",
                open.host, open.port))
     return;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <strings.h>
 
@@ -228,9 +229,10 @@ void add_rule(ParseState& st, const std::string& key, const std::string& value) 
   std::string kind = dot == std::string::npos ? key : key.substr(dot + 1);
   std::string target = dot == std::string::npos ? "" : key.substr(0, dot);
   for (char& c : kind) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  if (kind != "ALLOW" && kind != "DENY" && kind != "MAX_CONNECTIONS") {
+  if (kind != "ALLOW" && kind != "DENY" && kind != "MAX_CONNECTIONS" && kind != "PROXY_PROTOCOL") {
     st.error("unknown rule '" + printable(key, 80) +
-             "' (expected [PUBLIC.]ALLOW, [PUBLIC.]DENY or [PUBLIC.]MAX_CONNECTIONS)");
+             "' (expected [PUBLIC.]ALLOW, [PUBLIC.]DENY, [PUBLIC.]MAX_CONNECTIONS or "
+             "[PUBLIC.]PROXY_PROTOCOL)");
     return;
   }
   st.rules->push_back(RuleEntry{target, kind, value, st.file, st.line});
@@ -437,6 +439,7 @@ bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
 
 void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
                  std::vector<ConfigError>& errors) {
+  std::set<const Mapping*> own_proxy;  // a per-port PROXY_PROTOCOL beats the global one
   for (const RuleEntry& r : rules) {
     std::vector<Mapping*> targets;
     if (r.target.empty()) {
@@ -464,6 +467,28 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
         continue;
       }
       for (Mapping* m : targets) m->tag = r.value;
+      continue;
+    }
+    if (r.kind == "PROXY_PROTOCOL") {
+      proxy::Version v;
+      if (!proxy::parse_version(r.value, v)) {
+        errors.push_back({r.file, r.line, r.kind + ": bad value: '" + printable(r.value, 80) +
+                                              "' (expected v1, v2 or off)"});
+        continue;
+      }
+      for (Mapping* m : targets) {
+        if (r.target.empty() && own_proxy.count(m)) continue;
+        if (!r.target.empty()) own_proxy.insert(m);
+        // A global line covers UDP mappings only when it says off.
+        if (m->udp && v != proxy::Version::off) {
+          if (r.target.empty()) continue;
+          errors.push_back({r.file, r.line, r.kind + " for " + m->public_name() + ": " +
+                                                proxy::version_name(v) +
+                                                " is not supported for UDP mappings"});
+          continue;
+        }
+        m->proxy_protocol = v;
+      }
       continue;
     }
     if (r.kind == "MAX_CONNECTIONS") {
@@ -529,7 +554,8 @@ std::string Mapping::target_name() const { return format_host_port(target_host, 
 bool Mapping::same_as(const Mapping& o) const {
   return bind_host == o.bind_host && public_port == o.public_port && udp == o.udp &&
          target_host == o.target_host && target_port == o.target_port &&
-         access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag;
+         access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag &&
+         proxy_protocol == o.proxy_protocol;
 }
 
 std::string ConfigError::str() const {

@@ -11,6 +11,7 @@
 
 #include "access.h"
 #include "log.h"
+#include "proxy_header.h"
 
 struct Mapping {
   std::string bind_host;  // IP literal; "" means every address (0.0.0.0)
@@ -23,6 +24,8 @@ struct Mapping {
   AccessList access;        // [RULES] ALLOW/DENY (global ones merged in)
   int max_connections = 0;  // [RULES] MAX_CONNECTIONS; 0: unlimited
   std::string tag = "default";  // [TAG]: only clients with this --tag serve it
+  // [RULES] PROXY_PROTOCOL: the client sends the target this header first.
+  proxy::Version proxy_protocol = proxy::Version::off;
 
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;
