@@ -311,19 +311,13 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {
   if (!admit(t, id, open.host, open.port, "udp")) return;
-  if (open.proxy.version != proxy::Version::off) {
-    // Never forward without the header the target expects.
-    log_warnx("server %s asked for %s (udp, id %u) with a PROXY protocol header: refused, not "
-              "supported for UDP by this client",
-              t.peer().c_str(), format_host_port(printable(open.host), open.port).c_str(), id);
-    t.send_failure(frame::Type::open_fail, id, frame::Reason::other,
-                   "client: PROXY protocol for UDP not supported");
-    return;
-  }
   if (over_cap(t, id, t.datagram_count(), options_.max_udp_sessions, udp_warning_, "udp",
                open.host, open.port))
     return;
   UdpTarget* target = t.add_channel(std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow,
                                                                 t, id, open.host, open.port));
+  // decode_udp_open() admits v2 only: each datagram gets a DGRAM header.
+  if (open.proxy.version == proxy::Version::v2)
+    target->set_header(proxy::build_v2(open.proxy.ends, open.proxy.unique_id, true));
   target->start();  // may fail at once and end itself (deferred free)
 }

@@ -479,12 +479,11 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       for (Mapping* m : targets) {
         if (r.target.empty() && own_proxy.count(m)) continue;
         if (!r.target.empty()) own_proxy.insert(m);
-        // A global line covers UDP mappings only when it says off.
-        if (m->udp && v != proxy::Version::off) {
+        // v1 has no datagram form: a global v1 leaves UDP mappings off.
+        if (m->udp && v == proxy::Version::v1) {
           if (r.target.empty()) continue;
-          errors.push_back({r.file, r.line, r.kind + " for " + m->public_name() + ": " +
-                                                proxy::version_name(v) +
-                                                " is not supported for UDP mappings"});
+          errors.push_back({r.file, r.line, r.kind + " for " + m->public_name() +
+                                                ": v1 has no datagram form (UDP mappings take v2)"});
           continue;
         }
         m->proxy_protocol = v;

@@ -11,8 +11,12 @@
 #    sent, and the server logs one line naming the client and the mapping;
 #  - a reload that turns PROXY_PROTOCOL on for a mapping applies to new
 #    streams (before it, nginx refuses the stream without a header);
+#  - a UDP mapping with v2: every datagram reaches the target prefixed with
+#    its own v2 header (DGRAM over IPv4, 0x12) naming 127.0.0.7 and the
+#    sender's port, with the unique id TLV; replies come back bare;
 #  - bad values are configuration errors with file:line.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/udp_lib.sh"
 
 command -v nginx >/dev/null || fail "nginx not installed (tools/deps.sh test)"
 command -v haproxy >/dev/null || fail "haproxy not installed (tools/deps.sh test)"
@@ -88,18 +92,75 @@ P_V2=$(free_port) || fail "free_port"
 P_HAP=$(free_port) || fail "free_port"
 P_LATE=$(free_port) || fail "free_port"
 P_OLD=$(free_port) || fail "free_port"
+P_UDP=$(free_udp_port) || fail "free_udp_port"
+R_UDP=$(free_udp_port) || fail "free_udp_port"
+
+# A PROXY v2 datagram receiver (what go-mmproxy expects): checks each
+# datagram's header and answers "SRC:PORT UID PAYLOAD" without a header.
+cat >"$TMP/pp_udp.py" <<'PY' || fail "cannot write pp_udp.py"
+import socket, struct, sys
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+mode, port = sys.argv[1], int(sys.argv[2])
+if mode == "receiver":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    s.settimeout(60)
+    while True:
+        d, a = s.recvfrom(65535)
+        if d[:12] != SIG or d[12] != 0x21 or d[13] != 0x12:
+            s.sendto(b"BAD header " + d[:16].hex().encode(), a)
+            continue
+        n = struct.unpack("!H", d[14:16])[0]
+        body, payload = d[16:16 + n], d[16 + n:]
+        src = socket.inet_ntoa(body[0:4])
+        sport = struct.unpack("!H", body[8:10])[0]
+        tlvs, uid = body[12:], b"-"
+        while len(tlvs) >= 3:
+            t, ln = tlvs[0], struct.unpack("!H", tlvs[1:3])[0]
+            if t == 0x05:
+                uid = tlvs[3:3 + ln]
+            tlvs = tlvs[3 + ln:]
+        print("datagram %d bytes, header %d bytes, from %s:%d uid %s" % (len(d), 16 + n, src, sport, uid.decode()), flush=True)
+        s.sendto(("%s:%d %s " % (src, sport, uid.decode())).encode() + payload, a)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[3], 0))
+    s.settimeout(2)
+    me = s.getsockname()
+    ok = 0
+    for i in range(3):
+        for attempt in range(5):
+            s.sendto(b"ping%d" % i, ("127.0.0.1", port))
+            try:
+                r, _ = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            break
+        else:
+            print("no answer to ping%d" % i)
+            continue
+        print("answer: %s" % r.decode(errors="replace"))
+        want = "%s:%d " % me
+        if r.decode(errors="replace").startswith(want) and r.endswith(b" ping%d" % i):
+            ok += 1
+    print("sender %s:%d ok=%d" % (me[0], me[1], ok))
+    sys.exit(0 if ok == 3 else 1)
+PY
+start_bg udp_receiver python3 -u "$TMP/pp_udp.py" receiver "$R_UDP"
+wait_udp $LOCALHOST "$R_UDP" 10 || fail "the UDP receiver did not bind $R_UDP"
 EXTRA_SECTIONS="[TAG]
 $LOCALHOST:$P_OLD = old
 [RULES]
 $LOCALHOST:$P_V1.PROXY_PROTOCOL = v1
 $LOCALHOST:$P_V2.PROXY_PROTOCOL = v2
 $LOCALHOST:$P_HAP.PROXY_PROTOCOL = v2
-$LOCALHOST:$P_OLD.PROXY_PROTOCOL = v1"
+$LOCALHOST:$P_OLD.PROXY_PROTOCOL = v1
+$LOCALHOST:$P_UDP/udp.PROXY_PROTOCOL = v2"
 write_config "$LOCALHOST:$P_V1 = $LOCALHOST:$N_V1" "$LOCALHOST:$P_V2 = $LOCALHOST:$N_V2" \
     "$LOCALHOST:$P_HAP = $LOCALHOST:$HAP" "$LOCALHOST:$P_LATE = $LOCALHOST:$N_LATE" \
-    "$LOCALHOST:$P_OLD = $LOCALHOST:$N_V1"
+    "$LOCALHOST:$P_OLD = $LOCALHOST:$N_V1" "$LOCALHOST:$P_UDP/udp = $LOCALHOST:$R_UDP"
 timeout 10 "$FORWARD_SERVER" -n "$CONFIG" >"$TMP/n.out" 2>&1 || fail "-n refuses the config: $(cat "$TMP/n.out")"
-start_server
+start_udp_server
 start_client client
 wait_channel_up 1
 
@@ -147,6 +208,17 @@ else
     note_failure "haproxy did not log 'ci=$SRC:$GOT_PORT ... status=200' ($(tail -n 3 "$HAPROXY_LOG" | tr '\n' '|'))"
 fi
 
+# UDP with v2: a header on every datagram, replies bare.
+if out=$(timeout 30 python3 -u "$TMP/pp_udp.py" sender "$P_UDP" "$SRC" 2>&1); then
+    info "udp v2: $(tr '\n' '|' <<<"$out")"
+    info "udp v2 receiver: $(head -n 1 "$TMP/udp_receiver.log")"
+    uid=$(sed -n 's/.* uid \([^ ]*\)$/\1/p' "$TMP/udp_receiver.log" | head -n 1)
+    grep -qE "udp session [0-9]+ started: mapping $LOCALHOST:$P_UDP/udp .*peer ${SRC//./\\.}:[0-9]+, .*PROXY v2 id ${uid//./\\.}\$" "$SERVER_LOG" ||
+        note_failure "udp v2: the receiver's unique id '$uid' is not in the server's session line ($(grep -m1 "udp session" "$SERVER_LOG"))"
+else
+    note_failure "udp v2: $(tr '\n' '|' <<<"$out") (receiver: $(tail -n 3 "$TMP/udp_receiver.log" | tr '\n' '|'))"
+fi
+
 # An old client (its HELLO has no PROXY flag) serving the v1 mapping of tag
 # "old": refused, never forwarded without the header.
 start_sech oldclient client --port "$INNER_PORT" --key-file "$(test_key)" --tag old --mode serve --hold 6
@@ -185,7 +257,7 @@ rc=$?
 [ $rc = 78 ] || note_failure "bad PROXY_PROTOCOL values: exit $rc, want 78"
 grep -qE "bad.cfg:[0-9]+: PROXY_PROTOCOL: bad value: 'v3' \(expected v1, v2 or off\)" "$TMP/bad.out" ||
     note_failure "no file:line error for 'v3': $(head -c 300 "$TMP/bad.out")"
-grep -qE "bad.cfg:[0-9]+: PROXY_PROTOCOL for .*:$P_V2/udp: v1 is not supported for UDP" "$TMP/bad.out" ||
+grep -qE "bad.cfg:[0-9]+: PROXY_PROTOCOL for .*:$P_V2/udp: v1 has no datagram form" "$TMP/bad.out" ||
     note_failure "no file:line error for v1 on UDP: $(head -c 300 "$TMP/bad.out")"
 
 assert_server_alive

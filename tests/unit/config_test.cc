@@ -875,8 +875,13 @@ TEST(ConfigRules, ProxyProtocolPerMappingAndGlobal) {
   ASSERT_EQ(4u, l.config.mappings.size());
   EXPECT_EQ(proxy::Version::v2, l.config.mappings[0].proxy_protocol);
   EXPECT_EQ(proxy::Version::v1, l.config.mappings[1].proxy_protocol);  // per mapping wins
-  EXPECT_EQ(proxy::Version::off, l.config.mappings[2].proxy_protocol);  // UDP: not by a global line
+  EXPECT_EQ(proxy::Version::v2, l.config.mappings[2].proxy_protocol);  // UDP takes v2
   EXPECT_EQ(proxy::Version::off, l.config.mappings[3].proxy_protocol);  // per mapping, after
+  Loaded v1 = load_main("[MAPPER]\n1234 = 10.0.0.1:22\n53/udp = 10.0.0.1:53\n"
+                        "[RULES]\nPROXY_PROTOCOL = v1\n");
+  ASSERT_TRUE(v1.ok) << v1.dump();
+  EXPECT_EQ(proxy::Version::v1, v1.config.mappings[0].proxy_protocol);
+  EXPECT_EQ(proxy::Version::off, v1.config.mappings[1].proxy_protocol);  // v1 has no UDP form
   Loaded none = load_main("[MAPPER]\n1234 = 10.0.0.1:22\n");
   ASSERT_TRUE(none.ok) << none.dump();
   EXPECT_EQ(proxy::Version::off, none.config.mappings[0].proxy_protocol);  // the default
@@ -889,7 +894,7 @@ TEST(ConfigRules, ProxyProtocolErrors) {
                    kMain, 4, "PROXY_PROTOCOL: bad value: 'yes'");
   expect_one_error(load_main("[MAPPER]\n53/udp = 10.0.0.1:53\n[RULES]\n\n"
                              "53/udp.PROXY_PROTOCOL = v1\n"),
-                   kMain, 5, "PROXY_PROTOCOL for 0.0.0.0:53/udp: v1 is not supported for UDP");
+                   kMain, 5, "PROXY_PROTOCOL for 0.0.0.0:53/udp: v1 has no datagram form");
   expect_one_error(load_main("[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n4321.PROXY_PROTOCOL = v2\n"),
                    kMain, 4, "which no mapping uses");
 }
