@@ -237,8 +237,13 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   }
   std::string label = "target " + format_host_port(printable(open.host), open.port) +
                       ", server stream " + std::to_string(id);
+  if (open.proxy.version != proxy::Version::off)
+    label += std::string(", PROXY ") + proxy::version_name(open.proxy.version) + " id " +
+             open.proxy.unique_id;
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   ++counters_->connections;
+  if (open.proxy.version != proxy::Version::off)
+    s->send_first(proxy::build(open.proxy.version, open.proxy.ends, open.proxy.unique_id));
   s->connect_target(targets_, open.host, open.port, open.window);
 }
 
@@ -249,5 +254,8 @@ void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpO
     return;
   UdpTarget* target = t.add_channel(std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow,
                                                                 t, id, open.host, open.port));
+  // decode_udp_open() admits v2 only: each datagram gets a DGRAM header.
+  if (open.proxy.version == proxy::Version::v2)
+    target->set_header(proxy::build_v2(open.proxy.ends, open.proxy.unique_id, true));
   target->start();  // may fail at once and end itself (deferred free)
 }

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <strings.h>
 
@@ -223,7 +224,8 @@ bool is_valid_user_name(const std::string& v) {
 
 // The [RULES] keys, each alone (every mapping) or after PUBLIC.
 const char* const kRuleKinds[] = {"ALLOW", "DENY", "MAX_CONNECTIONS", "RATE_LIMIT",
-                                  "MAX_CONNECTIONS_PER_SOURCE", "NEW_CONNECTIONS_PER_SOURCE"};
+                                  "MAX_CONNECTIONS_PER_SOURCE", "NEW_CONNECTIONS_PER_SOURCE",
+                                  "PROXY_PROTOCOL"};
 
 // [RULES]: "ALLOW = cidr...", "1234.DENY = cidr...", "127.0.0.1:80.MAX_CONNECTIONS = 10".
 void add_rule(ParseState& st, const std::string& key, const std::string& value) {
@@ -540,6 +542,7 @@ bool apply_limit_rule(const RuleEntry& r, const std::vector<Mapping*>& targets,
 
 void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
                  std::vector<ConfigError>& errors) {
+  std::set<const Mapping*> own_proxy;  // a per-port PROXY_PROTOCOL beats the global one
   for (const RuleEntry& r : rules) {
     std::vector<Mapping*> targets;
     if (r.target.empty()) {
@@ -577,6 +580,27 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       continue;
     }
     if (apply_limit_rule(r, targets, errors)) continue;
+    if (r.kind == "PROXY_PROTOCOL") {
+      proxy::Version v;
+      if (!proxy::parse_version(r.value, v)) {
+        errors.push_back({r.file, r.line, r.kind + ": bad value: '" + printable(r.value, 80) +
+                                              "' (expected v1, v2 or off)"});
+        continue;
+      }
+      for (Mapping* m : targets) {
+        if (r.target.empty() && own_proxy.count(m)) continue;
+        if (!r.target.empty()) own_proxy.insert(m);
+        // v1 has no datagram form: a global v1 leaves UDP mappings off.
+        if (m->udp && v == proxy::Version::v1) {
+          if (r.target.empty()) continue;
+          errors.push_back({r.file, r.line, r.kind + " for " + m->public_name() +
+                                                ": v1 has no datagram form (UDP mappings take v2)"});
+          continue;
+        }
+        m->proxy_protocol = v;
+      }
+      continue;
+    }
     if (r.kind == "MAX_CONNECTIONS") {
       int n = 0;
       if (!parse_int(r.value, 0, 10000000, n)) {
@@ -755,7 +779,8 @@ bool Mapping::same_as(const Mapping& o) const {
          access.str() == o.access.str() && max_connections == o.max_connections && tag == o.tag &&
          rate_limit == o.rate_limit && max_connections_per_source == o.max_connections_per_source &&
          new_connections_per_source == o.new_connections_per_source &&
-         new_connections_window_sec == o.new_connections_window_sec;
+         new_connections_window_sec == o.new_connections_window_sec &&
+         proxy_protocol == o.proxy_protocol;
 }
 
 std::string Mapping::limits_text() const {

@@ -11,6 +11,7 @@
 
 #include "access.h"
 #include "log.h"
+#include "proxy_header.h"
 
 struct Mapping {
   std::string bind_host;  // IP literal; "" means every address (0.0.0.0)
@@ -29,6 +30,8 @@ struct Mapping {
   int new_connections_window_sec = 0;   // ... SECONDS
   std::string tag = "default";  // [TAG]: only clients with this --tag serve it
   bool runtime = false;  // from STATE_FILE (forward-ctl add), not the configuration
+  // [RULES] PROXY_PROTOCOL: the client sends the target this header first.
+  proxy::Version proxy_protocol = proxy::Version::off;
 
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;

@@ -34,7 +34,7 @@ struct Limits {
 bool limits_for(uint8_t type, Limits& l) {
   switch (static_cast<Type>(type)) {
     case Type::hello: l = {kHelloFixedSize, kHelloFixedSize + kMaxTag, true}; return true;
-    case Type::open: l = {8, 7 + 255, false}; return true;
+    case Type::open: l = {8, 7 + 255 + kMaxProxyBlock, false}; return true;
     case Type::open_ok: l = {4, 4, false}; return true;
     case Type::open_fail: l = {1, 1 + kMaxReasonText, false}; return true;
     case Type::data: l = {1, kMaxPayload, false}; return true;
@@ -44,11 +44,68 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::ping: l = {8, 8, true}; return true;
     case Type::pong: l = {8, 8, true}; return true;
     case Type::auth: l = {kProofSize + 1, kProofSize + 1 + kMaxClientName, true}; return true;
-    case Type::udp_open: l = {4, 3 + 255, false}; return true;
+    case Type::udp_open: l = {4, 3 + 255 + kMaxProxyBlock, false}; return true;
     case Type::datagram: l = {0, kMaxDatagram, false}; return true;
     case Type::close: l = {1, 1 + kMaxReasonText, true}; return true;
   }
   return false;
+}
+
+// The PROXY block: u8 version (1 or 2), u8 family (0, 4 or 6), source and
+// destination address (0, 4 or 16 bytes each), u16 source and destination
+// port, u8 n, unique id[n]. Nothing when the version is off.
+void encode_proxy(const ProxyBlock& b, std::string& out) {
+  if (b.version == proxy::Version::off) return;
+  out.push_back(static_cast<char>(b.version));
+  out.push_back(static_cast<char>(b.ends.family));
+  size_t a = b.ends.address_size();
+  out.append(reinterpret_cast<const char*>(b.ends.src.data()), a);
+  out.append(reinterpret_cast<const char*>(b.ends.dst.data()), a);
+  uint8_t ports[4];
+  put16(ports, b.ends.src_port);
+  put16(ports + 2, b.ends.dst_port);
+  out.append(reinterpret_cast<char*>(ports), sizeof ports);
+  size_t n = std::min(b.unique_id.size(), proxy::kMaxUniqueId);
+  out.push_back(static_cast<char>(n));
+  out.append(b.unique_id, 0, n);
+}
+
+// The whole rest of the payload must be one block.
+bool decode_proxy(const uint8_t* p, size_t n, ProxyBlock& b, const char* what, std::string& err) {
+  b = ProxyBlock{};
+  if (n == 0) return true;
+  err = std::string("malformed PROXY block in ") + what;
+  if (n < 2) return false;
+  if (p[0] != static_cast<uint8_t>(proxy::Version::v1) &&
+      p[0] != static_cast<uint8_t>(proxy::Version::v2)) {
+    err = std::string(what) + " with unknown PROXY version " + std::to_string(p[0]);
+    return false;
+  }
+  if (p[1] != static_cast<uint8_t>(proxy::Family::unknown) &&
+      p[1] != static_cast<uint8_t>(proxy::Family::inet) &&
+      p[1] != static_cast<uint8_t>(proxy::Family::inet6)) {
+    err = std::string(what) + " with unknown PROXY address family " + std::to_string(p[1]);
+    return false;
+  }
+  b.version = static_cast<proxy::Version>(p[0]);
+  b.ends.family = static_cast<proxy::Family>(p[1]);
+  size_t a = b.ends.address_size();
+  if (n < 2 + 2 * a + 5) return false;
+  memcpy(b.ends.src.data(), p + 2, a);
+  memcpy(b.ends.dst.data(), p + 2 + a, a);
+  const uint8_t* q = p + 2 + 2 * a;
+  b.ends.src_port = get16(q);
+  b.ends.dst_port = get16(q + 2);
+  size_t id = q[4];
+  if (id > proxy::kMaxUniqueId || n != 2 + 2 * a + 5 + id) return false;
+  b.unique_id.assign(reinterpret_cast<const char*>(q + 5), id);
+  for (char c : b.unique_id)
+    if (c < 0x21 || c > 0x7e) {
+      err = std::string(what) + " with a non-printable PROXY unique id";
+      return false;
+    }
+  err.clear();
+  return true;
 }
 
 }  // namespace
@@ -146,7 +203,7 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
     err = "HELLO of " + std::to_string(n) + " bytes (version " + std::to_string(h.version) + ")";
     return false;
   }
-  if ((p[7] & ~kHelloFlagAuth) != 0) {
+  if ((p[7] & ~(kHelloFlagAuth | kHelloFlagProxy)) != 0) {
     err = "HELLO with unknown flags";
     return false;
   }
@@ -174,13 +231,15 @@ void encode_open(const Open& o, std::string& out) {
   b[6] = static_cast<uint8_t>(n);
   out.append(reinterpret_cast<char*>(b), sizeof b);
   out.append(o.host, 0, n);
+  encode_proxy(o.proxy, out);
 }
 
 bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err) {
-  if (n < 8 || n != 7u + p[6]) {
+  if (n < 8 || n < 7u + p[6] || p[6] == 0) {
     err = "malformed OPEN payload";
     return false;
   }
+  if (!decode_proxy(p + 7 + p[6], n - 7 - p[6], o.proxy, "OPEN", err)) return false;
   o.window = get32(p);
   o.port = get16(p + 4);
   o.host.assign(reinterpret_cast<const char*>(p + 7), p[6]);
@@ -261,11 +320,17 @@ void encode_udp_open(const UdpOpen& u, std::string& out) {
   b[2] = static_cast<uint8_t>(n);
   out.append(reinterpret_cast<char*>(b), sizeof b);
   out.append(u.host, 0, n);
+  encode_proxy(u.proxy, out);
 }
 
 bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err) {
-  if (n < 4 || n != 3u + p[2]) {
+  if (n < 4 || n < 3u + p[2] || p[2] == 0) {
     err = "malformed UDP_OPEN payload";
+    return false;
+  }
+  if (!decode_proxy(p + 3 + p[2], n - 3 - p[2], u.proxy, "UDP_OPEN", err)) return false;
+  if (u.proxy.version == proxy::Version::v1) {
+    err = "UDP_OPEN with PROXY v1 (v1 has no datagram form)";
     return false;
   }
   u.port = get16(p);

@@ -12,12 +12,17 @@
 #include <cstdint>
 #include <string>
 
+#include "proxy_header.h"
+
 namespace frame {
 
 constexpr size_t kHeaderSize = 12;
 constexpr uint32_t kMaxPayload = 65536;  // largest payload of any frame
 constexpr uint32_t kMaxDatagram = 65507;  // largest UDP payload over IPv4
-constexpr uint32_t kMaxControlPayload = 262;  // largest non-DATA payload (OPEN)
+// The PROXY block an OPEN or UDP_OPEN may end with: version, family, two
+// addresses, two ports, the unique id.
+constexpr uint32_t kMaxProxyBlock = 2 + 2 * 16 + 4 + 1 + proxy::kMaxUniqueId;
+constexpr uint32_t kMaxControlPayload = 262 + kMaxProxyBlock;  // largest non-DATA payload (OPEN)
 constexpr uint16_t kVersion = 1;
 constexpr char kMagic[4] = {'T', 'C', 'P', 'F'};
 constexpr size_t kMaxReasonText = 200;
@@ -33,6 +38,9 @@ constexpr size_t kSessionIdSize = 16;
 constexpr size_t kMaxTag = 64;
 constexpr size_t kHelloFixedSize = 8 + kNonceSize + kSessionIdSize + 1;  // + tag
 constexpr uint8_t kHelloFlagAuth = 0x01;  // the sender will prove a shared key
+// Client only: OPEN and UDP_OPEN may carry a PROXY block (it writes PROXY
+// protocol headers to targets). A server never sets it.
+constexpr uint8_t kHelloFlagProxy = 0x02;
 
 enum class Type : uint8_t {
   hello = 0x01,
@@ -89,10 +97,19 @@ struct Auth {
   std::array<uint8_t, kProofSize> proof{};
   std::string name;  // client only: which key ([CLIENTS]); may be empty
 };
+// What the client needs to write a PROXY protocol header to the target:
+// sent only to clients whose HELLO set kHelloFlagProxy. version off: absent.
+struct ProxyBlock {
+  proxy::Version version = proxy::Version::off;
+  proxy::Endpoints ends;  // the public peer (src) and the public listener (dst)
+  std::string unique_id;  // 0..kMaxUniqueId printable bytes (PP2_TYPE_UNIQUE_ID)
+};
+
 struct Open {
   uint32_t window = 0;
   uint16_t port = 0;
   std::string host;  // 1..255 bytes
+  ProxyBlock proxy;  // optional, after host
 };
 struct Failure {  // OPEN_FAIL and RESET
   uint8_t reason = static_cast<uint8_t>(Reason::other);
@@ -103,6 +120,7 @@ struct Failure {  // OPEN_FAIL and RESET
 struct UdpOpen {
   uint16_t port = 0;
   std::string host;  // 1..255 bytes
+  ProxyBlock proxy;  // optional, after host; v2 only (per-datagram headers)
 };
 
 // Payload encoders append to out.

@@ -22,6 +22,7 @@ void Handshake::send_hello() {
   hello.flags = auth_->enabled ? frame::kHelloFlagAuth : 0;
   hello.nonce = nonce_;
   if (role_ == frame::Role::client) {
+    hello.flags |= frame::kHelloFlagProxy;  // we write PROXY headers (docs/PROTOCOL.md)
     hello.session = session_;
     hello.tag = tag_;
   }
@@ -92,6 +93,7 @@ bool Handshake::on_hello(const uint8_t* p, size_t n, std::string& err) {
 void Handshake::server_hello(const frame::Hello& hello, bool peer_auth) {
   peer_session_ = hello.session;
   peer_tag_ = hello.tag.empty() ? "default" : hello.tag;
+  peer_proxy_ = hello.flags & frame::kHelloFlagProxy;
   // Our HELLO goes first even to a client we refuse: its AUTH flag tells
   // the client why (it needs a key).
   send_hello();

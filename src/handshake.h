@@ -65,6 +65,11 @@ class Handshake {
   const Key& proven_key() const { return proven_key_; }
   const SessionId& peer_session() const { return peer_session_; }
   const std::string& peer_tag() const { return peer_tag_; }
+  // Server: the client's HELLO set kHelloFlagProxy (it can write PROXY
+  // protocol headers; an older client cannot).
+  bool peer_proxy() const { return peer_proxy_; }
+  // Our HELLO's nonce: fresh per channel.
+  const Nonce& nonce() const { return nonce_; }
 
  private:
   void send_hello();
@@ -92,4 +97,5 @@ class Handshake {
   Key proven_key_;      // server: the key the client proved
   SessionId peer_session_{};
   std::string peer_tag_;
+  bool peer_proxy_ = false;
 };

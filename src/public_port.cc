@@ -6,6 +6,22 @@
 #include "stream.h"
 #include "tunnel.h"
 
+namespace {
+
+// The public peer and the address it connected to; unknown if the socket
+// cannot say (the peer already reset it).
+proxy::Endpoints socket_endpoints(evutil_socket_t fd) {
+  sockaddr_storage peer{}, local{};
+  socklen_t pl = sizeof peer, ll = sizeof local;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0)
+    return proxy::Endpoints{};
+  return proxy::endpoints_from(reinterpret_cast<sockaddr*>(&peer),
+                               reinterpret_cast<sockaddr*>(&local));
+}
+
+}  // namespace
+
 PublicPort::PublicPort(event_base* base, const Mapping& m, const ServerConfig& config,
                        PortHost& host)
     : base_(base), config_(config), host_(host), mapping_(std::make_shared<const Mapping>(m)) {
@@ -157,6 +173,21 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
     counters_->reject("limit");
     return;
   }
+  frame::ProxyBlock proxy;
+  if (m->proxy_protocol != proxy::Version::off) {
+    // Never forward without the header: the target expects it.
+    if (!t.peer_proxy()) {
+      std::string client = t.client_name().empty() ? t.peer() : "'" + t.client_name() + "' at " + t.peer();
+      log_warnx("mapping %s -> %s: PROXY_PROTOCOL %s, but client %s did not announce PROXY "
+                "protocol support (an older forward-client): closing connection from %s",
+                m->public_name().c_str(), m->target_name().c_str(),
+                proxy::version_name(m->proxy_protocol), client.c_str(), peer.c_str());
+      counters_->reject("no_proxy_support");
+      return;
+    }
+    proxy.version = m->proxy_protocol;
+    proxy.ends = socket_endpoints(fd.get());
+  }
   set_nodelay(fd.get());
   BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
@@ -168,6 +199,10 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   uint32_t id = t.allocate_id();
   std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
                       peer + ", client " + t.peer();
+  if (proxy.version != proxy::Version::off) {
+    proxy.unique_id = t.unique_stream_id(id);
+    label += std::string(", PROXY ") + proxy::version_name(proxy.version) + " id " + proxy.unique_id;
+  }
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
@@ -178,7 +213,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   if (!limits.empty()) s->set_rate_limits(std::move(limits));
   s->set_counters(counters_);
   ++counters_->connections;
-  s->request_open(m->target_host, m->target_port);
+  s->request_open(m->target_host, m->target_port, proxy);
 }
 
 void PublicPort::hold(const std::shared_ptr<const Mapping>& m, UniqueFd fd,

@@ -64,7 +64,7 @@ double Stream::age_sec() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
-void Stream::request_open(const std::string& host, uint16_t port) {
+void Stream::request_open(const std::string& host, uint16_t port, const frame::ProxyBlock& proxy) {
   // Early data: read and forward the first bytes while the client connects.
   send_ = SendCredit(frame::kEarlyWindow);
   early_ = true;
@@ -72,6 +72,7 @@ void Stream::request_open(const std::string& host, uint16_t port) {
   open.window = recv_.window();
   open.port = port;
   open.host = host;
+  open.proxy = proxy;
   std::string payload;
   frame::encode_open(open, payload);
   tunnel_.send_control(frame::Type::open, id_, payload);
@@ -135,6 +136,13 @@ void Stream::connect_target(const TargetContext& ctx, const std::string& host, u
   connecting_ = true;
   resolution_.start(ctx.dns, *ctx.policy, host, port, SOCK_STREAM,
                     [this, host, port](const ResolvedTarget& r) { on_resolved(host, port, r); });
+}
+
+void Stream::send_first(const std::string& bytes) {
+  // The output buffer is empty: OPEN comes before any DATA, so early data
+  // queues behind these bytes, and take_over_io() writes them first.
+  evbuffer_add(bufferevent_get_output(local_.get()), bytes.data(), bytes.size());
+  first_left_ += bytes.size();
 }
 
 void Stream::on_resolved(const std::string& host, uint16_t port, const ResolvedTarget& r) {
@@ -398,7 +406,11 @@ void Stream::maybe_finish() {
 }
 
 void Stream::on_output_drained(size_t n) {
-  if (state_ != State::open) return;
+  // send_first() bytes were never DATA: no credit or budget for them.
+  size_t first = std::min(n, first_left_);
+  first_left_ -= first;
+  n -= first;
+  if (state_ != State::open || n == 0) return;
   size_t before = recv_.buffered();
   recv_.on_delivered(n);
   if (BufferBudget* b = tunnel_.limits().budget) b->remove(before - recv_.buffered());

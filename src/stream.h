@@ -79,8 +79,9 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   void set_rate_limits(RateLimits limits);
   State state() const { return state_; }
 
-  // Server side: ask the client to connect host:port.
-  void request_open(const std::string& host, uint16_t port);
+  // Server side: ask the client to connect host:port (and to send the
+  // target a PROXY protocol header first, when proxy.version is set).
+  void request_open(const std::string& host, uint16_t port, const frame::ProxyBlock& proxy = {});
   bool on_open_ok(uint32_t window, std::string& err) override;
   bool on_open_fail(const frame::Failure& f, std::string& err) override;
 
@@ -88,6 +89,10 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   // OPEN_FAIL. Until OPEN_OK the server may send only the early window.
   void connect_target(const TargetContext& ctx, const std::string& host, uint16_t port,
                       uint32_t send_window);
+  // Client side, before connect_target: bytes the target gets first, in the
+  // first write, ahead of any relayed byte (a PROXY protocol header). They
+  // count against no window.
+  void send_first(const std::string& bytes);
 
   // Frames from the peer. false (with err) means a protocol violation that
   // must close the whole channel.
@@ -170,6 +175,7 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   const TargetContext* targets_ = nullptr;  // client side
   TargetResolution resolution_;             // client side, while resolving
   size_t pending_ = 0;  // client: early data counted in targets_->pending
+  size_t first_left_ = 0;  // client: send_first() bytes not yet written
   uint64_t bytes_to_peer_ = 0;    // local -> channel
   uint64_t bytes_from_peer_ = 0;  // channel -> local
   std::chrono::steady_clock::time_point started_;

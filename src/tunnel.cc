@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "address.h"
+#include "hex.h"
 #include "stream.h"
 
 Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
@@ -215,6 +216,11 @@ void Tunnel::timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   if (t->state_ == State::handshake)
     t->close("handshake not completed within " + std::to_string(t->options_.limits.handshake_timeout_sec) +
              " seconds, dropped", LogLevel::warning);
+}
+
+std::string Tunnel::unique_stream_id(uint32_t id) const {
+  return hex_encode(peer_session().data(), 4) + "." + hex_encode(handshake_.nonce().data(), 4) +
+         "." + std::to_string(id);
 }
 
 std::string Tunnel::tls_summary() const {

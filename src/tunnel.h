@@ -105,6 +105,12 @@ class Tunnel : public Disposable,
   // Server: what the client announced in its HELLO.
   const SessionId& peer_session() const { return handshake_.peer_session(); }
   const std::string& peer_tag() const { return handshake_.peer_tag(); }
+  // Server: the client can write PROXY protocol headers (HELLO flag).
+  bool peer_proxy() const { return handshake_.peer_proxy(); }
+  // Server: the PROXY v2 unique id of stream id, unique across channels:
+  // the client's session and this channel's nonce (4 bytes each, in hex),
+  // then the id ("3fa2c901.77d0e1aa.17").
+  std::string unique_stream_id(uint32_t id) const;
   // The channel's round trip from its last answered PING, in ms (-1: none yet).
   int64_t rtt_ms() const { return heartbeat_.rtt_ms(); }
   // When the handshake completed (wall clock, seconds since the epoch; 0 before).

@@ -54,6 +54,7 @@ bool UdpPort::bind(std::string& err) {
     fd_.reset();
     return false;
   }
+  local_ = ss;
   read_event_.reset(event_new(base_, fd_.get(), EV_READ | EV_PERSIST, readable_cb, this));
   event_add(read_event_.get(), nullptr);
   sweep_timer_.reset(event_new(base_, -1, EV_PERSIST, sweep_cb, this));
@@ -141,11 +142,32 @@ UdpSession* UdpPort::open_session(const sockaddr* peer, socklen_t len, const std
                  format_sockaddr(peer).c_str());
     return nullptr;
   }
+  frame::ProxyBlock proxy;
+  if (m.proxy_protocol != proxy::Version::off) {
+    // Never forward without the header: the target expects it.
+    if (!t->peer_proxy()) {
+      if (refused_no_proxy_++ % 1000 == 0) {
+        std::string client =
+            t->client_name().empty() ? t->peer() : "'" + t->client_name() + "' at " + t->peer();
+        log_warnx("mapping %s -> %s: PROXY_PROTOCOL %s, but client %s did not announce PROXY "
+                  "protocol support (an older forward-client): dropping datagrams from %s "
+                  "(%llu dropped so far, one line per 1000)",
+                  m.public_name().c_str(), m.target_name().c_str(),
+                  proxy::version_name(m.proxy_protocol), client.c_str(),
+                  format_sockaddr(peer).c_str(), static_cast<unsigned long long>(refused_no_proxy_));
+      }
+      return nullptr;
+    }
+    proxy.version = m.proxy_protocol;
+    proxy.ends = proxy::endpoints_from(peer, reinterpret_cast<const sockaddr*>(&local_));
+  }
+  uint32_t id = t->allocate_id();
+  if (proxy.version != proxy::Version::off) proxy.unique_id = t->unique_stream_id(id);
   auto* s = static_cast<UdpSession*>(
-      t->add_channel(std::make_unique<UdpSession>(*t, t->allocate_id(), *this, peer, len)));
+      t->add_channel(std::make_unique<UdpSession>(*t, id, *this, peer, len)));
   by_peer_[key] = s;
   ++sessions_opened_;
-  s->start();
+  s->start(proxy);
   return s;
 }
 

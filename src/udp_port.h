@@ -78,6 +78,8 @@ class UdpPort {
   EventPtr sweep_timer_;
   std::map<std::string, UdpSession*> by_peer_;  // key: raw peer sockaddr; owned by tunnels
   bool accepting_ = true;
+  sockaddr_storage local_{};  // the bound address: PROXY v2's destination
+  uint64_t refused_no_proxy_ = 0;  // datagrams dropped: the client cannot write PROXY headers
   uint64_t dropped_oversize_ = 0, dropped_congested_ = 0, dropped_denied_ = 0,
            dropped_no_client_ = 0, dropped_limit_ = 0, dropped_disabled_ = 0;
   uint64_t sessions_opened_ = 0, bytes_in_ = 0, bytes_out_ = 0;

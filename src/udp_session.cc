@@ -18,17 +18,21 @@ UdpSession::UdpSession(Tunnel& tunnel, uint32_t id, UdpPort& port, const sockadd
   started_ms_ = last_ms_ = loop_time_ms(tunnel.base());
 }
 
-void UdpSession::start() {
+void UdpSession::start(const frame::ProxyBlock& proxy) {
   const Mapping& m = port_.mapping();
   frame::UdpOpen open;
   open.host = m.target_host;
   open.port = m.target_port;
+  open.proxy = proxy;
   std::string payload;
   frame::encode_udp_open(open, payload);
   tunnel_.send_control(frame::Type::udp_open, id_, payload);
-  log_info("udp session %u started: mapping %s -> %s, peer %s, client %s", id_,
+  std::string pp;
+  if (proxy.version != proxy::Version::off)
+    pp = std::string(", PROXY ") + proxy::version_name(proxy.version) + " id " + proxy.unique_id;
+  log_info("udp session %u started: mapping %s -> %s, peer %s, client %s%s", id_,
            m.public_name().c_str(), m.target_name().c_str(), peer_text_.c_str(),
-           tunnel_.peer().c_str());
+           tunnel_.peer().c_str(), pp.c_str());
 }
 
 bool UdpSession::from_peer(const uint8_t* p, size_t n) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "channel.h"
+#include "frame.h"
 
 class UdpPort;
 
@@ -17,7 +18,7 @@ class UdpSession final : public Channel {
   UdpSession(Tunnel& tunnel, uint32_t id, UdpPort& port, const sockaddr* peer, socklen_t len);
 
   // Asks the client for the session (UDP_OPEN) and logs its start.
-  void start();
+  void start(const frame::ProxyBlock& proxy = {});
   // A datagram from the public peer; false if the channel dropped it.
   bool from_peer(const uint8_t* p, size_t n);
   const std::string& key() const { return key_; }  // the raw peer address

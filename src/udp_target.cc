@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "address.h"
 #include "frame.h"
@@ -92,8 +94,22 @@ void UdpTarget::send(const uint8_t* p, size_t n) {
     return;
   }
   // A refused earlier datagram (ICMP) shows up here as ECONNREFUSED; UDP
-  // carries on regardless.
-  if (::send(fd_.get(), p, n, 0) < 0) {
+  // carries on regardless. With a PROXY header, header and datagram go
+  // out as one datagram; one that would pass the UDP maximum is dropped.
+  ssize_t sent;
+  if (header_.empty()) {
+    sent = ::send(fd_.get(), p, n, 0);
+  } else if (header_.size() + n > frame::kMaxDatagram) {
+    sent = -1;
+  } else {
+    iovec iov[2] = {{const_cast<char*>(header_.data()), header_.size()},
+                    {const_cast<uint8_t*>(p), n}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    sent = ::sendmsg(fd_.get(), &msg, 0);
+  }
+  if (sent < 0) {
     ++dropped_;
     return;
   }

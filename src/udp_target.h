@@ -27,6 +27,9 @@ class UdpTarget final : public Channel {
   UdpTarget& operator=(const UdpTarget&) = delete;
 
   void start();
+  // Before start(): a PROXY v2 header (DGRAM) sent ahead of every datagram
+  // to the target, in the same datagram.
+  void set_header(std::string header) { header_ = std::move(header); }
   // A datagram from the public peer, via the channel.
   void on_datagram(const uint8_t* p, size_t n) override { send(p, n); }
   bool on_open_fail(const frame::Failure&, std::string&) override { return true; }  // server-bound only
@@ -54,5 +57,6 @@ class UdpTarget final : public Channel {
   UniqueFd fd_;
   EventPtr read_event_;
   std::deque<std::string> pending_;  // datagrams that arrived while resolving
+  std::string header_;               // PROXY v2 per datagram, or empty
   uint64_t dgrams_in_ = 0, dgrams_out_ = 0, bytes_in_ = 0, bytes_out_ = 0, dropped_ = 0;
 };

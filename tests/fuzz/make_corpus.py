@@ -38,6 +38,13 @@ def udp_open(port, host):
     return struct.pack(">HB", port, len(h)) + h
 
 
+def proxy_block(version, family, uid):
+    """The PROXY block an OPEN or UDP_OPEN may end with (docs/PROTOCOL.md)."""
+    a = {0: 0, 4: 4, 6: 16}[family]
+    return (bytes([version, family]) + bytes(range(1, 1 + a)) + bytes(range(100, 100 + a))
+            + struct.pack(">HH", 40000, 4444) + bytes([len(uid)]) + uid)
+
+
 def auth(name=b""):
     return bytes(range(100, 132)) + bytes([len(name)]) + name
 
@@ -62,6 +69,7 @@ FRAMES = {
     "open_v4": frame(2, 1, open_(1 << 20, 22, "192.168.10.5")),
     "open_v6": frame(2, 2, open_(1 << 20, 443, "fd00::5")),
     "open_name": frame(2, 3, open_(65536, 8080, "inner-web.example")),
+    "open_proxy": frame(2, 4, open_(65536, 80, "web") + proxy_block(2, 4, b"0a0b0c0d.01020304.4")),
     "open_ok": frame(3, 1, u32(1 << 20)),
     "open_fail": frame(4, 1, failure(1, "connection refused")),
     "data": frame(5, 1, b"GET / HTTP/1.0\r\n\r\n"),
@@ -80,6 +88,10 @@ FRAMES = {
     "payload_failure": failure(3, "timed out"),
     "payload_u32": u32(1),
     "payload_udp_open": udp_open(53, "fd00::53"),
+    "payload_open_proxy_v1": open_(1 << 20, 80, "web") + proxy_block(1, 4, b"0a0b0c0d.01020304.1"),
+    "payload_open_proxy_v2_v6": open_(1 << 20, 443, "fd00::5") + proxy_block(2, 6, b"x"),
+    "payload_open_proxy_local": open_(65536, 22, "h") + proxy_block(2, 0, b""),
+    "payload_udp_open_proxy": udp_open(53, "dns") + proxy_block(2, 4, b"s.c.9"),
 }
 
 # --- configurations -------------------------------------------------------

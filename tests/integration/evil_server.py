@@ -494,7 +494,7 @@ HOSTILE_SERVER = [
     ("open-port-0",            "up",         lambda k: frame(OPEN, open_p(0), 1),                     "error",     "OPEN with port 0"),
     ("open-nul-host",          "up",         lambda k: frame(OPEN, open_p(80, host=b"127.0.0.1\0evil"), 1), "error", "OPEN with NUL in host"),
     ("open-malformed",         "up",         lambda k: frame(OPEN, open_p(80)[:-1], 1),               "error",     "malformed OPEN payload"),
-    ("open-too-long",          "up",         lambda k: raw(OPEN, 263, b"o" * 263, 1),                 "error",     "OPEN frame with bad length 263"),
+    ("open-too-long",          "up",         lambda k: raw(OPEN, 430, b"o" * 430, 1),                 "error",     "OPEN frame with bad length 430"),
     ("open-id-0",              "up",         lambda k: frame(OPEN, open_p(80), 0),                    "error",     "OPEN frame with bad stream id 0"),
     ("udp-open-port-0",        "up",         lambda k: frame(UDP_OPEN, udp_open_p(0), 1),             "error",     "UDP_OPEN with port 0"),
     ("data-never-opened",      "up",         lambda k: frame(DATA, b"x" * 100, N),                    "error",     NEVER),

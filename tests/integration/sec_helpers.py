@@ -1360,7 +1360,7 @@ HOSTILE_CLIENT = [
     ("flags-nonzero",          "up",         lambda k: raw(PING, 8, b"12345678", flags=1),          "error",     "non-zero flags/reserved bits in PING frame"),
     ("reserved-nonzero",       "stream",     lambda k: raw(DATA, 1, b"x", k.sid, reserved=1),       "error",     "non-zero flags/reserved bits in DATA frame"),
     ("hello-too-long",         "up",         lambda k: raw(HELLO, 122, b"h" * 122),                 "error",     "HELLO frame with bad length 122"),
-    ("open-too-long",          "up",         lambda k: raw(OPEN, 263, b"o" * 263, N),               "error",     "OPEN frame with bad length 263"),
+    ("open-too-long",          "up",         lambda k: raw(OPEN, 430, b"o" * 430, N),               "error",     "OPEN frame with bad length 430"),
     ("datagram-never-opened",  "up",         lambda k: frame(DATAGRAM, b"d" * 10, N),               "error",     NEVER),
     ("datagram-closed",        "udp-closed", lambda k: frame(DATAGRAM, b"d" * 10, k.uid),           "ignored",   None),
     ("datagram-zero-length",   "udp",        act_datagram(0),                                       "delivered", None),

@@ -866,6 +866,48 @@ TEST(ConfigRules, AllowDenyAndLimitsPerMappingAndGlobal) {
   EXPECT_EQ(5, b.max_connections);  // per mapping wins, whatever the order
 }
 
+TEST(ConfigRules, ProxyProtocolPerMappingAndGlobal) {
+  Loaded l = load({{kMain,
+                    "[MAPPER]\n1234 = 10.0.0.1:22\n127.0.0.1:8080 = 10.0.0.2:80\n"
+                    "5353/udp = 10.0.0.3:53\n9000 = 10.0.0.4:9000\n"
+                    "[RULES]\n127.0.0.1:8080.PROXY_PROTOCOL = v1\nPROXY_PROTOCOL = v2\n"
+                    "9000.proxy_protocol = OFF\n"}});
+  ASSERT_TRUE(l.ok) << l.dump();
+  ASSERT_EQ(4u, l.config.mappings.size());
+  EXPECT_EQ(proxy::Version::v2, l.config.mappings[0].proxy_protocol);
+  EXPECT_EQ(proxy::Version::v1, l.config.mappings[1].proxy_protocol);  // per mapping wins
+  EXPECT_EQ(proxy::Version::v2, l.config.mappings[2].proxy_protocol);  // UDP takes v2
+  EXPECT_EQ(proxy::Version::off, l.config.mappings[3].proxy_protocol);  // per mapping, after
+  Loaded v1 = load_main("[MAPPER]\n1234 = 10.0.0.1:22\n53/udp = 10.0.0.1:53\n"
+                        "[RULES]\nPROXY_PROTOCOL = v1\n");
+  ASSERT_TRUE(v1.ok) << v1.dump();
+  EXPECT_EQ(proxy::Version::v1, v1.config.mappings[0].proxy_protocol);
+  EXPECT_EQ(proxy::Version::off, v1.config.mappings[1].proxy_protocol);  // v1 has no UDP form
+  Loaded none = load_main("[MAPPER]\n1234 = 10.0.0.1:22\n");
+  ASSERT_TRUE(none.ok) << none.dump();
+  EXPECT_EQ(proxy::Version::off, none.config.mappings[0].proxy_protocol);  // the default
+}
+
+TEST(ConfigRules, ProxyProtocolErrors) {
+  expect_one_error(load_main("[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n1234.PROXY_PROTOCOL = v3\n"),
+                   kMain, 4, "PROXY_PROTOCOL: bad value: 'v3' (expected v1, v2 or off)");
+  expect_one_error(load_main("[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\nPROXY_PROTOCOL = yes\n"),
+                   kMain, 4, "PROXY_PROTOCOL: bad value: 'yes'");
+  expect_one_error(load_main("[MAPPER]\n53/udp = 10.0.0.1:53\n[RULES]\n\n"
+                             "53/udp.PROXY_PROTOCOL = v1\n"),
+                   kMain, 5, "PROXY_PROTOCOL for 0.0.0.0:53/udp: v1 has no datagram form");
+  expect_one_error(load_main("[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n4321.PROXY_PROTOCOL = v2\n"),
+                   kMain, 4, "which no mapping uses");
+}
+
+TEST(ConfigRules, ProxyProtocolChangeIsAChange) {
+  Mapping a;
+  Mapping b = a;
+  EXPECT_TRUE(a.same_as(b));
+  b.proxy_protocol = proxy::Version::v2;
+  EXPECT_FALSE(a.same_as(b));
+}
+
 TEST(ConfigRules, ErrorsCiteTheirLines) {
   Loaded l = load({{kMain,
                     "[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n9999.ALLOW = 10.0.0.0/8\n"

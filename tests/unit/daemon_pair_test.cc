@@ -487,3 +487,66 @@ TEST_F(DaemonPairTest, DisabledMappingRefusesNewConnectionsAndKeepsLiveOnes) {
 }
 
 }  // namespace
+
+// PROXY_PROTOCOL: the target reads the header first, then the bytes the
+// public peer sent before the target was even connected (early data), then
+// more than a stream window each way: the header earns no credit.
+TEST_F(DaemonPairTest, ProxyHeaderComesFirstAheadOfEarlyData) {
+  for (const std::string version : {"v1", "v2"}) {
+    SCOPED_TRACE(version);
+    server_->reload(parse(config_text({{public_port_, target_.port}}) +
+                          "[RULES]\nPROXY_PROTOCOL = " + version + "\n"),
+                    secrets());
+    UniqueFd pub = dial(public_port_);
+    ASSERT_TRUE(pub);
+    const std::string early = "early bytes, sent at once";
+    size_t off = 0;
+    UniqueFd inner;
+    run_until([&] {
+      push(pub.get(), early, off);
+      inner = target_.accept_one();
+      return static_cast<bool>(inner);
+    });
+    ASSERT_TRUE(inner);
+    ASSERT_EQ(early.size(), off);
+    sockaddr_in me{};
+    socklen_t len = sizeof me;
+    ASSERT_EQ(0, getsockname(pub.get(), reinterpret_cast<sockaddr*>(&me), &len));
+    uint16_t src_port = ntohs(me.sin_port);
+    Reader r;
+    auto need = [&](size_t n) {
+      run_until([&] {
+        r.poll(inner.get());
+        return r.got.size() >= n || r.eof || r.error;
+      });
+      return r.got.size() >= n;
+    };
+    std::string want;
+    if (version == "v1") {
+      want = "PROXY TCP4 127.0.0.1 127.0.0.1 " + std::to_string(src_port) + " " +
+             std::to_string(public_port_) + "\r\n";
+    } else {
+      ASSERT_TRUE(need(16 + 12 + 3));
+      size_t id_len = static_cast<uint8_t>(r.got[29]) << 8 | static_cast<uint8_t>(r.got[30]);
+      ASSERT_TRUE(need(16 + 12 + 3 + id_len));
+      std::string id = r.got.substr(31, id_len);
+      // session.nonce.stream: 8 hex digits, 8 hex digits, the id.
+      EXPECT_EQ(std::string::npos, id.find_first_not_of("0123456789abcdef.")) << id;
+      EXPECT_EQ(8u, id.find('.')) << id;
+      EXPECT_EQ(17u, id.find('.', 9)) << id;
+      size_t n = 12 + 3 + id_len;
+      want = std::string("\r\n\r\n\0\r\nQUIT\n\x21\x11", 14);
+      for (int b : {static_cast<int>(n >> 8), static_cast<int>(n & 0xff), 127, 0, 0, 1, 127, 0, 0, 1,
+                    src_port >> 8, src_port & 0xff, public_port_ >> 8, public_port_ & 0xff, 0x05,
+                    static_cast<int>(id_len >> 8), static_cast<int>(id_len & 0xff)})
+        want.push_back(static_cast<char>(b));
+      want += id;
+    }
+    want += early;
+    ASSERT_TRUE(need(want.size())) << r.got;
+    EXPECT_EQ(want, r.got);
+    std::string up = pattern(3u << 20, 5), down = pattern(3u << 20, 6);
+    EXPECT_EQ(up, relay(pub.get(), inner.get(), up));
+    EXPECT_EQ(down, relay(inner.get(), pub.get(), down));
+  }
+}
