@@ -96,6 +96,7 @@ void ForwardClient::poke() {
                tunnel_->peer().c_str(), options_.tag.c_str(), tunnel_->stream_count(),
                static_cast<unsigned long long>(tunnel_->bytes_in()),
                static_cast<unsigned long long>(tunnel_->bytes_out()));
+    tunnel_->log_flow();  // debug level only
     return;
   }
   log_notice("status: channel down (%d failed attempts)%s", failures_,
