@@ -46,6 +46,7 @@ class RecvWindow {
   size_t buffered() const { return buffered_; }
   uint32_t peer_credit() const { return peer_credit_; }
   uint32_t window() const { return window_; }
+  uint32_t owed() const { return owed_; }
 
  private:
   uint32_t window_;

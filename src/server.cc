@@ -510,6 +510,7 @@ void ForwardServer::log_status() const {
                  hex_session(t->peer_session()).c_str(), t->stream_count(),
                  static_cast<unsigned long long>(t->bytes_in()),
                  static_cast<unsigned long long>(t->bytes_out()));
+  for (const auto& t : tunnels_) t->log_flow();  // debug level only
   for (const auto& kv : ports_) {
     const Mapping& m = kv.second->mapping();
     if (const UdpPort* udp = kv.second->udp())

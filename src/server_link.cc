@@ -42,6 +42,7 @@ void ServerLink::poke() {
                tunnel_->peer().c_str(), options_.tag.c_str(), tunnel_->stream_count(),
                static_cast<unsigned long long>(tunnel_->bytes_in()),
                static_cast<unsigned long long>(tunnel_->bytes_out()));
+    tunnel_->log_flow();  // debug level only
     return;
   }
   log_notice("status: channel to %s down (%d failed attempts)%s", name_.c_str(), failures_,

@@ -38,6 +38,8 @@ class SocketIo {
   // Data was added to the output: write it later in this loop turn.
   void schedule_write() { writer_.schedule(); }
   evutil_socket_t fd() const { return fd_; }
+  // The socket is full and the writer waits for it (socket_writer.h).
+  bool write_waiting() const { return writer_.waiting(); }
 
  private:
   static void readable_cb(evutil_socket_t, short, void* arg) noexcept;

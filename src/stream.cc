@@ -319,6 +319,20 @@ void Stream::channel_drained() {
   pump();
 }
 
+void Stream::log_flow() const {
+  if (!log_enabled(LogLevel::debug)) return;
+  evbuffer* in = local_ ? bufferevent_get_input(local_.get()) : nullptr;
+  evbuffer* out = local_ ? bufferevent_get_output(local_.get()) : nullptr;
+  log_debug("stream %u flow: %s, input %s, output %s; credit %zu, %zu read and not sent, "
+            "reading %s%s; peer credit %u, %zu held for the local socket (%zu unwritten%s), "
+            "%u owed (%s)",
+            id_, state_name(state_), Half::name(in_.state()), Half::name(out_.state()),
+            send_.available(), in ? evbuffer_get_length(in) : 0, reading_ ? "on" : "off",
+            waiting_for_channel_ ? ", waits for the channel to drain" : "", recv_.peer_credit(),
+            recv_.buffered(), out ? evbuffer_get_length(out) : 0,
+            io_ && io_->write_waiting() ? ", socket full" : "", recv_.owed(), label_.c_str());
+}
+
 bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   // While the target connects, early data waits in the output buffer.
   if (state_ == State::done || (state_ == State::opening && !connecting_) || !out_.open()) {

@@ -111,6 +111,10 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   void pump();
   // The channel drained below its low mark after we waited for it.
   void channel_drained();
+  // One debug line with the stream's flow-control state: what it may send,
+  // what it owes, what it holds each way, and what it waits for (the
+  // status signal asks for it, to tell where a stream that stopped waits).
+  void log_flow() const;
 
  private:
   static void event_cb(bufferevent*, short what, void* arg) noexcept;

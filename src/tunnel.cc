@@ -184,6 +184,16 @@ bool Tunnel::congested() const {
 
 void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
 
+void Tunnel::log_flow() const {
+  if (!log_enabled(LogLevel::debug) || state_ != State::up) return;
+  log_debug("%s %s flow: %zu bytes queued for the channel, %zu streams wait for it to drain",
+            role_ == frame::Role::server ? "client" : "server", peer_.c_str(), queued_output(),
+            waiting_for_drain_.size());
+  for (const auto& kv : channels_)
+    if (kv.second->kind() == Channel::Kind::stream)
+      static_cast<const Stream&>(*kv.second).log_flow();
+}
+
 void Tunnel::insert_channel(std::unique_ptr<Channel> c) {
   uint32_t id = c->id();
   if (id > highest_seen_) highest_seen_ = id;

@@ -146,6 +146,9 @@ class Tunnel : public Disposable,
   bool send_datagram(uint32_t session, const uint8_t* p, size_t n);
   // The stream is called back (pump) once the channel has drained.
   void wait_for_drain(uint32_t stream);
+  // Debug lines: the channel's queue and each stream's flow state
+  // (Stream::log_flow), for the status signal.
+  void log_flow() const;
 
   // Server side: next unused channel id.
   uint32_t allocate_id() { return next_id_++; }

@@ -683,3 +683,31 @@ http_get() {
 ms_to_s() {
     printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
+
+# wait_bg_flow PID TIMEOUT EVERY: wait_bg PID TIMEOUT, and meanwhile ask
+# both daemons (SERVER_PID, CLIENT_PID) for their status every EVERY
+# seconds. At debug level the status logs each stream's flow-control state
+# ("stream N flow: ..."), so a stream that stops moving leaves where it
+# waits in the logs (flow_lines).
+wait_bg_flow() {
+    local pid=$1 left=$2 every=$3 rc
+    while ((left > 0)); do
+        wait_bg "$pid" $((left < every ? left : every))
+        rc=$?
+        [ $rc = 124 ] || return $rc
+        left=$((left - every))
+        kill_bg "$SERVER_PID" USR1
+        kill_bg "$CLIENT_PID" USR1
+    done
+    return 124
+}
+
+# flow_lines LOG [ID]: the last flow-control lines LOG has (of stream ID,
+# or of the channel and every stream), one line, separated by '|'.
+flow_lines() {
+    if [ -n "${2:-}" ]; then
+        grep -E "stream $2 flow: " "$1" | tail -n 2
+    else
+        grep -E " flow: " "$1" | tail -n 4
+    fi | cut -d' ' -f3- | tr '\n' '|'
+}

@@ -191,7 +191,8 @@ transfer() {
     start_bg "public-$K" ip netns exec "$NS_S" "${PYH[@]}" bidir-client --port $PUB --size "$up" \
         --io-timeout "$LOSS_TIME"
     cpid=$BG_PID
-    wait_bg "$cpid" $((LOSS_TIME + 15))
+    # a status every 10 s: a stream that stops leaves its flow state logged
+    wait_bg_flow "$cpid" $((LOSS_TIME + 15)) 10
     rc=$?
     # the public side is done when it has sent and received all; the target
     # when it has received all (bytes sent may still be in the daemons)
@@ -214,7 +215,8 @@ transfer() {
         "dropped client->server $ds of $ss packets ($(loss_pct "$ss" "$ds")), server->client $dc of $sc ($(loss_pct "$sc" "$dc"));" \
         "TCP retransmissions: server $((rs1 - rs0)), client $((rc1 - rc0))"
     [ $rc = 0 ] || fail "$what: the transfer failed (status $rc${rc/#124/: still running after $((LOSS_TIME + 15)) s}): $(tail -n 3 "$TMP/public-$K.log" | tr '\n' ' ')" \
-        "('channel up' lines: server $(log_count "$SERVER_LOG" 'channel up'), client $(log_count "$CLIENT_LOG" 'channel up'))"
+        "('channel up' lines: server $(log_count "$SERVER_LOG" ': channel up \('), client $(log_count "$CLIENT_LOG" ': channel up \('));" \
+        "the last flow state: server: $(flow_lines "$SERVER_LOG") client: $(flow_lines "$CLIENT_LOG")"
     read -r c_sent c_sent_sha c_recv c_recv_sha c_how < <(grep -E '^[0-9]+ ' "$TMP/public-$K.log")
     read -r t_sent t_sent_sha t_recv t_recv_sha t_how <"$TMP/target-$K.result" ||
         fail "$what: no result from the target"
@@ -240,8 +242,8 @@ for step in $LOSS_PLAN; do
 done
 
 # the channel stayed up: no reconnect, no peer declared dead or stuck
-ups_s=$(log_count "$SERVER_LOG" 'channel up')
-ups_c=$(log_count "$CLIENT_LOG" 'channel up')
+ups_s=$(log_count "$SERVER_LOG" ': channel up \(')
+ups_c=$(log_count "$CLIENT_LOG" ': channel up \(')
 if [ "$ups_s" != 1 ] || [ "$ups_c" != 1 ]; then
     note_failure "the channel went down under loss: $ups_s 'channel up' in server.log, $ups_c in client.log; client.log: $(grep -m3 -E 'channel closed|presumed|reconnecting' "$CLIENT_LOG" | tr '\n' ' '); server.log: $(grep -m3 -E 'channel closed|presumed' "$SERVER_LOG" | tr '\n' ' ')"
 fi

@@ -158,7 +158,8 @@ stop_echo es2 "$ES2" "case 2"
 start_echo es3 23
 ES3=$ES_PID
 touch "$TMP/storm.go"
-wait_bg "$STORM_PID" 240
+# a status every 5 s: a pair that stalls leaves its streams' flow state logged
+wait_bg_flow "$STORM_PID" 240 5
 rc=$?
 info "storm: $(tail -n 1 "$TMP/storm.log")"
 if [ $rc != 0 ]; then
@@ -167,8 +168,9 @@ if [ $rc != 0 ]; then
     for peer in $(grep -oE 'public peer 127\.0\.0\.1:[0-9]+' "$TMP/storm.log" | awk '{ print $3 }' | head -n 3); do
         id=$(grep -E "OPEN .*peer ${peer//./\\.}[,)]" "$SERVER_LOG" | sed -nE 's/.*stream ([0-9]+): OPEN.*/\1/p' | head -n 1)
         [ -n "$id" ] || continue
-        info "stalled pair, public peer $peer = stream $id; server: $(grep -E "stream $id[: ]" "$SERVER_LOG" | tail -n 8 | tr '\n' '|')"
-        info "stalled pair, stream $id; client: $(grep -E "stream $id[: ]" "$CLIENT_LOG" | tail -n 8 | tr '\n' '|')"
+        info "stalled pair, public peer $peer = stream $id; server: $(grep -E "stream $id[: ]" "$SERVER_LOG" | grep -v " flow: " | tail -n 8 | tr '\n' '|')"
+        info "stalled pair, stream $id; client: $(grep -E "stream $id[: ]" "$CLIENT_LOG" | grep -v " flow: " | tail -n 8 | tr '\n' '|')"
+        info "stalled pair, stream $id, the last flow state: server: $(flow_lines "$SERVER_LOG" "$id") client: $(flow_lines "$CLIENT_LOG" "$id")"
     done
 fi
 is_alive "$ES3" || note_failure "storm: the echo stream ended during the storm: $(tail -n 1 "$TMP/es3.log")"
@@ -205,7 +207,7 @@ for f in "$SERVER_LOG" "$CLIENT_LOG"; do
     [ "$n" = 0 ] || note_failure "$(basename "$f"): $n protocol errors: $(grep -m1 'protocol error' "$f")"
     n=$(log_count "$f" "channel closed")
     [ "$n" = 0 ] || note_failure "$(basename "$f"): the channel closed: $(grep -m1 'channel closed' "$f")"
-    n=$(log_count "$f" "channel up")
+    n=$(log_count "$f" ": channel up \\(")
     [ "$n" = 1 ] || note_failure "$(basename "$f"): $n 'channel up' lines, want 1 (no reconnect)"
 done
 n=$(log_count "$CLIENT_LOG" "reconnecting")

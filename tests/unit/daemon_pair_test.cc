@@ -21,6 +21,7 @@
 #include "client.h"
 #include "config.h"
 #include "control_commands.h"
+#include "log.h"
 #include "server.h"
 #include "unique_fd.h"
 
@@ -327,6 +328,39 @@ TEST_F(DaemonPairTest, LosingTheClientResetsItsPublicConnections) {
     return at_public.eof || at_public.error;
   }));
   EXPECT_EQ(ECONNRESET, at_public.error);
+}
+
+// The status signal's flow lines (debug level) say where a stream waits:
+// with a target that reads nothing, the server's stream has spent its
+// credit and stopped reading, and the client's holds bytes for a full socket.
+TEST_F(DaemonPairTest, StatusTellsWhereAStreamWaits) {
+  Pair p = open_pair(public_port_);
+  ASSERT_TRUE(p.inner);
+  std::string data = pattern(16u << 20, 2);  // more than window and socket buffers
+  size_t off = 0, last = 0;
+  int still = 0;
+  // Push until the public socket takes nothing more for a while: the
+  // server stopped reading it.
+  ASSERT_TRUE(run_until([&] {
+    push(p.pub.get(), data, off);
+    still = off == last ? still + 1 : 0;
+    last = off;
+    return still >= 200;
+  }, std::chrono::seconds(20))) << "the public side never stopped: " << off << " bytes taken";
+  ASSERT_LT(off, data.size());
+  LogLevel level = log_get_level();
+  log_set_level(LogLevel::debug);
+  testing::internal::CaptureStderr();
+  server_->log_status();
+  client_->poke();
+  std::string out = testing::internal::GetCapturedStderr();
+  log_set_level(level);
+  // stream 1 was the probe of SetUp
+  EXPECT_NE(std::string::npos, out.find("stream 2 flow: open, input open, output open; credit 0, "))
+      << out;
+  EXPECT_NE(std::string::npos, out.find("reading off; peer credit 1048576")) << out;
+  EXPECT_NE(std::string::npos, out.find("unwritten, socket full), ")) << out;
+  EXPECT_NE(std::string::npos, out.find("0 streams wait for it to drain")) << out;
 }
 
 TEST_F(DaemonPairTest, ReloadAddsAPortAndRemovedPortsDrainTheirStreams) {
