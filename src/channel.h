@@ -36,7 +36,8 @@ class Channel : public Disposable {
   virtual bool on_data(evbuffer* src, size_t n, std::string& err);
   virtual bool on_eof(std::string& err);
   virtual bool on_window(uint32_t increment, std::string& err);
-  virtual bool on_open_ok(uint32_t window, std::string& err);
+  // connect_us: the target's connect time the client reported, 0 if none.
+  virtual bool on_open_ok(uint32_t window, uint32_t connect_us, std::string& err);
   virtual bool on_open_fail(const frame::Failure& f, std::string& err) = 0;
   virtual void on_reset(const frame::Failure& f) = 0;
   virtual void on_datagram(const uint8_t* p, size_t n);

@@ -35,7 +35,7 @@ bool limits_for(uint8_t type, Limits& l) {
   switch (static_cast<Type>(type)) {
     case Type::hello: l = {kHelloFixedSize, kHelloFixedSize + kMaxTag, true}; return true;
     case Type::open: l = {8, 7 + 255 + kMaxProxyBlock, false}; return true;
-    case Type::open_ok: l = {4, 4, false}; return true;
+    case Type::open_ok: l = {4, 8, false}; return true;  // + connect time (decode_open_ok)
     case Type::open_fail: l = {1, 1 + kMaxReasonText, false}; return true;
     case Type::data: l = {1, kMaxPayload, false}; return true;
     case Type::eof: l = {0, 0, false}; return true;
@@ -262,6 +262,25 @@ void encode_u32(uint32_t v, std::string& out) {
   uint8_t b[4];
   put32(b, v);
   out.append(reinterpret_cast<char*>(b), sizeof b);
+}
+
+void encode_open_ok(const OpenOk& ok, bool with_time, std::string& out) {
+  encode_u32(ok.window, out);
+  if (with_time) encode_u32(ok.connect_us, out);
+}
+
+bool decode_open_ok(const uint8_t* p, size_t n, bool with_time, OpenOk& ok, std::string& err) {
+  if (n == 8 && !with_time) {
+    err = "OPEN_OK with a connect time from a peer that did not announce it";
+    return false;
+  }
+  if (n != 4 && n != 8) {  // as the header check words it
+    err = "OPEN_OK frame with bad length " + std::to_string(n);
+    return false;
+  }
+  if (!decode_u32(p, 4, ok.window, err)) return false;
+  ok.connect_us = n == 8 ? get32(p + 4) : 0;
+  return true;
 }
 
 bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err) {

@@ -39,7 +39,8 @@ constexpr size_t kMaxTag = 64;
 constexpr size_t kHelloFixedSize = 8 + kNonceSize + kSessionIdSize + 1;  // + tag
 constexpr uint8_t kHelloFlagAuth = 0x01;  // the sender will prove a shared key
 // Client only: OPEN and UDP_OPEN may carry a PROXY block (it writes PROXY
-// protocol headers to targets). A server never sets it.
+// protocol headers to targets), and its OPEN_OKs carry the target's connect
+// time (OpenOk). A server never sets it.
 constexpr uint8_t kHelloFlagProxy = 0x02;
 
 enum class Type : uint8_t {
@@ -134,6 +135,17 @@ void encode_udp_open(const UdpOpen& u, std::string& out);
 bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err);
 bool decode_open(const uint8_t* p, size_t n, Open& o, std::string& err);
 bool decode_u32(const uint8_t* p, size_t n, uint32_t& v, std::string& err);
+
+// OPEN_OK: the window, and from a client that set kHelloFlagProxy (the
+// revision that also sends PROXY blocks) the time it took to resolve and
+// connect the target, in microseconds (capped at UINT32_MAX), so the
+// server can export it. with_time: whether the peer may send it.
+struct OpenOk {
+  uint32_t window = 0;
+  uint32_t connect_us = 0;  // 0: not sent
+};
+void encode_open_ok(const OpenOk& ok, bool with_time, std::string& out);
+bool decode_open_ok(const uint8_t* p, size_t n, bool with_time, OpenOk& ok, std::string& err);
 bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
 bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err);
 bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err);

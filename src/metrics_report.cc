@@ -54,6 +54,7 @@ std::vector<MappingRow> merge_by_name(const std::vector<MappingRow>& rows) {
     m.bytes_out += r.bytes_out;
     for (const auto& kv : r.rejected) m.rejected[kv.first] += kv.second;
     for (const auto& kv : r.udp_dropped) m.udp_dropped[kv.first] += kv.second;
+    m.connect_seconds.add(r.connect_seconds);
   }
   return out;
 }
@@ -105,6 +106,12 @@ std::string render_server_metrics(const ServerView& view, const ProcessStats& p)
     w.sample("tcpforward_mapping_bytes_total", Labels{{"mapping", m.name}, {"direction", "in"}}, m.bytes_in);
     w.sample("tcpforward_mapping_bytes_total", Labels{{"mapping", m.name}, {"direction", "out"}}, m.bytes_out);
   }
+  w.family("tcpforward_target_connect_seconds", "histogram",
+           "Time the client took to resolve and connect a TCP mapping's target, as it "
+           "reported in OPEN_OK, in seconds.");
+  for (const MappingRow& m : v.mappings)
+    if (m.proto == "tcp")
+      w.histogram("tcpforward_target_connect_seconds", Labels{{"mapping", m.name}}, m.connect_seconds);
   w.family("tcpforward_udp_sessions_active", "gauge", "UDP sessions (public peers) in all mappings.");
   w.sample("tcpforward_udp_sessions_active", static_cast<double>(v.udp_sessions));
   w.family("tcpforward_udp_datagrams_dropped_total", "counter",

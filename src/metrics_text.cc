@@ -70,6 +70,13 @@ bool valid_label_name(const std::string& name) { return valid_name(name, false);
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
 
+void Histogram::add(const Histogram& o) {
+  if (o.bounds_ != bounds_) return;
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
+  sum_ += o.sum_;
+  count_ += o.count_;
+}
+
 void Histogram::observe(double v) {
   size_t i = 0;
   while (i < bounds_.size() && v > bounds_[i]) ++i;

@@ -30,6 +30,8 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double v);
+  // Adds another histogram of the same bounds (merged series).
+  void add(const Histogram& o);
   const std::vector<double>& bounds() const { return bounds_; }
   // Per bucket, not cumulative; one more than bounds() (the +Inf bucket).
   const std::vector<uint64_t>& counts() const { return counts_; }

@@ -373,6 +373,7 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
     r.bytes_in = c.from_local;
     r.bytes_out = c.to_local;
     r.rejected = c.rejected;
+    r.connect_seconds = c.connect_seconds;
     if (const UdpPort* u = p.udp()) {
       r.live = u->session_count();
       r.udp_dropped = u->drops();

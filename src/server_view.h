@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics_text.h"
+
 struct MappingRow {
   std::string name;    // public address: "0.0.0.0:1234", "[::1]:53/udp"
   std::string target;  // "192.168.10.5:22"
@@ -25,6 +27,8 @@ struct MappingRow {
   uint64_t bytes_out = 0;  // to public peers
   std::map<std::string, uint64_t> rejected = {};     // by reason
   std::map<std::string, uint64_t> udp_dropped = {};  // UDP datagrams dropped, by reason
+  // TCP: the targets' connect times the client reported (OPEN_OK).
+  metrics::Histogram connect_seconds{metrics::latency_buckets()};
 };
 
 struct ClientRow {

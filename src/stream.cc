@@ -96,7 +96,7 @@ void Stream::open_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
   s->reset("no answer to OPEN within " + std::to_string(secs) + " s (OPEN_TIMEOUT)");
 }
 
-bool Stream::on_open_ok(uint32_t window, std::string& err) {
+bool Stream::on_open_ok(uint32_t window, uint32_t connect_us, std::string& err) {
   if (state_ != State::opening) {
     err = "OPEN_OK for stream " + std::to_string(id_) + " that is not opening";
     return false;
@@ -106,6 +106,7 @@ bool Stream::on_open_ok(uint32_t window, std::string& err) {
     return false;
   }
   open_timer_.reset();
+  if (connect_us && counters_) counters_->connect_seconds.observe(connect_us / 1e6);
   log_debug("stream %u: open (%s)", id_, label_.c_str());
   // The window includes the early-data credit we started with.
   if (window > frame::kEarlyWindow) send_.grant(window - frame::kEarlyWindow);
@@ -189,11 +190,15 @@ void Stream::on_target_connected() {
   // Only the info and debug lines name the local address: skip the
   // getsockname() per connection when they are not logged.
   if (log_enabled(LogLevel::info)) label_ += " via " + local_name(fd);
+  double connect_sec = age_sec();
+  frame::OpenOk ok;
+  ok.window = recv_.window();
+  ok.connect_us = static_cast<uint32_t>(std::min(connect_sec * 1e6, 4294967295.0));
   std::string payload;
-  frame::encode_u32(recv_.window(), payload);
+  frame::encode_open_ok(ok, tunnel_.open_ok_with_time(), payload);
   recv_.announce();
   tunnel_.send_control(frame::Type::open_ok, id_, payload);
-  if (targets_ && targets_->connect_seconds) targets_->connect_seconds->observe(age_sec());
+  if (targets_ && targets_->connect_seconds) targets_->connect_seconds->observe(connect_sec);
   log_debug("stream %u: connected (%s)", id_, label_.c_str());
   become_open();
 }

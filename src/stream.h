@@ -82,7 +82,7 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   // Server side: ask the client to connect host:port (and to send the
   // target a PROXY protocol header first, when proxy.version is set).
   void request_open(const std::string& host, uint16_t port, const frame::ProxyBlock& proxy = {});
-  bool on_open_ok(uint32_t window, std::string& err) override;
+  bool on_open_ok(uint32_t window, uint32_t connect_us, std::string& err) override;
   bool on_open_fail(const frame::Failure& f, std::string& err) override;
 
   // Client side: resolve and connect the target, then answer OPEN_OK or

@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 
+#include "metrics_text.h"
+
 struct TrafficCounters {
   uint64_t connections = 0;  // streams opened (public connections accepted)
   uint64_t from_local = 0;   // bytes read from the local socket (public peer / target)
@@ -16,6 +18,9 @@ struct TrafficCounters {
   // "rules", "limit", "no_client", "target_refused", "target_unreachable",
   // "dns", "timeout", "not_allowed", "other".
   std::map<std::string, uint64_t> rejected;
+
+  // Server: the targets' connect times the client reported in OPEN_OK.
+  metrics::Histogram connect_seconds{metrics::latency_buckets()};
 
   void reject(const char* reason) { ++rejected[reason]; }
 };

@@ -443,9 +443,9 @@ bool Tunnel::on_open_reply(const frame::Header& h, const uint8_t* p, std::string
   bool ok;
   Channel* c = lookup(h.stream, ok, err);
   if (h.type == frame::Type::open_ok) {
-    uint32_t window;
-    if (!frame::decode_u32(p, h.length, window, err)) return false;
-    return c ? c->on_open_ok(window, err) : ok;
+    frame::OpenOk open_ok;
+    if (!frame::decode_open_ok(p, h.length, open_ok_with_time(), open_ok, err)) return false;
+    return c ? c->on_open_ok(open_ok.window, open_ok.connect_us, err) : ok;
   }
   frame::Failure f;
   if (!frame::decode_failure(p, h.length, f, err)) return false;

@@ -107,6 +107,11 @@ class Tunnel : public Disposable,
   const std::string& peer_tag() const { return handshake_.peer_tag(); }
   // Server: the client can write PROXY protocol headers (HELLO flag).
   bool peer_proxy() const { return handshake_.peer_proxy(); }
+  // OPEN_OK carries the connect time: sent by a client (which announces
+  // kHelloFlagProxy), accepted by a server from such a client.
+  bool open_ok_with_time() const {
+    return role_ == frame::Role::client || handshake_.peer_proxy();
+  }
   // Server: the PROXY v2 unique id of stream id, unique across channels:
   // the client's session and this channel's nonce (4 bytes each, in hex),
   // then the id ("3fa2c901.77d0e1aa.17").

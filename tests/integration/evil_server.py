@@ -312,7 +312,9 @@ def s_open(k, target="echo", window=1 << 20, answered=True):
         r = k.ch.wait(OPEN_OK, 10.0, k.sid)
         if not r:
             raise CaseError("no OPEN_OK for stream %d" % k.sid)
-        k.window = struct.unpack("!I", r[2])[0]
+        if len(r[2]) != 8:  # our client sends the window and the connect time
+            raise CaseError("OPEN_OK of %d bytes for stream %d, want 8" % (len(r[2]), k.sid))
+        k.window = struct.unpack("!I", r[2][:4])[0]
     return k.sid
 
 

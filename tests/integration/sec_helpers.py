@@ -1316,6 +1316,7 @@ HOSTILE_CLIENT = [
     ("open-ok-window-2^32-1",  "opening",    lambda k: frame(OPEN_OK, u32(0xFFFFFFFF), k.sid),      "error",     "bad window value 4294967295"),
     ("open-ok-closed",         "closed",     lambda k: frame(OPEN_OK, u32(1 << 20), k.sid),         "ignored",   None),
     ("open-ok-too-long",       "opening",    lambda k: raw(OPEN_OK, 5, u32(1 << 20) + b"\0", k.sid), "error",    "OPEN_OK frame with bad length 5"),
+    ("open-ok-time-unannounced", "opening",  lambda k: frame(OPEN_OK, u32(1 << 20) + u32(1000), k.sid), "error", "OPEN_OK with a connect time from a peer that did not announce it"),
     ("data-never-opened",      "up",         lambda k: frame(DATA, b"x" * 100, N),                  "error",     NEVER),
     ("data-closed",            "closed",     lambda k: frame(DATA, b"x" * 100, k.sid),              "ignored",   None),
     ("data-opening",           "opening",    lambda k: frame(DATA, b"x" * 100, k.sid),              "error",     "DATA on stream {sid} in state opening"),

@@ -147,6 +147,9 @@ scrape client_exact "$CMP"
 check "$TMP/client_exact.prom" 'tcpforward_client_bytes_total{direction="from_target"}' $((SIZE + ECHO_BYTES))
 check "$TMP/client_exact.prom" 'tcpforward_client_bytes_total{direction="to_target"}' "$ECHO_BYTES"
 check "$TMP/client_exact.prom" 'tcpforward_target_connect_seconds_count' 2
+# ... and the server exports what the client reported in its OPEN_OKs
+check "$TMP/exact.prom" "tcpforward_target_connect_seconds_count{mapping=\"$L:$PUB_S\"}" 1
+check "$TMP/exact.prom" "tcpforward_target_connect_seconds_count{mapping=\"$L:$PUB_E\"}" 1
 # a target that refuses: counted on both sides (its request's early data
 # was relayed, so it comes after the exact byte checks)
 curl -sS --max-time 10 -o /dev/null "http://$L:$PUB_X/" 2>/dev/null

@@ -146,7 +146,7 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
     Type type;
     uint32_t min, max;
   } cases[] = {
-      {Type::hello, 57, 121},     {Type::open, 8, 262 + 167},  {Type::open_ok, 4, 4},
+      {Type::hello, 57, 121},     {Type::open, 8, 262 + 167},  {Type::open_ok, 4, 8},
       {Type::auth, 33, 97},       {Type::udp_open, 4, 258 + 167}, {Type::datagram, 0, 65507},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
@@ -247,15 +247,18 @@ TEST(FrameHeaderError, ZeroLengthData) {
 }
 
 TEST(FrameHeaderError, BadLengthForFixedSizeTypes) {
-  // HELLO/PING/PONG: exactly 8; OPEN_OK/WINDOW: exactly 4; EOF: exactly 0.
+  // HELLO/PING/PONG: exactly 8; WINDOW: exactly 4; OPEN_OK: 4..8 (4 or 8,
+  // decode_open_ok); EOF: exactly 0.
   for (uint32_t len : {0u, 1u, 7u, 9u, 16u}) {
     EXPECT_FALSE(header_ok(raw_header(0x01, 0, 0, 0, len))) << "HELLO " << len;
     EXPECT_FALSE(header_ok(raw_header(0x09, 0, 0, 0, len))) << "PING " << len;
     EXPECT_FALSE(header_ok(raw_header(0x0a, 0, 0, 0, len))) << "PONG " << len;
   }
   for (uint32_t len : {0u, 3u, 5u, 8u}) {
-    EXPECT_FALSE(header_ok(raw_header(0x03, 0, 0, 1, len))) << "OPEN_OK " << len;
     EXPECT_FALSE(header_ok(raw_header(0x08, 0, 0, 1, len))) << "WINDOW " << len;
+  }
+  for (uint32_t len : {0u, 3u, 9u}) {
+    EXPECT_FALSE(header_ok(raw_header(0x03, 0, 0, 1, len))) << "OPEN_OK " << len;
   }
   for (uint32_t len : {1u, 4u, 8u}) {
     EXPECT_FALSE(header_ok(raw_header(0x06, 0, 0, 1, len))) << "EOF " << len;
@@ -1112,4 +1115,30 @@ TEST(FrameHeader, DatagramLimits) {
   EXPECT_TRUE(header_ok(raw_header(0x0d, 0, 0, 7, 65507), h, err)) << err;
   EXPECT_FALSE(header_ok(raw_header(0x0d, 0, 0, 7, 65508), h, err));
   EXPECT_FALSE(header_ok(raw_header(0x0d, 0, 0, 0, 10), h, err));  // needs a session id
+}
+
+TEST(FrameOpenOk, ConnectTimeOnlyFromAPeerThatAnnouncedIt) {
+  frame::OpenOk ok;
+  ok.window = 1u << 20;
+  ok.connect_us = 1234;
+  std::string with, without;
+  frame::encode_open_ok(ok, true, with);
+  frame::encode_open_ok(ok, false, without);
+  ASSERT_EQ(8u, with.size());
+  ASSERT_EQ(4u, without.size());
+  EXPECT_EQ(std::string("\x00\x10\x00\x00\x00\x00\x04\xd2", 8), with);
+  auto bytes = [](const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); };
+  frame::OpenOk got;
+  std::string err;
+  ASSERT_TRUE(frame::decode_open_ok(bytes(with), with.size(), true, got, err)) << err;
+  EXPECT_EQ(1u << 20, got.window);
+  EXPECT_EQ(1234u, got.connect_us);
+  ASSERT_TRUE(frame::decode_open_ok(bytes(without), without.size(), true, got, err)) << err;
+  EXPECT_EQ(0u, got.connect_us) << "an older client sends the window only";
+  EXPECT_FALSE(frame::decode_open_ok(bytes(with), with.size(), false, got, err));
+  EXPECT_NE(std::string::npos, err.find("did not announce")) << err;
+  EXPECT_FALSE(frame::decode_open_ok(bytes(with), 6, true, got, err));
+  std::string zero;
+  frame::encode_open_ok(frame::OpenOk{0, 5}, true, zero);
+  EXPECT_FALSE(frame::decode_open_ok(bytes(zero), zero.size(), true, got, err)) << "window 0";
 }

@@ -36,6 +36,8 @@ ServerView sample_view() {
   tcp.bytes_in = 1000;
   tcp.bytes_out = 123456789012ull;
   tcp.rejected = {{"rules", 2}, {"no_client", 1}};
+  tcp.connect_seconds.observe(0.125);
+  tcp.connect_seconds.observe(0.25);
   MappingRow udp;
   udp.name = "[::1]:53/udp";
   udp.proto = "udp";
@@ -126,8 +128,11 @@ TEST(MetricsReport, DrainingAndNewPortOfOneAddressAreOneSeries) {
   old.connections = 3;
   old.bytes_out = 12;
   old.rejected = {{"rules", 5}, {"limit", 1}};
+  old.connect_seconds = metrics::Histogram(metrics::latency_buckets());
+  old.connect_seconds.observe(0.0001);
   v.mappings.push_back(old);
   std::string t = render_server_metrics(v, ProcessStats{});
+  EXPECT_TRUE(has_line(t, "tcpforward_target_connect_seconds_count{mapping=\"0.0.0.0:8080\"} 3")) << t;
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_streams_active{mapping=\"0.0.0.0:8080\",proto=\"tcp\"} 6")) << t;
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_connections_total{mapping=\"0.0.0.0:8080\",proto=\"tcp\"} 10"));
   EXPECT_TRUE(has_line(t, "tcpforward_mapping_bytes_total{mapping=\"0.0.0.0:8080\",direction=\"out\"} 123456789024"));
@@ -140,6 +145,16 @@ TEST(MetricsReport, DrainingAndNewPortOfOneAddressAreOneSeries) {
     if (l.empty() || l[0] == '#') continue;
     EXPECT_TRUE(seen.insert(l.substr(0, l.rfind(' '))).second) << "series twice: " << l;
   }
+}
+
+TEST(MetricsReport, ServerExportsTheConnectTimesClientsReported) {
+  std::string t = render_server_metrics(sample_view(), ProcessStats{});
+  EXPECT_TRUE(has_line(t, "# TYPE tcpforward_target_connect_seconds histogram")) << t;
+  EXPECT_TRUE(has_line(t, "tcpforward_target_connect_seconds_count{mapping=\"0.0.0.0:8080\"} 2")) << t;
+  EXPECT_TRUE(has_line(t, "tcpforward_target_connect_seconds_bucket{mapping=\"0.0.0.0:8080\",le=\"+Inf\"} 2")) << t;
+  EXPECT_TRUE(has_line(t, "tcpforward_target_connect_seconds_sum{mapping=\"0.0.0.0:8080\"} 0.375")) << t;
+  EXPECT_EQ(std::string::npos, t.find("tcpforward_target_connect_seconds_count{mapping=\"[::1]:53/udp\"}"))
+      << "UDP sessions have no connect time";
 }
 
 TEST(MetricsReport, ClientSeries) {
