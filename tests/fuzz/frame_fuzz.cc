@@ -120,7 +120,15 @@ void parse_for_type(const frame::Frame& f) {
         fail("OPEN host length out of range");
       break;
     }
-    case frame::Type::open_ok:
+    case frame::Type::open_ok: {
+      frame::OpenOk ok;
+      for (bool with_time : {false, true})
+        if (frame::decode_open_ok(p, n, with_time, ok, err) &&
+            (ok.window == 0 || ok.window > frame::kMaxWindow || (n == 4 && ok.connect_us != 0) ||
+             (n == 8 && !with_time)))
+          fail("OPEN_OK decoded out of range");
+      break;
+    }
     case frame::Type::window: {
       uint32_t v;
       if (frame::decode_u32(p, n, v, err) && (v == 0 || v > frame::kMaxWindow))
