@@ -798,6 +798,8 @@ std::string Mapping::limits_text() const {
   if (new_connections_per_source)
     s += ", " + std::to_string(new_connections_per_source) + " new per source in " +
          std::to_string(new_connections_window_sec) + " s";
+  if (proxy_protocol != proxy::Version::off)
+    s += std::string(", PROXY ") + proxy::version_name(proxy_protocol);
   return s;
 }
 

@@ -38,8 +38,9 @@ struct Mapping {
 
   std::string public_name() const;  // "0.0.0.0:1234", "[::1]:22", "0.0.0.0:53/udp"
   std::string target_name() const;  // "192.168.10.5:22"
-  // The limits set, for log lines: ", max connections 5, rate limit 2M/s,
-  // 10 per source, 30 new per source in 60 s"; "" without any.
+  // The limits and PROXY_PROTOCOL set, for log lines: ", max connections
+  // 5, rate limit 2M/s, 10 per source, 30 new per source in 60 s, PROXY
+  // v2"; "" without any.
   std::string limits_text() const;
 };
 

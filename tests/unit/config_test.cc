@@ -940,6 +940,12 @@ TEST(ConfigRules, RateAndSourceLimitsPerMappingWinOverGlobal) {
   Mapping changed = b;
   changed.rate_limit = 1u << 20;
   EXPECT_FALSE(b.same_as(changed)) << "a reload that changes a limit changes the mapping";
+  EXPECT_EQ(", rate limit 2M/s, 10 per source, 5 new per source in 10 s", b.limits_text());
+  EXPECT_EQ(", rate limit 10M/s, 30 new per source in 60 s", a.limits_text());
+  Mapping p = a;
+  p.proxy_protocol = proxy::Version::v2;
+  p.rate_limit = 1536;
+  EXPECT_EQ(", rate limit 1536/s, 30 new per source in 60 s, PROXY v2", p.limits_text());
 }
 
 TEST(ConfigRules, BadLimitsCiteTheirLines) {
