@@ -23,6 +23,7 @@ PYH=(python3 -u "$HELPERS")
 TOP_BUILDDIR=$(cd "$(dirname "$0")/../.." && pwd)
 FORWARD_SERVER=${FORWARD_SERVER:-$TOP_BUILDDIR/src/forward-server}
 FORWARD_CLIENT=${FORWARD_CLIENT:-$TOP_BUILDDIR/src/forward-client}
+FORWARD_CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
 LOCALHOST=127.0.0.1
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tcpf-$TEST_NAME.XXXXXX") || {
@@ -711,3 +712,24 @@ flow_lines() {
         grep -E " flow: " "$1" | tail -n 4
     fi | cut -d' ' -f3- | tr '\n' '|'
 }
+
+# ---------------------------------------------------------------------------
+# forward-ctl and wrk (t_ctl, t_ctl_runtime, t_ha).
+
+# ctl ARGS...: forward-ctl -s $SOCK ARGS, bounded; sets CTL_RC, CTL_OUT, CTL_ERR.
+ctl() {
+    timeout 35 "$FORWARD_CTL" -s "$SOCK" "$@" >"$TMP/ctl.out" 2>"$TMP/ctl.err" </dev/null
+    CTL_RC=$?
+    CTL_OUT=$(cat "$TMP/ctl.out")
+    CTL_ERR=$(cat "$TMP/ctl.err")
+}
+
+# json_get EXPR: evaluates EXPR on the JSON of the last ctl's output as j (Python).
+json_get() { python3 -c "import json,sys; j=json.load(open('$TMP/ctl.out')); print($1)"; }
+
+# wrk_failed LOG: the requests wrk counted as failed (non-2xx responses and
+# socket errors); wrk_requests LOG: the requests it made.
+wrk_failed() {
+    awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$1"
+}
+wrk_requests() { awk '/requests in/ { print $1 }' "$1"; }

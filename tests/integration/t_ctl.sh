@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 check_binaries
-CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
+CTL=$FORWARD_CTL
 [ -x "$CTL" ] || fail "forward-ctl not built: $CTL"
 command -v wrk >/dev/null || fail "wrk not installed (tools/deps.sh test)"
 L=$LOCALHOST
@@ -44,15 +44,6 @@ start_client a
 CLIENT_A=$CLIENT_PID
 wait_channel_up 1
 
-# ctl ARGS...: forward-ctl -s $SOCK ARGS, bounded; sets CTL_RC, CTL_OUT, CTL_ERR
-ctl() {
-    timeout 35 "$CTL" -s "$SOCK" "$@" >"$TMP/ctl.out" 2>"$TMP/ctl.err" </dev/null
-    CTL_RC=$?
-    CTL_OUT=$(cat "$TMP/ctl.out")
-    CTL_ERR=$(cat "$TMP/ctl.err")
-}
-# json_get EXPR: evaluates EXPR on the JSON in $CTL_OUT as j (Python)
-json_get() { python3 -c "import json,sys; j=json.load(open('$TMP/ctl.out')); print($1)"; }
 
 # ------------------------------------------------------------- 1. reading
 ctl status
@@ -210,8 +201,8 @@ for ((i = 0; i < 200; i++)); do
     [ "$CTL_RC" = 0 ] || ctl_fail=$((ctl_fail + 1))
 done
 wait_bg "$WRK" 20 || note_failure "wrk failed: $(tail -n 3 "$TMP/wrk.log")"
-wrk_fail=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$TMP/wrk.log")
-wrk_req=$(awk '/requests in/ { print $1 }' "$TMP/wrk.log")
+wrk_fail=$(wrk_failed "$TMP/wrk.log")
+wrk_req=$(wrk_requests "$TMP/wrk.log")
 info "200 control commands ($ctl_fail failed) during wrk: $wrk_req requests, $wrk_fail failed"
 [ "$ctl_fail" = 0 ] || note_failure "$ctl_fail of 200 control commands failed"
 [ "$wrk_fail" = 0 ] || note_failure "$wrk_fail requests failed while control commands ran"

@@ -23,7 +23,7 @@
 . "$(dirname "$0")/udp_lib.sh"
 
 check_binaries
-CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
+CTL=$FORWARD_CTL
 [ -x "$CTL" ] || fail "forward-ctl not built: $CTL"
 L=$LOCALHOST
 WWW=$(free_port) || fail "free_port"
@@ -52,14 +52,6 @@ wait_until 5 test -S "$SOCK" || fail "no control socket at $SOCK"
 start_client a
 wait_channel_up 1
 
-# ctl ARGS...: forward-ctl -s $SOCK ARGS, bounded; sets CTL_RC, CTL_OUT, CTL_ERR
-ctl() {
-    timeout 35 "$CTL" -s "$SOCK" "$@" >"$TMP/ctl.out" 2>"$TMP/ctl.err" </dev/null
-    CTL_RC=$?
-    CTL_OUT=$(cat "$TMP/ctl.out")
-    CTL_ERR=$(cat "$TMP/ctl.err")
-}
-json_get() { python3 -c "import json,sys; j=json.load(open('$TMP/ctl.out')); print($1)"; }
 # get_exact PORT NAME: GET /index.html through PORT is 200 and byte-exact
 get_exact() {
     [ "$(http_get "http://$L:$1/index.html" "$TMP/$2.html")" = 200 ] &&

@@ -19,7 +19,6 @@
 command -v haproxy >/dev/null || fail "haproxy not installed (tools/deps.sh test)"
 command -v wrk >/dev/null || fail "wrk not installed (tools/deps.sh test)"
 command -v nginx >/dev/null || fail "nginx not installed (tools/deps.sh test)"
-FORWARD_CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
 A=127.0.0.2
 B=127.0.0.3
 for a in $A $B; do
@@ -121,11 +120,6 @@ HAPROXY=$BG_PID
 wait_port $LOCALHOST "$FRONT" 10 || fail "haproxy did not listen"
 sleep 1  # both servers pass two checks
 
-# wrk_failed LOG: non-2xx responses plus socket errors.
-wrk_failed() {
-    awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$1"
-}
-wrk_requests() { awk '/requests in/ { print $1 }' "$1"; }
 # served_by NAME: connections the server NAME has served (its metrics).
 served_by() {
     local addr=$A

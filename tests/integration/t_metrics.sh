@@ -44,7 +44,7 @@ start_bg echo "${PYH[@]}" echo-server --port "$ECHO" --lifetime 300 --io-timeout
 wait_port $L "$SRC" 10 || fail "source server did not start"
 wait_port $L "$ECHO" 10 || fail "echo server did not start"
 
-CTL=${FORWARD_CTL:-$(dirname "$FORWARD_SERVER")/forward-ctl}
+CTL=$FORWARD_CTL
 [ -x "$CTL" ] || fail "forward-ctl not built: $CTL"
 EXTRA_DEFAULTS="CONTROL_SOCKET = $TMP/control.sock
 METRICS_LISTEN = $L:$MP
