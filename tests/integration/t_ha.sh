@@ -8,12 +8,14 @@
 #    server's METRICS_LISTEN;
 #  - a server that is down when the client starts delays nothing: B's
 #    channel is up and serving while A is still down;
-#  - rolling restart while wrk runs through haproxy: forward-ctl drain (503
-#    at once), TERM, wait for the exit, start again, then the same for B:
-#    0 failed requests;
+#  - rolling restart while wrk runs through haproxy: TERM A (/ready 503 at
+#    once), wait for the exit, start it again, then the same for B: 0 failed
+#    requests;
 #  - crash: kill -9 A while wrk runs: the failed requests are at most those
 #    in flight on A (reported), traffic goes on through B, and when A comes
-#    back the client reconnects to it and haproxy sends to it again.
+#    back the client reconnects to it and haproxy sends to it again;
+#  - forward-ctl drain: /ready (and ?mapping=) 503 at once, the server still
+#    serves a request made to it directly, and haproxy sends it nothing more.
 . "$(dirname "$0")/lib.sh"
 
 command -v haproxy >/dev/null || fail "haproxy not installed (tools/deps.sh test)"
@@ -128,13 +130,10 @@ served_by() {
         awk -v p=":$PUB\"" '/^tcpforward_mapping_connections_total\{/ && index($0, p) { n += $NF } END { print n + 0 }'
 }
 
-# restart NAME ADDR: drain, TERM, wait for the exit, start again, ready.
+# restart NAME ADDR: TERM, wait for the exit, start again, ready.
 restart() {
     local pid
     eval "pid=\$PID_$1"
-    "$FORWARD_CTL" -s "$TMP/$1.sock" drain >"$TMP/drain.out" 2>&1 || note_failure "forward-ctl drain $1: $(cat "$TMP/drain.out")"
-    [ "$(ready "$2")" = 503 ] || note_failure "$1 answered $(ready "$2") to /ready after drain, want 503 at once"
-    sleep 1  # haproxy's checks (every 200 ms) take it out
     kill_bg "$pid" TERM
     wait_bg "$pid" 20 >/dev/null 2>&1 || note_failure "server $1 did not exit within 20 s of TERM"
     start_srv "$1" "$2"
@@ -174,5 +173,20 @@ info "kill -9 of A under wrk: ${crash_req:-0} requests, $crash_failed failed (16
 [ "$crash_failed" -le 16 ] || note_failure "$crash_failed requests failed when A crashed: more than were in flight (16)"
 [ "${crash_req:-0}" -gt 100 ] || note_failure "traffic did not go on through B after A crashed (${crash_req:-0} requests)"
 [ "$after_a" -gt 0 ] || note_failure "haproxy did not send to A again after it came back"
+
+# ------------------------------------------------ forward-ctl drain
+"$FORWARD_CTL" -s "$TMP/a.sock" drain >"$TMP/drain.out" 2>&1 || note_failure "forward-ctl drain: $(cat "$TMP/drain.out")"
+[ "$(ready $A)" = 503 ] || note_failure "A answered $(ready $A) to /ready?mapping= after drain, want 503 at once"
+plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$A:$METRICS/ready")
+[ "$plain" = 503 ] || note_failure "A answered $plain to /ready after drain, want 503"
+curl -s --max-time 5 "http://$A:$PUB/page.bin" | cmp -s - "$TMP/www/page.bin" ||
+    note_failure "a draining server did not serve a request made to it directly"
+sleep 1  # haproxy's checks (every 200 ms) take A out
+drained_a=$(served_by a)
+start_bg wrk3 wrk -t1 -c4 -d2s --timeout 5s "http://$LOCALHOST:$FRONT/page.bin"
+wait_bg "$BG_PID" 15 || note_failure "wrk (drain) failed: $(tail -n 3 "$TMP/wrk3.log")"
+info "after forward-ctl drain of A: $(wrk_requests "$TMP/wrk3.log") requests through haproxy, $(wrk_failed "$TMP/wrk3.log") failed, $(($(served_by a) - drained_a)) of them (and one direct) served by A"
+[ "$(($(served_by a) - drained_a))" = 0 ] || note_failure "haproxy still sent $(($(served_by a) - drained_a)) connections to the draining A"
+[ "$(wrk_failed "$TMP/wrk3.log")" = 0 ] || note_failure "requests failed while A was draining"
 kill -0 "$CLIENT_PID" 2>/dev/null || note_failure "the client died"
 finish_test
