@@ -481,15 +481,6 @@ std::string dir_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Two binds clash when they share a port and an address family and one is
-// that family's wildcard or both name the same address. IPv6 sockets are
-// bound IPv6-only, so they never clash with IPv4 ones.
-// A rule or tag key without an address ("1234") names the port on every
-// address; with one ("127.0.0.1:1234") only that address.
-bool same_public(const Mapping& m, const HostPort& pub, bool udp) {
-  if (m.public_port != pub.port || m.udp != udp) return false;
-  return pub.host.empty() || same_address(m.bind_host, pub.host);
-}
 
 // RATE_LIMIT, MAX_CONNECTIONS_PER_SOURCE, NEW_CONNECTIONS_PER_SOURCE; false
 // for other kinds. A per-mapping value wins over the global one, whatever
@@ -548,17 +539,16 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
     if (r.target.empty()) {
       for (Mapping& m : cfg.mappings) targets.push_back(&m);
     } else {
-      HostPort pub;
-      std::string err, key;
-      bool udp = false;
-      if (!split_protocol(r.target, key, udp) || !parse_host_port(key, false, pub, err)) {
+      PublicKey key;
+      std::string err;
+      if (!parse_public_key(r.target, key, err)) {
         errors.push_back({r.file, r.line, "rule for bad public port '" + printable(r.target, 80) +
-                                              "': " + (err.empty() ? "bad protocol" : err)});
+                                              "': " + err});
         continue;
       }
       bool names_file_mapping = false;
       for (Mapping& m : cfg.mappings)
-        if (same_public(m, pub, udp)) {
+        if (key.names(m)) {
           targets.push_back(&m);
           names_file_mapping = names_file_mapping || !m.runtime;
         }
@@ -753,6 +743,20 @@ void apply_config_rules(const ServerConfig& cfg, Mapping& m) {
 std::string Mapping::public_name() const {
   return format_host_port(bind_host.empty() ? "0.0.0.0" : bind_host, public_port) +
          (udp ? "/udp" : "");
+}
+
+bool PublicKey::names(const Mapping& m) const {
+  if (m.public_port != pub.port || m.udp != udp) return false;
+  return pub.host.empty() || same_address(m.bind_host, pub.host);
+}
+
+bool parse_public_key(const std::string& key, PublicKey& out, std::string& err) {
+  std::string rest;
+  if (!split_protocol(key, rest, out.udp)) {
+    err = "bad protocol";
+    return false;
+  }
+  return parse_host_port(rest, false, out.pub, err);
 }
 
 bool split_protocol(const std::string& key, std::string& rest, bool& udp) {

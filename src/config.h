@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "access.h"
+#include "address.h"
 #include "log.h"
 #include "proxy_header.h"
 
@@ -139,6 +140,17 @@ struct ServerConfig {
 // Splits "1234/udp" / "1234/tcp" into "1234" and the protocol; false if the
 // suffix is something else.
 bool split_protocol(const std::string& key, std::string& rest, bool& udp);
+
+// A public key as [RULES] and [TAG] lines and /ready?mapping= write it:
+// "1234", "1234/udp", "127.0.0.1:1234", "[::1]:53/udp". Without an address
+// it names the port on every address; with one, only that address.
+struct PublicKey {
+  HostPort pub;
+  bool udp = false;
+  bool names(const Mapping& m) const;
+};
+// false with err (a bad protocol or host:port).
+bool parse_public_key(const std::string& key, PublicKey& out, std::string& err);
 
 // Reads a whole file; false with err (strerror text) on failure.
 using FileReader = std::function<bool(const std::string& path, std::string& text, std::string& err)>;

@@ -269,7 +269,6 @@ size_t ForwardServer::abort_streams(const void* owner, const std::string& why) {
   return n;
 }
 
-// Called from the port's own callback: the reaper frees it next turn.
 RateLimiterPtr ForwardServer::client_rate_limit(const Tunnel& t) {
   auto it = client_rates_.find(t.client_name());
   return it == client_rates_.end() ? nullptr : it->second;
@@ -286,6 +285,7 @@ void ForwardServer::refresh_client_rate_limits() {
   client_rates_ = std::move(next);
 }
 
+// Called from the port's own callback: the reaper frees it next turn.
 void ForwardServer::port_drained(PublicPort& port) {
   for (auto it = draining_.begin(); it != draining_.end(); ++it)
     if (it->get() == &port) {
@@ -435,21 +435,11 @@ void ForwardServer::drain() {
 
 int ForwardServer::mapping_ready(const std::string& key, std::string& body) const {
   std::vector<const PublicPort*> found;
-  auto exact = ports_.find(key);
-  if (exact != ports_.end()) {
-    found.push_back(exact->second.get());
-  } else {
-    std::string rest, err;
-    bool udp = false;
-    HostPort hp;
-    if (split_protocol(key, rest, udp) && parse_host_port(rest, false, hp, err))
-      for (const auto& kv : ports_) {
-        const Mapping& m = kv.second->mapping();
-        if (m.public_port == hp.port && m.udp == udp &&
-            (hp.host.empty() || same_address(m.bind_host, hp.host)))
-          found.push_back(kv.second.get());
-      }
-  }
+  PublicKey pk;
+  std::string err;
+  if (parse_public_key(key, pk, err))
+    for (const auto& kv : ports_)
+      if (pk.names(kv.second->mapping())) found.push_back(kv.second.get());
   if (found.empty()) {
     body = "no mapping '" + printable(key, 80) + "'";
     return 404;
