@@ -9,30 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "fake_files.h"
+
 namespace {
 
 const char kMain[] = "/etc/tf/forward_server.cfg";
 const char kPorts[] = "/etc/tf/port_mapper.cfg";
 const char kState[] = "/var/lib/tcp-forward/runtime.cfg";  // STATE_FILE's default, read last
-
-// An in-memory file system that records what was read.
-struct Files {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> reads;
-
-  FileReader reader() {
-    return [this](const std::string& path, std::string& text, std::string& err) {
-      reads.push_back(path);
-      auto it = files.find(path);
-      if (it == files.end()) {
-        err = "No such file or directory";
-        return false;
-      }
-      text = it->second;
-      return true;
-    };
-  }
-};
 
 struct Loaded {
   bool ok = false;

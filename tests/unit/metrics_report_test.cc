@@ -8,10 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include "config.h"
+#include "fake_files.h"
 #include "process_stats.h"
 
 namespace {
@@ -230,15 +228,8 @@ TEST(MetricsProcess, ReadsThisProcess) {
 namespace {
 bool load_text(const std::string& text, ServerConfig& c, std::vector<ConfigError>& errors) {
   // Only the configuration exists (no STATE_FILE, no other file).
-  return load_server_config("/etc/t/forward_server.cfg", c, errors,
-                            [&text](const std::string& path, std::string& out, std::string& err) {
-                              if (path != "/etc/t/forward_server.cfg") {
-                                err = strerror(ENOENT);
-                                return false;
-                              }
-                              out = text;
-                              return true;
-                            });
+  Files fs{{{"/etc/t/forward_server.cfg", text}}, {}};
+  return load_server_config("/etc/t/forward_server.cfg", c, errors, fs.reader());
 }
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "config.h"
+#include "fake_files.h"
 #include "runtime_mappings.h"
 
 namespace {
@@ -45,17 +46,9 @@ Loaded load(const std::string& main, const std::string* state) {
   std::map<std::string, std::string> files{
       {kMain, "[DEFAULT]\nAUTH = none\nSTATE_FILE = " + std::string(kState) + "\n" + main}};
   if (state) files[kState] = *state;
-  FileReader reader = [&files](const std::string& path, std::string& text, std::string& err) {
-    auto it = files.find(path);
-    if (it == files.end()) {
-      err = "No such file or directory";
-      return false;
-    }
-    text = it->second;
-    return true;
-  };
+  Files fs{files, {}};
   Loaded l;
-  l.ok = load_server_config(kMain, l.config, l.errors, reader);
+  l.ok = load_server_config(kMain, l.config, l.errors, fs.reader());
   return l;
 }
 
