@@ -129,6 +129,7 @@ void ForwardClient::tunnel_up(Tunnel& t) {
              t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
+  events_->channel_up(t.peer(), t.tls_summary());
   if (on_up_) on_up_();
 }
 
@@ -171,6 +172,7 @@ std::string ForwardClient::summary() const {
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
   if (ServerLink* link = link_of(t)) link->tunnel_closed(t);
+  events_->channel_down(t.peer(), "");
 }
 
 // Refuses (OPEN_FAIL) what the client will not open: anything while it

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "client_events.h"
 #include "client_options.h"
 #include "ev.h"
 #include "buffer_budget.h"
@@ -36,6 +37,9 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void poke();
   // Called each time a channel comes up (systemd's READY=1 after the first).
   void on_channel_up(std::function<void()> fn) { on_up_ = std::move(fn); }
+  // Who hears of channels, exposed ports and requests (the console); not
+  // owned; nullptr: nobody.
+  void set_events(ClientEvents* events) { events_ = events ? events : &no_events_; }
   // One line for systemd's STATUS=.
   std::string summary() const;
   // The figures --metrics-listen shows (metrics_report.h), over all servers.
@@ -94,4 +98,6 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   uint64_t channels_up_ = 0;
   bool stopping_ = false;
   int64_t drain_deadline_ms_ = 0;
+  ClientEvents no_events_;
+  ClientEvents* events_ = &no_events_;
 };

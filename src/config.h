@@ -33,6 +33,9 @@ struct Mapping {
   bool runtime = false;  // from STATE_FILE (forward-ctl add), not the configuration
   // [RULES] PROXY_PROTOCOL: the client sends the target this header first.
   proxy::Version proxy_protocol = proxy::Version::off;
+  // [MODE] PORT = http (or forward-client --expose http:...): the server
+  // logs one line per HTTP/1.x request; the bytes are forwarded unchanged.
+  bool http = false;
 
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;

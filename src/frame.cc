@@ -203,10 +203,8 @@ bool decode_hello(const uint8_t* p, size_t n, Hello& h, std::string& err) {
     err = "HELLO of " + std::to_string(n) + " bytes (version " + std::to_string(h.version) + ")";
     return false;
   }
-  if ((p[7] & ~(kHelloFlagAuth | kHelloFlagProxy)) != 0) {
-    err = "HELLO with unknown flags";
-    return false;
-  }
+  // Unknown flag bits are features this side does not speak: ignored, so
+  // the peer sees them not echoed (kHelloFeatures).
   h.flags = p[7];
   memcpy(h.nonce.data(), p + 8, kNonceSize);
   memcpy(h.session.data(), p + 8 + kNonceSize, kSessionIdSize);

@@ -42,6 +42,14 @@ constexpr uint8_t kHelloFlagAuth = 0x01;  // the sender will prove a shared key
 // protocol headers to targets), and its OPEN_OKs carry the target's connect
 // time (OpenOk). A server never sets it.
 constexpr uint8_t kHelloFlagProxy = 0x02;
+// Features asked for by the client and granted by the server, which sets
+// the same bit in its HELLO only when the client set it and it speaks the
+// feature (a client that sets none gets a HELLO without them, as older
+// clients expect). Unknown bits are ignored, never an error, so a peer that
+// does not know a feature simply does not echo it.
+constexpr uint8_t kHelloFlagExpose = 0x04;    // EXPOSE / EXPOSE_REPLY (forward-client --expose)
+constexpr uint8_t kHelloFlagRequests = 0x08;  // REQUEST lines of HTTP mappings, server to client
+constexpr uint8_t kHelloFeatures = kHelloFlagExpose | kHelloFlagRequests;
 
 enum class Type : uint8_t {
   hello = 0x01,

@@ -3,14 +3,15 @@
 #include "address.h"
 
 Handshake::Handshake(frame::Role role, bool tls, AuthSettingsPtr auth, const SessionId& session,
-                     std::string tag, Link& link)
+                     std::string tag, Link& link, uint8_t features)
     : role_(role),
       tls_(tls),
       auth_(std::move(auth)),
       session_(session),
       tag_(std::move(tag)),
       link_(link),
-      nonce_(random_nonce()) {}
+      nonce_(random_nonce()),
+      features_(features & frame::kHelloFeatures) {}
 
 void Handshake::start() {
   if (role_ == frame::Role::client) send_hello();
@@ -23,8 +24,11 @@ void Handshake::send_hello() {
   hello.nonce = nonce_;
   if (role_ == frame::Role::client) {
     hello.flags |= frame::kHelloFlagProxy;  // we write PROXY headers (docs/PROTOCOL.md)
+    hello.flags |= features_;
     hello.session = session_;
     hello.tag = tag_;
+  } else {
+    hello.flags |= agreed_features_;  // only what the client asked for
   }
   hello_sent_.clear();
   frame::encode_hello(hello, hello_sent_);
@@ -83,6 +87,7 @@ bool Handshake::on_hello(const uint8_t* p, size_t n, std::string& err) {
   hello_received_.assign(reinterpret_cast<const char*>(p), n);
   if (!check_hello(hello, err)) return false;
   bool peer_auth = hello.flags & frame::kHelloFlagAuth;
+  agreed_features_ = features_ & hello.flags;
   if (role_ == frame::Role::server)
     server_hello(hello, peer_auth);
   else

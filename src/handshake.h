@@ -40,8 +40,10 @@ class Handshake {
   enum class Stage { hello, auth, done };
 
   // session and tag: the client's, sent in its HELLO.
+  // features (kHelloFeatures bits): the client asks for them in its HELLO;
+  // the server grants those of them the client asked for.
   Handshake(frame::Role role, bool tls, AuthSettingsPtr auth, const SessionId& session,
-            std::string tag, Link& link);
+            std::string tag, Link& link, uint8_t features = 0);
 
   // Client: sends our HELLO (the server answers the client's).
   void start();
@@ -68,6 +70,10 @@ class Handshake {
   // Server: the client's HELLO set kHelloFlagProxy (it can write PROXY
   // protocol headers; an older client cannot).
   bool peer_proxy() const { return peer_proxy_; }
+  // Both sides: the features both HELLOs set (kHelloFeatures bits); valid
+  // once the HELLOs have crossed. Client: a feature it asked for and does
+  // not find here is one the server does not support.
+  uint8_t agreed_features() const { return agreed_features_; }
   // Our HELLO's nonce: fresh per channel.
   const Nonce& nonce() const { return nonce_; }
 
@@ -98,4 +104,6 @@ class Handshake {
   SessionId peer_session_{};
   std::string peer_tag_;
   bool peer_proxy_ = false;
+  uint8_t features_ = 0;         // ours: asked for (client) or offered (server)
+  uint8_t agreed_features_ = 0;  // in both HELLOs
 };

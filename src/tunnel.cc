@@ -16,7 +16,8 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
       handler_(handler),
       reaper_(reaper),
       options_(std::move(options)),
-      handshake_(role, tls, options_.auth, options_.session, options_.tag, *this),
+      handshake_(role, tls, options_.auth, options_.session, options_.tag, *this,
+                 options_.features),
       heartbeat_timer_(transport_.base(), *this) {
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));

@@ -68,6 +68,8 @@ struct TunnelOptions {
   SessionId session{};   // client: sent in HELLO
   std::string tag;       // client: sent in HELLO
   ChannelOpener* opener = nullptr;  // client: serves OPEN and UDP_OPEN; not owned
+  // frame::kHelloFeatures bits: the client asks for them, the server offers them.
+  uint8_t features = 0;
 };
 
 class Tunnel : public Disposable,
@@ -107,6 +109,8 @@ class Tunnel : public Disposable,
   const std::string& peer_tag() const { return handshake_.peer_tag(); }
   // Server: the client can write PROXY protocol headers (HELLO flag).
   bool peer_proxy() const { return handshake_.peer_proxy(); }
+  // Both: a feature (frame::kHelloFlagExpose, ...) both HELLOs set.
+  bool has_feature(uint8_t flag) const { return handshake_.agreed_features() & flag; }
   // OPEN_OK carries the connect time: sent by a client (which announces
   // kHelloFlagProxy), accepted by a server from such a client.
   bool open_ok_with_time() const {

@@ -65,9 +65,12 @@ struct Pair {
   size_t client_read = 0, server_read = 0;  // frames each side has taken
   std::string err;
 
-  Pair(AuthSettingsPtr client_auth, AuthSettingsPtr server_auth, bool tls = false)
-      : client(frame::Role::client, tls, std::move(client_auth), session_of(7), "blue", client_link),
-        server(frame::Role::server, tls, std::move(server_auth), SessionId{}, "", server_link) {}
+  Pair(AuthSettingsPtr client_auth, AuthSettingsPtr server_auth, bool tls = false,
+       uint8_t client_features = 0, uint8_t server_features = 0)
+      : client(frame::Role::client, tls, std::move(client_auth), session_of(7), "blue", client_link,
+               client_features),
+        server(frame::Role::server, tls, std::move(server_auth), SessionId{}, "", server_link,
+               server_features) {}
 
   // Feeds one frame to h; false on a protocol error (err).
   static bool feed(Handshake& h, const std::pair<frame::Type, std::string>& f, std::string& err) {
@@ -237,4 +240,31 @@ TEST(Handshake, WrongVersionOrRole) {
   EXPECT_FALSE(h.on_hello(reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), err));
   EXPECT_EQ("peer announced the wrong role", err);
   EXPECT_TRUE(link.sent.empty());
+}
+
+// A feature counts when both HELLOs set it; the server sets only those the
+// client asked for, so a client that asks for none sees a HELLO as before.
+TEST(Handshake, FeaturesAreThoseBothHellosSet) {
+  const uint8_t both = frame::kHelloFlagExpose | frame::kHelloFlagRequests;
+  {
+    Pair p(keyed(1), keyed(1), false, both, frame::kHelloFlagExpose);
+    ASSERT_TRUE(p.run()) << p.err;
+    EXPECT_EQ(frame::kHelloFlagExpose, p.client.agreed_features());
+    EXPECT_EQ(frame::kHelloFlagExpose, p.server.agreed_features());
+    EXPECT_EQ(frame::kHelloFlagAuth | frame::kHelloFlagExpose,
+              static_cast<uint8_t>(p.server_link.sent[0].second[7]));
+  }
+  {
+    Pair p(keyed(1), keyed(1), false, 0, both);
+    ASSERT_TRUE(p.run()) << p.err;
+    EXPECT_EQ(0, p.client.agreed_features());
+    EXPECT_EQ(0, p.server.agreed_features());
+    EXPECT_EQ(frame::kHelloFlagAuth, static_cast<uint8_t>(p.server_link.sent[0].second[7]));
+  }
+  {  // a server that speaks none of them (or is older): nothing agreed
+    Pair p(no_auth(), no_auth(), false, both, 0);
+    ASSERT_TRUE(p.run()) << p.err;
+    EXPECT_TRUE(p.client_link.up);
+    EXPECT_EQ(0, p.client.agreed_features());
+  }
 }
