@@ -6,11 +6,13 @@
 #     stream open while it is, the streams and bytes of echoes through a
 #     mapping; the log's lines only in its Log section (never over it);
 #     no line wider than the pane, after a resize too.
+#     The server restarted: "reconnecting" with the reason, then online.
 #  2. TERM: the client exits 0 and leaves the summary: uptime, streams,
 #     exact bytes to targets, requests.
 #  3. --no-console under tmux: today's log lines, no console.
 #  4. stderr to a file (no terminal): today's log lines, no escape
 #     sequence, no summary.
+#  5. A TLS channel: the server line shows the TLS version and suite.
 # To check more of the console (exposed ports, requests), add a
 # console_expect line: it captures the pane (bounded wait) and greps.
 . "$(dirname "$0")/lib.sh"
@@ -116,6 +118,13 @@ awk '/^Log$/ { inlog = 1 } /forward-client\[/ && !inlog { bad = 1 } END { exit b
 [ "$(awk 'length > 120' "$TMP/con.screen" | wc -l)" = 0 ] ||
     note_failure "lines wider than the 120-column pane: $(awk 'length > 120' "$TMP/con.screen" | head -n 2)"
 
+# The server goes away and comes back: the reason, then online again.
+stop_bg "$SERVER_PID"
+console_expect con '^Session Status +reconnecting \(.+\)$' 10
+info "while the server was down: $(grep -E '^(Session Status|Server)' "$TMP/con.screen" | tr -s ' ' | tr '\n' '|')"
+start_server
+console_expect con '^Session Status +online$' 15
+
 # A narrower terminal (SIGWINCH): every line fits 50 columns.
 tm resize-window -t con -x 50 -y 30 || note_failure "tmux resize-window failed"
 sleep 1.5
@@ -165,5 +174,17 @@ stop_bg "$CLIENT_PID"
 grep -q $'\x1b' "$CLIENT_LOG" && note_failure "stderr to a file: escape sequences in the log: $(grep -m1 $'\x1b' "$CLIENT_LOG" | cat -v)"
 grep -qE 'Session Status|session summary' "$CLIENT_LOG" && note_failure "stderr to a file: the console or its summary was written"
 grep -q 'forward-client\[notice\]: shutting down$' "$CLIENT_LOG" || note_failure "stderr to a file: no 'shutting down' line"
+
+# --- 5. TLS --------------------------------------------------------------------------------------
+stop_bg "$SERVER_PID"
+make_cert "$TMP" tls self serverAuth "IP:127.0.0.1"
+EXTRA_DEFAULTS="TLS_CERT = $TMP/tls.crt
+TLS_KEY = $TMP/tls.key"
+write_config "$L:$(free_port) = $L:$ECHO"
+unset EXTRA_DEFAULTS
+start_server
+tmux_client tls --fingerprint "$(cert_pin "$TMP/tls.crt")"
+console_expect tls "^Server +$L:$INNER_PORT  online, TLSv1\.3 TLS_[A-Z0-9_]+$" 15
+stop_bg "$PANE_PID"
 
 finish_test
