@@ -112,7 +112,8 @@ std::string console_latency(uint64_t us) {
   return buf;
 }
 
-ConsoleView::ConsoleView(Setup setup, int64_t now_ms) : setup_(std::move(setup)), started_ms_(now_ms) {
+ConsoleView::ConsoleView(Setup setup, int64_t now_ms)
+    : setup_(std::move(setup)), started_ms_(now_ms) {
   for (const std::string& name : setup_.servers) server(console_clean(name));
 }
 
@@ -220,7 +221,10 @@ std::vector<std::string> ConsoleView::head_lines(int64_t now_ms) const {
   }
   out.push_back(row("Tag", setup_.tag));
   out.push_back(row("Uptime", uptime_text(now_ms - started_ms_)));
-  if (exposures_.empty()) out.push_back(row("Forwarding", "the server's mappings of tag " + setup_.tag));
+  if (metrics_.rtt_ms >= 0)  // once a PING has come back
+    out.push_back(row("Round trip", std::to_string(metrics_.rtt_ms) + " ms"));
+  if (exposures_.empty())
+    out.push_back(row("Forwarding", "the server's mappings of tag " + setup_.tag));
   for (size_t i = 0; i < exposures_.size(); ++i) {
     const Exposure& e = exposures_[i];
     std::string text = e.refused.empty() ? e.url + " -> " + e.target

@@ -100,7 +100,8 @@ ConsoleView::Setup console_setup(const ClientOptions& opts) {
   ConsoleView::Setup setup;
   setup.version = PACKAGE_VERSION;
   setup.tag = opts.tag;
-  for (const ServerAddress& a : opts.servers) setup.servers.push_back(format_host_port(a.host, a.port));
+  for (const ServerAddress& a : opts.servers)
+    setup.servers.push_back(format_host_port(a.host, a.port));
   return setup;
 }
 
