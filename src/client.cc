@@ -65,7 +65,10 @@ bool ForwardClient::start(std::string& err) {
   };
   for (const ServerAddress& a : options_.servers) {
     ServerLink::Owner owner{*this, *this, reaper_, dns_.get(),
-                            [this](ServerLink&) { link_gave_up(); }};
+                            [this](ServerLink&) { link_gave_up(); },
+                            [this](ServerLink& link, const std::string& why) {
+                              events_->channel_down(link.name(), why);
+                            }};
     links_.push_back(std::make_unique<ServerLink>(base_, options_, a, session_, owner));
   }
   for (auto& link : links_) link->start();
@@ -123,13 +126,14 @@ ServerLink* ForwardClient::link_of(const Tunnel& t) const {
 }
 
 void ForwardClient::tunnel_up(Tunnel& t) {
-  if (ServerLink* link = link_of(t)) link->tunnel_up();
+  ServerLink* link = link_of(t);
+  if (link) link->tunnel_up();
   ++channels_up_;
   log_notice("server %s: channel up (protocol %u%s%s, tag %s)", t.peer().c_str(), frame::kVersion,
              t.tls_summary().c_str(),
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
-  events_->channel_up(t.peer(), t.tls_summary());
+  events_->channel_up(link ? link->name() : t.peer(), t.tls_summary());
   if (on_up_) on_up_();
 }
 
@@ -170,9 +174,13 @@ std::string ForwardClient::summary() const {
   return out;
 }
 
+// Events name a server as it was given (the link's name), not by the
+// address it resolved to.
 void ForwardClient::tunnel_closed(Tunnel& t) {
-  if (ServerLink* link = link_of(t)) link->tunnel_closed(t);
-  events_->channel_down(t.peer(), "");
+  ServerLink* link = link_of(t);
+  std::string server = link ? link->name() : t.peer();
+  if (link) link->tunnel_closed(t);
+  events_->channel_down(server, t.close_reason());
 }
 
 // Refuses (OPEN_FAIL) what the client will not open: anything while it

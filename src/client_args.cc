@@ -160,6 +160,10 @@ void add_run_options(std::vector<Option>& t, ClientArgs& a) {
                  a.metrics_port = hp.port;
                  return true;
                }});
+  t.push_back({"no-console", 0, nullptr,
+               "no live console when stderr is a terminal: log\n"
+               "lines, as without a terminal",
+               set_flag(a.no_console)});
   t.push_back({"log-level", 0, "LEVEL", "debug, info, notice, warning or error (default info)",
                [&a](const char* arg, std::string& err) {
                  if (!parse_log_level(arg, a.level)) {

@@ -18,6 +18,7 @@ struct ClientArgs {
   std::string user;                 // --user
   std::string metrics_host;         // --metrics-listen ADDR:PORT (metrics_http.h)
   uint16_t metrics_port = 0;        // 0: no metrics endpoint
+  bool no_console = false;          // --no-console: log lines even on a terminal
 
   LogLevel log_level() const { return daemon.verbose ? LogLevel::debug : level; }
 };

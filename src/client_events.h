@@ -22,8 +22,10 @@ struct RequestRecord {
 class ClientEvents {
  public:
   virtual ~ClientEvents() = default;
-  // server: "HOST:PORT"; tls: ", TLSv1.3 ..." or "".
+  // server: "HOST:PORT" as given on the command line; tls: ", TLSv1.3 ..." or "".
   virtual void channel_up(const std::string& /*server*/, const std::string& /*tls*/) {}
+  // A channel closed, or an attempt failed before there was one; why: the
+  // reason the log gives ("heartbeat timeout", "cannot connect: ...").
   virtual void channel_down(const std::string& /*server*/, const std::string& /*why*/) {}
   // An --expose SPEC granted: url "tcp://HOST:20001", target "127.0.0.1:8080".
   virtual void exposed(const std::string& /*spec*/, const std::string& /*url*/,

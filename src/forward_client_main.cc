@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "client.h"
 #include "client_args.h"
+#include "console.h"
 #include "daemon.h"
 #include "ev.h"
 #include "log.h"
@@ -73,16 +74,17 @@ int load_secrets(ClientArgs& args) {
 }
 
 // TERM/INT drain the streams (a second one exits at once); USR1 and HUP
-// log the status and retry at once.
+// log the status and retry at once. console: null when there is none.
 void on_signals(SignalSet& signals, event_base* base, ForwardClient& client, bool& stopping,
-                ServiceNotifier& notifier) {
-  auto stop = [base, &client, &stopping, &notifier] {
+                ServiceNotifier& notifier, Console* console) {
+  auto stop = [base, &client, &stopping, &notifier, console] {
     if (stopping) {
       event_base_loopexit(base, nullptr);
       return;
     }
     stopping = true;
     notifier.stopping();
+    if (console) console->stopping();
     log_notice("shutting down");
     client.shutdown();
   };
@@ -91,6 +93,16 @@ void on_signals(SignalSet& signals, event_base* base, ForwardClient& client, boo
   signals.on(SIGUSR1, [&client] { client.poke(); });
   // Nothing to reload (no config file); HUP must not kill the client.
   signals.on(SIGHUP, [&client] { client.poke(); });
+}
+
+// What the console shows before any event: the servers as given, the tag.
+ConsoleView::Setup console_setup(const ClientOptions& opts) {
+  ConsoleView::Setup setup;
+  setup.version = PACKAGE_VERSION;
+  setup.tag = opts.tag;
+  for (const ServerAddress& a : opts.servers)
+    setup.servers.push_back(format_host_port(a.host, a.port));
+  return setup;
 }
 
 // Detaches, dials, drops privileges and runs the loop; the exit status.
@@ -136,13 +148,24 @@ int run_client(const ClientArgs& args) {
   ServiceNotifier notifier(base.get());
   client.on_channel_up([&notifier] { notifier.ready(); });
   notifier.keep_status([&client] { return client.summary(); });
+  // On a terminal, the console takes the log lines from here on.
+  std::unique_ptr<Console> console;
+  if (Console::wanted(args.daemon.syslog, args.no_console)) {
+    console = std::make_unique<Console>(base.get(), client, console_setup(opts));
+    client.set_events(console.get());
+    console->start();
+  }
   SignalSet signals(base.get());
-  on_signals(signals, base.get(), client, stopping, notifier);
+  on_signals(signals, base.get(), client, stopping, notifier, console.get());
   log_notice("forward-client %s started; targets allowed: %s; at most %zu streams, %zu UDP "
              "sessions, %zu bytes of early data pending",
              PACKAGE_VERSION, opts.allow.str().c_str(), opts.max_streams, opts.max_udp_sessions,
              opts.max_pending_bytes);
   event_base_dispatch(base.get());
+  if (console) {
+    console->finish();
+    client.set_events(nullptr);  // the client outlives the console
+  }
   if (!remove_pid_file(pid_file, err)) log_warnx("pid file: %s", err.c_str());
   return exit_status;
 }

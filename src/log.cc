@@ -18,6 +18,7 @@ bool g_syslog = false;
 LogLevel g_level = LogLevel::info;
 const char* g_ident = "tcp-forward";
 LogCapture* g_capture = nullptr;
+std::function<void(const std::string&)> g_sink;
 
 void vlog(LogLevel level, const char* fmt, va_list ap, const char* suffix) {
   bool captured = g_capture && level <= LogLevel::notice;
@@ -39,12 +40,17 @@ void vlog(LogLevel level, const char* fmt, va_list ap, const char* suffix) {
   localtime_r(&tv.tv_sec, &tm);
   char stamp[32];
   strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+  char line[2560];
   if (suffix)
-    fprintf(stderr, "%s.%03ld %s[%s]: %s: %s\n", stamp, static_cast<long>(tv.tv_usec / 1000),
-            g_ident, log_level_name(level), msg, suffix);
+    snprintf(line, sizeof line, "%s.%03ld %s[%s]: %s: %s", stamp,
+             static_cast<long>(tv.tv_usec / 1000), g_ident, log_level_name(level), msg, suffix);
   else
-    fprintf(stderr, "%s.%03ld %s[%s]: %s\n", stamp, static_cast<long>(tv.tv_usec / 1000),
-            g_ident, log_level_name(level), msg);
+    snprintf(line, sizeof line, "%s.%03ld %s[%s]: %s", stamp, static_cast<long>(tv.tv_usec / 1000),
+             g_ident, log_level_name(level), msg);
+  if (g_sink)
+    g_sink(line);
+  else
+    fprintf(stderr, "%s\n", line);
 }
 
 // libevent's own warnings would otherwise go to stderr unformatted.
@@ -97,6 +103,8 @@ void log_set_level(LogLevel level) { g_level = level; }
 LogLevel log_get_level() { return g_level; }
 bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(g_level); }
 
+void log_set_sink(std::function<void(const std::string&)> sink) { g_sink = std::move(sink); }
+
 #define LOG_BODY(level, suffix)   \
   int saved = errno;              \
   va_list ap;                     \
@@ -117,10 +125,12 @@ void log_error(const char* fmt, ...) { LOG_BODY(LogLevel::error, nullptr) }
 
 void fatal(const char* fmt, ...) {
   const char* err = strerror(errno);
+  g_sink = nullptr;
   LOG_BODY(LogLevel::error, err)
   exit(1);
 }
 void fatalx(const char* fmt, ...) {
+  g_sink = nullptr;
   LOG_BODY(LogLevel::error, nullptr)
   exit(1);
 }

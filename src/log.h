@@ -3,6 +3,7 @@
 // preserved across every call so callers can log before inspecting it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@ void log_notice(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// While a sink is set, each line that would go to stderr goes to it
+// instead, as it would have been printed, without the newline
+// (forward-client's console shows the last ones); syslog is not affected.
+// fatal() and fatalx() drop the sink first, so their line reaches stderr.
+// An empty function restores stderr.
+void log_set_sink(std::function<void(const std::string&)> sink);
+
 // Startup only: log and exit(1).
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void fatalx(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -122,8 +122,10 @@ std::string ServerLink::connect_error(short what) {
 
 void ServerLink::on_connect_event(short what) {
   if (!(what & BEV_EVENT_CONNECTED)) {
-    log_warnx("server %s: cannot connect: %s", name_.c_str(), connect_error(what).c_str());
+    std::string why = "cannot connect: " + connect_error(what);
+    log_warnx("server %s: %s", name_.c_str(), why.c_str());
     connecting_.reset();
+    if (owner_.failed) owner_.failed(*this, why);
     connection_lost();
     return;
   }

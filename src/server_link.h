@@ -23,6 +23,8 @@ class ServerLink {
     evdns_base* dns;
     // --no-reconnect: this link's channel ended or could not be had.
     std::function<void(ServerLink&)> gave_up;
+    // An attempt failed before there was a channel, and why.
+    std::function<void(ServerLink&, const std::string&)> failed;
   };
 
   ServerLink(event_base* base, const ClientOptions& options, ServerAddress address,

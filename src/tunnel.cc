@@ -76,6 +76,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   if (state_ == State::closed) return;
   bool was_up = state_ == State::up;
   state_ = State::closed;
+  close_reason_ = reason;
   handshake_timer_.reset();
   heartbeat_timer_.stop();
   deferred_close_.reset();

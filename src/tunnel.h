@@ -138,6 +138,8 @@ class Tunnel : public Disposable,
   // Idempotent single exit: logs the reason, aborts every stream, tells
   // the handler.
   void close(const std::string& reason, LogLevel level = LogLevel::notice);
+  // Why it closed ("" while open): what close() logged.
+  const std::string& close_reason() const { return close_reason_; }
   // Tells the peer why (a CLOSE frame), then closes once that is written
   // (TLS: at most a second later). The reason is logged as close() does.
   // text goes to the peer; log_reason (default: text) to our log.
@@ -246,6 +248,7 @@ class Tunnel : public Disposable,
   Handshake handshake_;
   bool closing_ = false;        // close_with_notice: flushing the CLOSE
   std::string closing_reason_;  // and what close() will then log
+  std::string close_reason_;    // what close() logged
   LogLevel closing_level_ = LogLevel::warning;
   EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read

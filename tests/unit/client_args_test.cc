@@ -54,6 +54,7 @@ TEST(ClientArgs, Defaults) {
   EXPECT_FALSE(a.no_auth);
   EXPECT_EQ("", a.name);
   EXPECT_EQ("", a.user);
+  EXPECT_FALSE(a.no_console);
   EXPECT_FALSE(a.daemon.verbose || a.daemon.syslog || a.daemon.daemon);
   EXPECT_EQ("", a.daemon.pid_file);
 }
@@ -65,7 +66,8 @@ TEST(ClientArgs, EachOption) {
                      "gw.internal", "--cert-key", "c.key", "--max-streams", "5",
                      "--max-udp-sessions", "6", "--max-pending-bytes", "1K", "--user", "nobody",
                      "--tag", "blue", "--retry-delay", "2", "--retry-max", "60", "--no-reconnect",
-                     "--heartbeat", "0", "--connect-timeout", "3", "--log-level", "warning",
+                     "--heartbeat", "0", "--connect-timeout", "3", "--no-console",
+                     "--log-level", "warning",
                      "--daemon", "--pid-file", "c.pid", "[::1]", "65535"},
                     a, exit))
       << exit.err;
@@ -86,6 +88,7 @@ TEST(ClientArgs, EachOption) {
   EXPECT_EQ(0, o.heartbeat_sec);
   EXPECT_EQ(3, o.connect_timeout_sec);
   EXPECT_EQ(LogLevel::warning, a.log_level());
+  EXPECT_TRUE(a.no_console);
   EXPECT_TRUE(a.daemon.daemon);
   EXPECT_TRUE(a.daemon.syslog);
   EXPECT_EQ("c.pid", a.daemon.pid_file);

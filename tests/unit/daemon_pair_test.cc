@@ -584,3 +584,28 @@ TEST_F(DaemonPairTest, ProxyHeaderComesFirstAheadOfEarlyData) {
     EXPECT_EQ(down, relay(inner.get(), pub.get(), down));
   }
 }
+
+// What the console hears (client_events.h): servers named as given, and
+// why a channel went down or an attempt failed.
+TEST_F(DaemonPairTest, ClientEventsNameTheServerAndTheReason) {
+  struct Recorder : ClientEvents {
+    std::vector<std::string> seen;
+    void channel_up(const std::string& server, const std::string& tls) override {
+      seen.push_back("up " + server + " [" + tls + "]");
+    }
+    void channel_down(const std::string& server, const std::string& why) override {
+      seen.push_back("down " + server + ": " + why);
+    }
+  } events;
+  client_->set_events(&events);
+  std::string name = "127.0.0.1:" + std::to_string(inner_port_);
+  server_.reset();  // the channel ends, then the next attempt is refused
+  ASSERT_TRUE(run_until([&] { return events.seen.size() >= 2; }, std::chrono::seconds(5)));
+  EXPECT_EQ("down " + name + ": peer closed the channel", events.seen[0]);
+  EXPECT_EQ("down " + name + ": cannot connect: Connection refused", events.seen[1]);
+  start_server(config_text({{public_port_, target_.port}}));
+  ASSERT_TRUE(run_until([&] { return events.seen.back().compare(0, 3, "up ") == 0; },
+                        std::chrono::seconds(5)));
+  EXPECT_EQ("up " + name + " []", events.seen.back());
+  client_->set_events(nullptr);  // events goes before client_
+}
