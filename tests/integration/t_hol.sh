@@ -1,0 +1,50 @@
+#!/bin/bash
+# Head-of-line blocking (issue 19): an interactive stream's round trips
+# stay fast while a bulk stream saturates the same channel, in both
+# directions. Uses the benchmark's own tools (bench/lat_target.py: echo,
+# sink and generate modes; bench/latency.py: HOL_N verified round trips of
+# 64 bytes beside one bulk stream through the same port).
+#
+# The bound is loose on purpose (the box is shared and the sanitized pass
+# is slower): p99 under bulk must stay below HOL_P99_MS (50 ms), far above
+# the ~1-4 ms the scheduler gives on loopback but below what a deep
+# user-space queue costs once the box is busy, and the bulk stream must
+# really move data meanwhile. Timings are printed with info.
+. "$(dirname "$0")/lib.sh"
+
+HOL_N=${HOL_N:-200}
+HOL_P99_MS=${HOL_P99_MS:-50}
+BENCH=$LIB_DIR/../../bench
+[ -f "$BENCH/latency.py" ] && [ -f "$BENCH/lat_target.py" ] || fail "bench/latency.py or bench/lat_target.py missing"
+
+TGT=$(free_port) || fail "free_port"
+PUB=$(free_port) || fail "free_port"
+start_bg target python3 -u "$BENCH/lat_target.py" "$TGT" --max-seconds 300
+wait_log "$TMP/target.log" '^LISTENING' 1 10 || fail "lat_target.py did not start"
+
+start_tunnel "$LOCALHOST:$PUB = $LOCALHOST:$TGT"
+
+# measure BULK: sets P99_US and GBPS from one latency.py run.
+measure() {
+    local bulk=$1 out=$TMP/lat.$1.log line
+    run_bounded "lat.$bulk" 120 python3 -u "$BENCH/latency.py" "$PUB" --n "$HOL_N" --size 64 \
+        --bulk "$bulk" --warmup 1 --timeout 90
+    [ "$RUN_RC" = 0 ] || fail "latency.py --bulk $bulk failed (status $RUN_RC): $(tail -n 3 "$out" | tr '\n' ' ')"
+    line=$(grep '^RESULT' "$out") || fail "latency.py --bulk $bulk: no RESULT line: $(tail -n 3 "$out" | tr '\n' ' ')"
+    P99_US=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")
+    GBPS=$(sed -n 's/.*bulk_gbps=\([0-9.]*\).*/\1/p' <<<"$line")
+    [ -n "$P99_US" ] || fail "latency.py --bulk $bulk: no p99 in '$line'"
+    info "bulk $bulk: $line"
+}
+
+measure none
+alone=$P99_US
+for bulk in down up; do
+    measure "$bulk"
+    awk -v g="$GBPS" 'BEGIN { exit !(g > 0) }' || fail "bulk $bulk moved nothing during the round trips"
+    [ "$P99_US" -lt $((HOL_P99_MS * 1000)) ] ||
+        fail "interactive p99 under bulk $bulk is $P99_US us (alone: $alone us), over $HOL_P99_MS ms"
+done
+assert_server_alive
+is_alive "$CLIENT_PID" || fail "forward-client is not running any more"
+pass
