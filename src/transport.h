@@ -39,10 +39,10 @@ class Transport final : private SocketIo::Owner {
 
   // tls: bev is an OpenSSL bufferevent; otherwise a connected socket
   // bufferevent used for its buffers only. low_mark: transport_drained()
-  // when the output falls to this many bytes. notsent_lowat: the socket's
-  // TCP_NOTSENT_LOWAT (0: left alone), so that the kernel holds little
-  // unsent data and what the owner queues next goes out soon.
-  Transport(BufferEventPtr bev, bool tls, size_t low_mark, int notsent_lowat, Owner& owner);
+  // when the output falls to this many bytes. The socket gets
+  // TCP_NOTSENT_LOWAT, so that the kernel holds little unsent data and
+  // what the owner queues next goes out soon.
+  Transport(BufferEventPtr bev, bool tls, size_t low_mark, Owner& owner);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;

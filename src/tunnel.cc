@@ -10,8 +10,7 @@
 
 Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
                TunnelHandler& handler, Reaper& reaper, TunnelOptions options)
-    : transport_(std::move(bev), tls, options.limits.channel_fill, options.limits.notsent_lowat,
-                 *this),
+    : transport_(std::move(bev), tls, options.limits.channel_fill, *this),
       role_(role),
       peer_(std::move(peer)),
       handler_(handler),

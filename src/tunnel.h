@@ -55,10 +55,9 @@ struct TunnelLimits {
   // DATA waits in its stream (Stream::emit) and enters the channel's
   // output only while less than channel_fill is queued there, one frame per
   // turn of the streams (frame_scheduler.h); control frames and datagrams
-  // are queued at once. The kernel keeps at most about notsent_lowat
-  // unsent (TCP_NOTSENT_LOWAT; 0: the kernel's default).
+  // are queued at once. The kernel keeps little more unsent
+  // (TCP_NOTSENT_LOWAT, transport.cc).
   size_t channel_fill = 64u << 10;
-  int notsent_lowat = 128 << 10;
   size_t data_quantum = 64u << 10;  // bytes per stream per turn
   // Queued control frames and datagrams past this: PINGs go unanswered, and
   // datagrams are dropped past twice this.
