@@ -6,14 +6,16 @@
 # 64 bytes beside one bulk stream through the same port).
 #
 # The bound is loose on purpose (the box is shared and the sanitized pass
-# is slower): p99 under bulk must stay below HOL_P99_MS (50 ms), far above
-# the ~1-4 ms the scheduler gives on loopback but below what a deep
-# user-space queue costs once the box is busy, and the bulk stream must
-# really move data meanwhile. Timings are printed with info.
+# is slower): p99 under bulk must stay below HOL_P99_MS (50 ms; 150 ms
+# sanitized), and the bulk stream must really move data meanwhile. On an
+# idle box p99 is a few ms; on a box loaded by other work it is dominated
+# by CPU scheduling, which is why the bound is this loose. Timings are
+# printed with info.
 . "$(dirname "$0")/lib.sh"
 
 HOL_N=${HOL_N:-200}
-HOL_P99_MS=${HOL_P99_MS:-50}
+# the sanitized pass (TCPF_SANITIZER_LOGS) runs daemons about 2-3x slower
+if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then HOL_P99_MS=${HOL_P99_MS:-150}; else HOL_P99_MS=${HOL_P99_MS:-50}; fi
 BENCH=$LIB_DIR/../../bench
 [ -f "$BENCH/latency.py" ] && [ -f "$BENCH/lat_target.py" ] || fail "bench/latency.py or bench/lat_target.py missing"
 
