@@ -6,7 +6,7 @@
 # 64 bytes beside one bulk stream through the same port).
 #
 # The bound is loose on purpose (the box is shared and the sanitized pass
-# is slower): p99 under bulk must stay below HOL_P99_MS (50 ms; 150 ms
+# is slower): p99 under bulk must stay below HOL_P99_MS (50 ms; 300 ms
 # sanitized), and the bulk stream must really move data meanwhile. On an
 # idle box p99 is a few ms; on a box loaded by other work it is dominated
 # by CPU scheduling, which is why the bound is this loose. Timings are
@@ -15,7 +15,7 @@
 
 HOL_N=${HOL_N:-200}
 # the sanitized pass (TCPF_SANITIZER_LOGS) runs daemons about 2-3x slower
-if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then HOL_P99_MS=${HOL_P99_MS:-150}; else HOL_P99_MS=${HOL_P99_MS:-50}; fi
+if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then HOL_P99_MS=${HOL_P99_MS:-300}; else HOL_P99_MS=${HOL_P99_MS:-50}; fi
 BENCH=$LIB_DIR/../../bench
 [ -f "$BENCH/latency.py" ] && [ -f "$BENCH/lat_target.py" ] || fail "bench/latency.py or bench/lat_target.py missing"
 
