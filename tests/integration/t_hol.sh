@@ -47,6 +47,33 @@ for bulk in down up; do
     [ "$P99_US" -lt $((HOL_P99_MS * 1000)) ] ||
         fail "interactive p99 under bulk $bulk is $P99_US us (alone: $alone us), over $HOL_P99_MS ms"
 done
+
+# The mechanism, without timing: during a bulk upload the server sends on
+# the channel; at each status signal (USR1) it logs its channel output and
+# the kernel's unsent bytes. DATA enters the output only below 64 KiB (one
+# frame may pass that: at most 192 KiB with control frames), and
+# TCP_NOTSENT_LOWAT (128 KiB) keeps the kernel's unsent queue near that.
+# The FIFO this replaced held 262,192 bytes in 8 of 20 such samples.
+start_bg sampled python3 -u "$BENCH/latency.py" "$PUB" --n 5000 --size 64 --bulk up --warmup 2 --timeout 60
+SAMPLED=$BG_PID
+sleep 1
+for _ in $(seq 20); do
+    is_alive "$SAMPLED" || break
+    kill -USR1 "$SERVER_PID"
+    sleep 0.1
+done
+wait_bg "$SAMPLED" 90 || fail "latency.py for the sampled upload failed: $(tail -n 3 "$TMP/sampled.log" | tr '\n' ' ')"
+samples=0 max_q=0 max_k=0
+while read -r q k; do
+    samples=$((samples + 1))
+    [ "$q" -gt "$max_q" ] && max_q=$q
+    [ "$k" -gt "$max_k" ] && max_k=$k
+done < <(sed -n 's/.*flow: \([0-9]*\) bytes queued for the channel (DATA while under [0-9]*), \([0-9]*\) unsent in the kernel.*/\1 \2/p' "$SERVER_LOG")
+info "$samples flow samples during a bulk upload: at most $max_q bytes in the channel's output, $max_k unsent in the kernel"
+[ "$samples" -ge 5 ] || fail "only $samples flow lines from the server's status signal"
+[ "$max_q" -le $((192 << 10)) ] || fail "the channel's output held $max_q bytes under bulk (DATA stops at 64 KiB)"
+[ "$max_k" -le $((512 << 10)) ] || fail "the kernel held $max_k unsent bytes under bulk (TCP_NOTSENT_LOWAT 128 KiB)"
+
 assert_server_alive
 is_alive "$CLIENT_PID" || fail "forward-client is not running any more"
 pass
