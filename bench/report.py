@@ -110,6 +110,7 @@ def main():
     memparts = {}                     # (path, proc, state) -> (anon, file, shmem)
     memcheck = defaultdict(dict)      # path -> {kind: (a, b)}
     lat = OrderedDict()               # (path, bulk) -> dict or None (failed)
+    fair = OrderedDict()              # (path, dir, n) -> dict or None (failed)
     notes = OrderedDict()             # (path, msg) -> [what...]
     problems = []
     with open(sys.argv[1]) as f:
@@ -146,6 +147,12 @@ def main():
                     lat[(r[1], r[2])] = dict(n=int(r[3]), p50=float(r[4]), p90=float(r[5]),
                                              p99=float(r[6]), max=float(r[7]), mean=float(r[8]),
                                              gbps=float(r[9]))
+            elif kind == "fair":
+                if r[4] == "FAIL":
+                    fair[(r[1], r[2], int(r[3]))] = None
+                else:
+                    fair[(r[1], r[2], int(r[3]))] = dict(total=float(r[4]), jain=float(r[5]),
+                                                         min=float(r[6]), max=float(r[7]))
             elif kind == "note":
                 notes.setdefault((r[1], r[3]), []).append(r[2])
             elif kind == "problem":
@@ -394,6 +401,23 @@ def main():
         p(table(["path", "bulk", "round trips", "p50", "p90", "p99", "max", "bulk Gbit/s"],
                 rows, "llrrrrrr"))
 
+    # ---------------------------------------------------------- fairness
+    if fair:
+        p("")
+        p("Fairness: bulk streams at once through one path (for tcp-forward: one channel),"
+          " Gbit/s; Jain's index 1.0 = equal shares")
+        rows = []
+        for (x, d, n), v in fair.items():
+            if v is None:
+                rows.append([label(x), d, str(n), "FAILED", "", "", ""])
+                continue
+            alone = fair.get((x, d, 1))
+            rows.append([label(x), d, str(n), fmt_num(v["total"]), "%.3f" % v["jain"],
+                         "%s..%s" % (fmt_num(v["min"]), fmt_num(v["max"])),
+                         "%.2fx" % (v["total"] / alone["total"]) if alone and n > 1 else "-"])
+        p(table(["path", "dir", "streams", "total", "Jain", "min..max", "vs 1 stream"],
+                rows, "llrrrrr"))
+
     # ---------------------------------------------------------- targets
     targets = []   # (description, measured text, status)
 
@@ -472,6 +496,17 @@ def main():
         target("interactive p99 under bulk (%s) < 5 ms" % b,
                None if d in (None, "missing") else d["p99"], lambda v: v < 5000,
                "failed" if d is None else None, lambda v: "%s ms" % fmt_ms(v))
+
+    for (path, d, n), v in fair.items():
+        if path != "tcpf" or n == 1:
+            continue
+        target("%d bulk streams (%s): Jain's index >= 0.95 (issue 19)" % (n, d),
+               v and v["jain"], lambda j: j >= 0.95, "failed" if v is None else None,
+               lambda j: "%.3f" % j)
+        alone = fair.get((path, d, 1))
+        target("%d bulk streams (%s): total >= 1 stream's (issue 19)" % (n, d),
+               ratio(v and v["total"], alone and alone["total"]), lambda r: r >= 1.0,
+               "failed" if v is None or alone is None else None, x)
 
     if targets:
         p("")

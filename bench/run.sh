@@ -31,7 +31,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH_DIR/paths.sh"
 
 # ------------------------------------------------------------------ knobs
-SECTIONS="iperf wrk streams latency"
+SECTIONS="iperf wrk streams latency fairness"
 # BENCH_ONLY selects sections (comma or space separated). BENCH_MEASURES is
 # the older name; "throughput" and "memory" are accepted for iperf/streams.
 BENCH_ONLY=${BENCH_ONLY:-${BENCH_MEASURES:-$SECTIONS}}
@@ -65,6 +65,11 @@ BENCH_LAT_BULK=${BENCH_LAT_BULK:-"down up"}   # bulk directions measured besides
 BENCH_LAT_N=${BENCH_LAT_N:-1000}           # round trips per measurement
 BENCH_LAT_SIZE=${BENCH_LAT_SIZE:-64}       # bytes per request (and response)
 BENCH_LAT_WARMUP=${BENCH_LAT_WARMUP:-1}    # seconds of bulk before measuring
+# fairness
+BENCH_FAIR_PATHS=${BENCH_FAIR_PATHS:-"haproxy tcpf"}
+BENCH_FAIR_STREAMS=${BENCH_FAIR_STREAMS:-8}   # bulk streams at once (and 1 alone)
+BENCH_FAIR_SECONDS=${BENCH_FAIR_SECONDS:-5}   # counted after BENCH_LAT_WARMUP
+BENCH_FAIR_DIRS=${BENCH_FAIR_DIRS:-"down up"}
 # tcp-forward
 BENCH_TCPF_LOG_LEVEL=${BENCH_TCPF_LOG_LEVEL:-notice}   # "channel up" is logged at notice
 BENCH_TCPF_CLIENT_ARGS=${BENCH_TCPF_CLIENT_ARGS:-}      # extra forward-client options
@@ -144,7 +149,7 @@ ensure_tools() {
     )
     want_section iperf && pkg_of[iperf3]=iperf3
     want_section wrk && { pkg_of[wrk]=wrk; pkg_of[/usr/sbin/nginx]=nginx-light; }
-    if [[ " $BENCH_PATHS $BENCH_STREAMS_PATHS $BENCH_LAT_PATHS $BENCH_WRK_PATHS " == *" haproxy "* ]]; then
+    if [[ " $BENCH_PATHS $BENCH_STREAMS_PATHS $BENCH_LAT_PATHS $BENCH_WRK_PATHS $BENCH_FAIR_PATHS " == *" haproxy "* ]]; then
         pkg_of[haproxy]=haproxy
     fi
     if [[ " $BENCH_PATHS $BENCH_STREAMS_PATHS $BENCH_LAT_PATHS $BENCH_WRK_PATHS " == *" sshR "* ]]; then
@@ -303,6 +308,7 @@ record_meta() {
             wrk) s+="wrk: -c $BENCH_WRK_CONNS -t $BENCH_WRK_THREADS -d ${BENCH_WRK_SECONDS}s (+${BENCH_WRK_WARMUP}s warm-up), ${BENCH_WRK_FILE_BYTES} B file, nginx workers $BENCH_NGINX_WORKERS, $BENCH_ROUNDS round(s); " ;;
             streams) s+="streams: $BENCH_STREAMS via tcp-forward, $BENCH_ANCHOR_STREAMS via anchors, batches of $BENCH_BATCH; " ;;
             latency) s+="latency: $BENCH_LAT_N x $BENCH_LAT_SIZE B round trips, bulk '$BENCH_LAT_BULK'; " ;;
+            fairness) s+="fairness: 1 and $BENCH_FAIR_STREAMS bulk streams, ${BENCH_FAIR_SECONDS}s, '$BENCH_FAIR_DIRS'; " ;;
         esac
     done
     record meta settings "${s%; }"
@@ -744,6 +750,57 @@ measure_latency() {
             sleep "$BENCH_PAUSE"
         done
         [[ -n $SSH_CIPHER ]] && ! grep -q '^meta	ssh_cipher' "$RESULTS" && record meta ssh_cipher "$SSH_CIPHER"
+        [[ -n ${ENTRY[$id]:-} ]] && path_stop_"$id"
+    done
+    STOP_GRACE=10 stop_pids "$LAT_PID"; forget_pids "$LAT_PID"; LAT_PID=""
+}
+
+# ------------------------------------------------------------------ fairness
+# run_fairness ID DIR N : records "fair ID DIR N TOTAL_GBPS JAIN MIN MAX" (or FAIL).
+run_fairness() {
+    local id=$1 dir=$2 n=$3 out line f total jain mn mx limit
+    out=$WORK/fair.$id.$dir.$n.txt
+    limit=$(( 30 + BENCH_FAIR_SECONDS ))
+    log "fairness ${PATH_LABEL[$id]}: $n bulk stream(s) $dir for ${BENCH_FAIR_SECONDS}s"
+    run_bounded $(( limit + 20 )) "$out" "$out.err" "$PY" "$BENCH_DIR/fairness.py" "${ENTRY[$id]}" \
+        --streams "$n" --seconds "$BENCH_FAIR_SECONDS" --warmup "$BENCH_LAT_WARMUP" --dir "$dir" \
+        --timeout "$limit"
+    line=$(grep -E '^(RESULT|FAILED)' "$out" | sed -n 1p)
+    if [[ $RB_RC == 0 && $line == RESULT* ]]; then
+        for f in $line; do
+            case $f in
+                total_gbps=*) total=${f#*=} ;; jain=*) jain=${f#*=} ;;
+                min_gbps=*) mn=${f#*=} ;; max_gbps=*) mx=${f#*=} ;;
+            esac
+        done
+        record fair "$id" "$dir" "$n" "$total" "$jain" "$mn" "$mx"
+        log "  total $total Gbit/s, Jain $jain (min $mn, max $mx)"
+    else
+        # shellcheck disable=SC2046
+        fail "$id" "fairness ($n $dir)" "${line:-fairness.py failed (rc $RB_RC)}" "$out.err" $(path_logs_"$id")
+        record fair "$id" "$dir" "$n" FAIL
+    fi
+}
+
+measure_fairness() {
+    local id dir
+    log "== fairness: $BENCH_FAIR_STREAMS bulk streams at once against one alone"
+    LAT_PORT=$(alloc_ports 1)
+    spawn "$WORK/fair_target.log" "$PY" "$BENCH_DIR/lat_target.py" "$LAT_PORT" --max-seconds 600
+    LAT_PID=$SPAWNED_PID
+    wait_for_log "$WORK/fair_target.log" '^LISTENING' "$STARTUP_TIMEOUT" "$LAT_PID" || {
+        show_log "$WORK/fair_target.log"; die "fairness target did not start"
+    }
+    for id in $BENCH_FAIR_PATHS; do
+        start_path "$id" "$LAT_PORT" "fairness" || continue
+        for dir in $BENCH_FAIR_DIRS; do
+            [[ -n ${ENTRY[$id]:-} ]] || break
+            run_fairness "$id" "$dir" 1
+            sleep "$BENCH_PAUSE"
+            run_fairness "$id" "$dir" "$BENCH_FAIR_STREAMS"
+            check_path "$id" "fairness ($dir)" || true
+            sleep "$BENCH_PAUSE"
+        done
         [[ -n ${ENTRY[$id]:-} ]] && path_stop_"$id"
     done
     STOP_GRACE=10 stop_pids "$LAT_PID"; forget_pids "$LAT_PID"; LAT_PID=""

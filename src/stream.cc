@@ -16,6 +16,9 @@
 namespace {
 constexpr size_t kLocalReadSize = 256u << 10;  // per read() call
 constexpr size_t kLocalWriteSize = 256u << 10;
+// A stream reads its socket only while less than this waits for its turn
+// on the channel (one read may bring kLocalReadSize more).
+constexpr size_t kMaxPending = 256u << 10;
 
 const char* state_name(Stream::State s) {
   switch (s) {
@@ -280,48 +283,56 @@ size_t Stream::rate_allowance(bool up, size_t want) {
   return static_cast<size_t>(n);
 }
 
+bool Stream::sendable(bool& rate_limited) {
+  rate_limited = false;
+  if (!can_send() || in_.closed()) return false;
+  size_t len = evbuffer_get_length(bufferevent_get_input(local_.get()));
+  if (len == 0 || send_.available() == 0) return false;
+  rate_limited = rate_allowance(true, std::min(len, send_.available())) == 0;
+  return !rate_limited;
+}
+
 void Stream::pump() {
   if (!can_send() || in_.closed()) return;
+  bool rate_limited;
+  if (sendable(rate_limited)) tunnel_.ready_to_send(id_);
+  settle(rate_limited);
+}
+
+size_t Stream::emit(size_t allowance, bool& more) {
+  more = false;
+  if (!can_send() || in_.closed()) return 0;
   evbuffer* in = bufferevent_get_input(local_.get());
-  size_t len = evbuffer_get_length(in);
-  bool blocked = false;
-  bool limited = false;
-  while (len > 0 && send_.available() > 0) {
-    if (tunnel_.congested()) {
-      blocked = true;
-      break;
-    }
-    size_t n = std::min({len, send_.available(), static_cast<size_t>(frame::kMaxPayload)});
-    n = rate_allowance(true, n);
-    if (n == 0) {
-      limited = true;
-      break;
-    }
+  size_t n = std::min({evbuffer_get_length(in), send_.available(),
+                       static_cast<size_t>(frame::kMaxPayload), allowance});
+  n = rate_allowance(true, n);
+  if (n > 0) {
     tunnel_.send_data(id_, in, n);
     send_.consume(n);
     if (!rate_.empty()) rate_.take(true, n);
     bytes_to_peer_ += n;
     if (counters_) counters_->from_local += n;
-    len -= n;
   }
-  if (blocked && !waiting_for_channel_) {
-    waiting_for_channel_ = true;
-    tunnel_.wait_for_drain(id_);
-  }
+  bool rate_limited;
+  more = sendable(rate_limited);
+  settle(rate_limited);  // may finish the stream (its EOF)
+  return n;
+}
+
+void Stream::settle(bool rate_limited) {
+  if (!can_send() || in_.closed()) return;
+  size_t len = evbuffer_get_length(bufferevent_get_input(local_.get()));
   if (len == 0 && !in_.open()) {
+    // Every byte is in the channel's output: EOF goes behind them.
     tunnel_.send_control(frame::Type::eof, id_, "");
     in_.set(Half::State::closed, id_);
     set_reading(false);
     maybe_finish();
     return;
   }
-  // Read ahead only while there is credit (and rate) to send it with.
-  set_reading(in_.open() && !blocked && !limited && send_.available() > len);
-}
-
-void Stream::channel_drained() {
-  waiting_for_channel_ = false;
-  pump();
+  // Read ahead only while there is credit (and rate) to send it with, and
+  // while what waits for the channel is under the bound.
+  set_reading(in_.open() && !rate_limited && send_.available() > len && len < kMaxPending);
 }
 
 void Stream::log_flow() const {
@@ -333,7 +344,7 @@ void Stream::log_flow() const {
             "%u owed (%s)",
             id_, state_name(state_), Half::name(in_.state()), Half::name(out_.state()),
             send_.available(), in ? evbuffer_get_length(in) : 0, reading_ ? "on" : "off",
-            waiting_for_channel_ ? ", waits for the channel to drain" : "", recv_.peer_credit(),
+            tunnel_.waits_for_turn(id_) ? ", waits for its turn on the channel" : "", recv_.peer_credit(),
             recv_.buffered(), out ? evbuffer_get_length(out) : 0,
             io_ && io_->write_waiting() ? ", socket full" : "", recv_.owed(), label_.c_str());
 }
@@ -483,8 +494,12 @@ void Stream::on_local_eof() {
 
 void Stream::on_local_error(int err) {
   if (!can_send()) return;
-  // Send what was read before the error, then abort the peer's side.
-  pump();
+  // Send what was read before the error (as far as credit allows) at
+  // once, then abort the peer's side.
+  bool more = true;
+  while (more && state_ != State::done && emit(SIZE_MAX, more) > 0) {
+  }
+  if (state_ == State::done) return;
   finish(std::string("local socket error: ") + evutil_socket_error_to_string(err), true, true);
 }
 

@@ -106,11 +106,15 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   // Give up on a live stream: RESET to the peer, RST to the local socket.
   void reset(const std::string& reason) override;
 
-  // Moves local input into DATA frames as far as credit and the channel
-  // allow; called on local reads, credit, and when the channel drains.
+  // Local input waits here (the bufferevent's input) until the channel's
+  // scheduler gives the stream a turn. pump() asks for one while there are
+  // bytes, credit and rate, sends EOF once all bytes left, and reads the
+  // socket while credit and the bound on pending bytes allow; called on
+  // local reads, credit, rate and open.
   void pump();
-  // The channel drained below its low mark after we waited for it.
-  void channel_drained();
+  // The stream's turn (Tunnel::fill): one DATA frame of at most allowance
+  // bytes. Returns the bytes sent; more: it could send another frame now.
+  size_t emit(size_t allowance, bool& more);
   // One debug line with the stream's flow-control state: what it may send,
   // what it owes, what it holds each way, and what it waits for (the
   // status signal asks for it, to tell where a stream that stopped waits).
@@ -153,6 +157,12 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   // Open, or a server stream still opening but allowed early data.
   bool can_send() const { return state_ == State::open || (state_ == State::opening && early_); }
   void set_reading(bool on);
+  // After bytes left or arrived: EOF once the input is all sent, else
+  // reading on or off (credit, rate, the bound on pending bytes).
+  void settle(bool rate_limited);
+  // Whether the stream could send a frame now (arms the rate timer if the
+  // rate limit is what stops it).
+  bool sendable(bool& rate_limited);
   void maybe_shutdown_write();
   void maybe_finish();
   // Single exit: logs one line, frees the socket (RST if abortive), hands
@@ -175,7 +185,6 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   bool early_ = false;       // server side: may send kEarlyWindow bytes before OPEN_OK
   Half in_{"input"};    // local -> channel: draining after the local EOF, closed once EOF is sent
   Half out_{"output"};  // channel -> local: draining after the peer's EOF, closed at SHUT_WR
-  bool waiting_for_channel_ = false;
   const TargetContext* targets_ = nullptr;  // client side
   TargetResolution resolution_;             // client side, while resolving
   size_t pending_ = 0;  // client: early data counted in targets_->pending

@@ -24,7 +24,8 @@ class Transport final : private SocketIo::Owner {
    public:
     // New bytes wait in input().
     virtual void transport_readable() = 0;
-    // The output fell to the low mark (after finish_writing(): to empty).
+    // Bytes left and the output is at or under the low mark (after
+    // finish_writing(): empty): the owner may queue more.
     virtual void transport_drained() = 0;
     // The peer closed its side.
     virtual void transport_eof() = 0;
@@ -38,7 +39,9 @@ class Transport final : private SocketIo::Owner {
 
   // tls: bev is an OpenSSL bufferevent; otherwise a connected socket
   // bufferevent used for its buffers only. low_mark: transport_drained()
-  // when the output falls to this many bytes.
+  // when the output falls to this many bytes. The socket gets
+  // TCP_NOTSENT_LOWAT, so that the kernel holds little unsent data and
+  // what the owner queues next goes out soon.
   Transport(BufferEventPtr bev, bool tls, size_t low_mark, Owner& owner);
   ~Transport();
   Transport(const Transport&) = delete;
@@ -52,7 +55,13 @@ class Transport final : private SocketIo::Owner {
   event_base* base() const { return base_; }
   evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
   evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
+  // Bytes queued in user space. TLS: plaintext not yet given to OpenSSL
+  // (which writes each record to the socket at once, keeping at most the
+  // one the socket refused).
   size_t queued() const { return bev_ ? evbuffer_get_length(output()) : 0; }
+  // Bytes in the kernel's send queue not yet sent (SIOCOUTQNSD), for the
+  // flow debug lines; 0 if unknown.
+  size_t kernel_unsent() const;
   // Plain: write what was queued later in this loop turn (TLS writes itself).
   void flush_soon() {
     if (io_) io_->schedule_write();

@@ -10,7 +10,7 @@
 
 Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
                TunnelHandler& handler, Reaper& reaper, TunnelOptions options)
-    : transport_(std::move(bev), tls, options.limits.channel_low, *this),
+    : transport_(std::move(bev), tls, options.limits.channel_fill, *this),
       role_(role),
       peer_(std::move(peer)),
       handler_(handler),
@@ -18,9 +18,11 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
       options_(std::move(options)),
       handshake_(role, tls, options_.auth, options_.session, options_.tag, *this,
                  options_.features),
-      heartbeat_timer_(transport_.base(), *this) {
+      heartbeat_timer_(transport_.base(), *this),
+      scheduler_(options_.limits.data_quantum) {
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
   deferred_close_.reset(evtimer_new(base(), deferred_close_cb, this));
+  fill_event_.reset(event_new(base(), -1, 0, fill_cb, this));
 }
 
 Tunnel::~Tunnel() = default;
@@ -80,6 +82,7 @@ void Tunnel::close(const std::string& reason, LogLevel level) {
   handshake_timer_.reset();
   heartbeat_timer_.stop();
   deferred_close_.reset();
+  fill_event_.reset();
   if (was_up) {
     if (level == LogLevel::notice)
       log_notice("%s %s: channel closed: %s (%zu streams aborted)",
@@ -165,6 +168,33 @@ void Tunnel::send_data(uint32_t stream, evbuffer* src, size_t n) {
   transport_.flush_soon();
 }
 
+void Tunnel::ready_to_send(uint32_t stream) {
+  if (!transport_.open() || closing_ || !fill_event_) return;
+  scheduler_.add(stream);
+  // Streams that become ready in the same loop turn all join the round
+  // before the first of them is served.
+  if (transport_.queued() < options_.limits.channel_fill) event_active(fill_event_.get(), EV_TIMEOUT, 0);
+}
+
+void Tunnel::fill_cb(evutil_socket_t, short, void* arg) noexcept { static_cast<Tunnel*>(arg)->fill(); }
+
+void Tunnel::fill() {
+  uint32_t id;
+  size_t allowance;
+  while (state_ != State::closed && !closing_ && transport_.open() &&
+         transport_.queued() < options_.limits.channel_fill && scheduler_.next(id, allowance)) {
+    auto it = channels_.find(id);
+    if (it == channels_.end() || it->second->kind() != Channel::Kind::stream) {
+      scheduler_.remove(id);
+      continue;
+    }
+    bool more = false;
+    // It may finish (its EOF went out); forget_channel() then took it out.
+    size_t n = static_cast<Stream&>(*it->second).emit(allowance, more);
+    scheduler_.sent(id, n, more && n > 0);
+  }
+}
+
 bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
   if (!transport_.open() || closing_ || n > frame::kMaxDatagram) return false;
   // Datagrams have no flow control: rather than queue them behind bulk
@@ -180,17 +210,12 @@ bool Tunnel::send_datagram(uint32_t session, const uint8_t* p, size_t n) {
   return true;
 }
 
-bool Tunnel::congested() const {
-  return !transport_.open() || closing_ || transport_.queued() >= options_.limits.channel_high;
-}
-
-void Tunnel::wait_for_drain(uint32_t stream) { waiting_for_drain_.push_back(stream); }
-
 void Tunnel::log_flow() const {
   if (!log_enabled(LogLevel::debug) || state_ != State::up) return;
-  log_debug("%s %s flow: %zu bytes queued for the channel, %zu streams wait for it to drain",
+  log_debug("%s %s flow: %zu bytes queued for the channel (DATA while under %zu), %zu unsent in "
+            "the kernel; %zu streams wait for their turn",
             role_ == frame::Role::server ? "client" : "server", peer_.c_str(), queued_output(),
-            waiting_for_drain_.size());
+            options_.limits.channel_fill, transport_.kernel_unsent(), scheduler_.size());
   for (const auto& kv : channels_)
     if (kv.second->kind() == Channel::Kind::stream)
       static_cast<const Stream&>(*kv.second).log_flow();
@@ -207,6 +232,7 @@ void Tunnel::forget_channel(uint32_t id) {
   auto it = channels_.find(id);
   if (it == channels_.end()) return;
   if (it->second->kind() == Channel::Kind::stream) --streams_;
+  scheduler_.remove(id);
   reaper_.bury(std::move(it->second));
   channels_.erase(it);
 }
@@ -266,15 +292,7 @@ void Tunnel::transport_drained() {
     if (queued_output() == 0) close(closing_reason_, closing_level_);
     return;
   }
-  if (waiting_for_drain_.empty()) return;
-  std::vector<uint32_t> waiting;
-  waiting.swap(waiting_for_drain_);
-  for (uint32_t id : waiting) {
-    if (state_ == State::closed) return;
-    auto it = channels_.find(id);
-    if (it != channels_.end() && it->second->kind() == Channel::Kind::stream)
-      static_cast<Stream&>(*it->second).channel_drained();
-  }
+  fill();
 }
 
 void Tunnel::on_read() {

@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "ev.h"
 #include "frame.h"
+#include "frame_scheduler.h"
 #include "handshake.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -51,8 +52,16 @@ class ChannelOpener {
 
 struct TunnelLimits {
   uint32_t stream_window = 1u << 20;      // receive window per stream
-  size_t channel_high = 1u << 20;         // stop reading locals above this much queued
-  size_t channel_low = 512u << 10;        // resume below this
+  // DATA waits in its stream (Stream::emit) and enters the channel's
+  // output only while less than channel_fill is queued there, one frame per
+  // turn of the streams (frame_scheduler.h); control frames and datagrams
+  // are queued at once. The kernel keeps little more unsent
+  // (TCP_NOTSENT_LOWAT, transport.cc).
+  size_t channel_fill = 64u << 10;
+  size_t data_quantum = 64u << 10;  // bytes per stream per turn
+  // Queued control frames and datagrams past this: PINGs go unanswered, and
+  // datagrams are dropped past twice this.
+  size_t channel_high = 1u << 20;
   int handshake_timeout_sec = 5;  // TLS + HELLO + AUTH must complete in this time
   int heartbeat_sec = 10;         // PING every this often; dead after 3 silent intervals; 0: off
   // A peer that does not read: past channel_high no PING is answered, and
@@ -151,13 +160,15 @@ class Tunnel : public Disposable,
   void send_failure(frame::Type type, uint32_t stream, frame::Reason reason,
                     const std::string& text);
   // Moves n bytes from src into one DATA frame (no copy for whole chains).
+  // Streams call it from Stream::emit, when the scheduler gives them a turn.
   void send_data(uint32_t stream, evbuffer* src, size_t n);
-  bool congested() const;
+  // The stream can send DATA now: its emit() is called at its turn, once
+  // the channel can take a frame (later in this loop turn at the soonest).
+  void ready_to_send(uint32_t stream);
+  bool waits_for_turn(uint32_t stream) const { return scheduler_.contains(stream); }
   // Queues one DATAGRAM unless the channel is far behind; false = dropped.
   bool send_datagram(uint32_t session, const uint8_t* p, size_t n);
-  // The stream is called back (pump) once the channel has drained.
-  void wait_for_drain(uint32_t stream);
-  // Debug lines: the channel's queue and each stream's flow state
+  // Debug lines: the channel's queues and each stream's flow state
   // (Stream::log_flow), for the status signal.
   void log_flow() const;
 
@@ -188,6 +199,10 @@ class Tunnel : public Disposable,
 
   static void timeout_cb(evutil_socket_t, short, void* arg) noexcept;
   static void deferred_close_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void fill_cb(evutil_socket_t, short, void* arg) noexcept;
+  // Gives streams their turns (scheduler_) while the output is under
+  // channel_fill: each sends at most one frame per turn.
+  void fill();
   // Queued output past channel_hard_cap: the peer is not reading. Closing
   // waits for the next loop turn, since the caller may be a stream
   // in the middle of its own work.
@@ -259,7 +274,8 @@ class Tunnel : public Disposable,
   EventPtr handshake_timer_;
   std::unordered_map<uint32_t, std::unique_ptr<Channel>> channels_;
   size_t streams_ = 0;  // how many of them are TCP streams
-  std::vector<uint32_t> waiting_for_drain_;
+  FrameScheduler scheduler_;  // streams that can send DATA, in turn
+  EventPtr fill_event_;       // fill() later in this loop turn
   uint32_t next_id_ = 1;      // server: next id to hand out
   uint32_t highest_seen_ = 0;  // client: highest id the server opened
 };

@@ -360,7 +360,7 @@ TEST_F(DaemonPairTest, StatusTellsWhereAStreamWaits) {
       << out;
   EXPECT_NE(std::string::npos, out.find("reading off; peer credit 1048576")) << out;
   EXPECT_NE(std::string::npos, out.find("unwritten, socket full), ")) << out;
-  EXPECT_NE(std::string::npos, out.find("0 streams wait for it to drain")) << out;
+  EXPECT_NE(std::string::npos, out.find("0 streams wait for their turn")) << out;
 }
 
 TEST_F(DaemonPairTest, ReloadAddsAPortAndRemovedPortsDrainTheirStreams) {
