@@ -468,14 +468,18 @@ void Stream::tune_window(size_t n) {
   uint64_t want = tuner_.on_delivered(n, loop_time_us(tunnel_.base()), tunnel_.data_rtt_us(), window);
   if (want <= window) return;
   // MAX_BUFFERED_BYTES: no growth past the cap, none beyond half of what
-  // is left under it, and no window above a quarter of it.
+  // is left under it or beyond what all grown windows together may still
+  // take (half the cap), and no window above a quarter of it.
+  BufferBudget* b = tunnel_.limits().budget;
   uint64_t outside = UINT64_MAX;
-  if (const BufferBudget* b = tunnel_.limits().budget) {
+  if (b) {
     if (b->over()) return;
-    outside = std::min<uint64_t>(b->cap() / 4, window + (b->cap() - b->used()) / 2);
+    uint64_t room = std::min<uint64_t>((b->cap() - b->used()) / 2, b->growth_room());
+    outside = std::min<uint64_t>(b->cap() / 4, window + room);
   }
   uint32_t next = tunnel_.window_pool().grow(window, want, outside);
   if (next <= window) return;
+  if (b) b->add_growth(next - window);
   recv_.grow(next - window);
   log_debug("stream %u: window %u -> %u (round trip %lld us)", id_, window, next,
             static_cast<long long>(tunnel_.data_rtt_us()));
@@ -514,9 +518,11 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
   state_ = State::done;
   open_timer_.reset();
   rate_timer_.reset();
+  uint32_t base = tunnel_.limits().stream_window;
   if (BufferBudget* b = tunnel_.limits().budget) {
     b->cancel(this);
     b->remove(recv_.buffered());  // dropped with the socket
+    if (recv_.window() > base) b->remove_growth(recv_.window() - base);
   }
   tunnel_.window_pool().release(recv_.window());
   resolution_.cancel();
