@@ -10,6 +10,7 @@
 // Pure bookkeeping: no I/O, no libevent.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -48,11 +49,21 @@ class BufferBudget {
   void cancel(Waiter* w);
   size_t waiting() const { return waiters_.size(); }
 
+  // Window growth (window_tuner.h): credit granted beyond the streams'
+  // initial windows, counted over every stream of every channel. At most
+  // half the cap may be promised that way, so grown windows alone can
+  // never let peers fill more than half of it.
+  uint64_t growth() const { return growth_; }
+  uint64_t growth_room() const { return cap_ / 2 > growth_ ? cap_ / 2 - growth_ : 0; }
+  void add_growth(uint64_t n) { growth_ += n; }
+  void remove_growth(uint64_t n) { growth_ -= std::min(n, growth_); }
+
  private:
   void wake();
 
   uint64_t cap_;
   uint64_t used_ = 0;
+  uint64_t growth_ = 0;
   std::vector<Waiter*> waiters_;
   std::vector<Waiter*>* waking_ = nullptr;  // the batch wake() is calling
 };

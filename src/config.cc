@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <strings.h>
 
 #include <ini.h>
@@ -622,12 +623,17 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
 
 bool overlaps(const Mapping& a, const Mapping& b) { return mappings_overlap(a, b); }
 
-// Every mapping in one list at most once, and none on INNER_PORT.
+// Every mapping in one list at most once, and none on INNER_PORT. Only
+// mappings of the same port can overlap, so each is compared with the
+// earlier ones of its port alone (10,000 mappings: linear, not 50 million
+// comparisons on every start and reload).
 void check_overlaps(const std::vector<Mapping>& mappings, const ServerConfig& cfg,
                     std::vector<ConfigError>& errors) {
+  std::unordered_map<uint16_t, std::vector<size_t>> by_port;
   for (size_t i = 0; i < mappings.size(); ++i) {
     const Mapping& m = mappings[i];
-    for (size_t j = 0; j < i; ++j)
+    std::vector<size_t>& same_port = by_port[m.public_port];
+    for (size_t j : same_port)
       if (overlaps(m, mappings[j])) {
         errors.push_back({m.file, m.line,
                           "public port " + std::to_string(m.public_port) +
@@ -635,6 +641,7 @@ void check_overlaps(const std::vector<Mapping>& mappings, const ServerConfig& cf
                               std::to_string(mappings[j].line)});
         break;
       }
+    same_port.push_back(i);
     Mapping inner;
     inner.bind_host = cfg.inner_addr;
     inner.public_port = cfg.inner_port;

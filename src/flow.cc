@@ -43,3 +43,8 @@ uint32_t RecvWindow::take_update(bool flush, uint32_t limit) {
   peer_credit_ += inc;
   return inc;
 }
+
+void RecvWindow::grow(uint32_t n) {
+  window_ += n;
+  owed_ += n;
+}

@@ -43,6 +43,9 @@ class RecvWindow {
   // empty) asks for whatever is owed. At most `limit` is announced at once;
   // the rest stays owed.
   uint32_t take_update(bool flush, uint32_t limit = UINT32_MAX);
+  // The window grows by n (window auto-tuning, window_tuner.h): the peer
+  // is owed n more bytes of credit, announced with the next update.
+  void grow(uint32_t n);
   size_t buffered() const { return buffered_; }
   uint32_t peer_credit() const { return peer_credit_; }
   uint32_t window() const { return window_; }

@@ -444,6 +444,7 @@ void Stream::on_output_drained(size_t n) {
   size_t before = recv_.buffered();
   recv_.on_delivered(n);
   if (BufferBudget* b = tunnel_.limits().budget) b->remove(before - recv_.buffered());
+  tune_window(n);
   return_credit(evbuffer_get_length(bufferevent_get_output(local_.get())) == 0);
 }
 
@@ -470,6 +471,29 @@ void Stream::return_credit(bool flush) {
     frame::encode_u32(inc, payload);
     tunnel_.send_control(frame::Type::window, id_, payload);
   }
+}
+
+void Stream::tune_window(size_t n) {
+  if (!out_.open()) return;
+  uint32_t window = recv_.window();
+  uint64_t want = tuner_.on_delivered(n, loop_time_us(tunnel_.base()), tunnel_.data_rtt_us(), window);
+  if (want <= window) return;
+  // MAX_BUFFERED_BYTES: no growth past the cap, none beyond half of what
+  // is left under it or beyond what all grown windows together may still
+  // take (half the cap), and no window above a quarter of it.
+  BufferBudget* b = tunnel_.limits().budget;
+  uint64_t outside = UINT64_MAX;
+  if (b) {
+    if (b->over()) return;
+    uint64_t room = std::min<uint64_t>((b->cap() - b->used()) / 2, b->growth_room());
+    outside = std::min<uint64_t>(b->cap() / 4, window + room);
+  }
+  uint32_t next = tunnel_.window_pool().grow(window, want, outside);
+  if (next <= window) return;
+  if (b) b->add_growth(next - window);
+  recv_.grow(next - window);
+  log_debug("stream %u: window %u -> %u (round trip %lld us)", id_, window, next,
+            static_cast<long long>(tunnel_.data_rtt_us()));
 }
 
 void Stream::budget_available() {
@@ -509,10 +533,13 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
   state_ = State::done;
   open_timer_.reset();
   rate_timer_.reset();
+  uint32_t base = tunnel_.limits().stream_window;
   if (BufferBudget* b = tunnel_.limits().budget) {
     b->cancel(this);
     b->remove(recv_.buffered());  // dropped with the socket
+    if (recv_.window() > base) b->remove_growth(recv_.window() - base);
   }
+  tunnel_.window_pool().release(recv_.window());
   resolution_.cancel();
   release_pending();
   if (send_reset) tunnel_.send_failure(frame::Type::reset, id_, reset_reason, reason);

@@ -27,6 +27,7 @@
 #include "socket_io.h"
 #include "target_resolver.h"
 #include "traffic_counters.h"
+#include "window_tuner.h"
 
 namespace metrics {
 class Histogram;
@@ -131,6 +132,9 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   void budget_available() override;
   // Sends the WINDOW credit owed, unless MAX_BUFFERED_BYTES holds it back.
   void return_credit(bool flush);
+  // n more bytes were delivered: grows the receive window when the stream
+  // delivers most of it per round trip (window_tuner.h).
+  void tune_window(size_t n);
 
   void on_readable() override;
   void on_written() override;
@@ -180,6 +184,7 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   State state_ = State::opening;
   SendCredit send_;
   RecvWindow recv_;
+  WindowTuner tuner_;
   bool reading_ = false;
   bool connecting_ = false;  // client side: connect() to the target in progress
   bool early_ = false;       // server side: may send kEarlyWindow bytes before OPEN_OK

@@ -18,6 +18,8 @@ Tunnel::Tunnel(BufferEventPtr bev, bool tls, frame::Role role, std::string peer,
       options_(std::move(options)),
       handshake_(role, tls, options_.auth, options_.session, options_.tag, *this,
                  options_.features),
+      window_pool_(options_.limits.stream_window, options_.limits.stream_window_max,
+                   options_.limits.window_growth_total),
       heartbeat_timer_(transport_.base(), *this),
       scheduler_(options_.limits.data_quantum) {
   handshake_timer_.reset(evtimer_new(base(), timeout_cb, this));
@@ -362,6 +364,11 @@ bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& er
     return ok;
   }
   bytes_in_ += h.length;
+  // A BDP probe rides with the data (rtt_probe.h), when windows may grow.
+  if (options_.limits.stream_window_max > options_.limits.stream_window) {
+    int64_t now_us = loop_time_us(base());
+    if (probe_.due(now_us)) send_control(frame::Type::ping, 0, probe_.start(now_us));
+  }
   return c->on_data(in, h.length, err);
 }
 
@@ -380,7 +387,8 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
     case Type::auth: return handshake_.on_auth(p, h.length, err);
     case Type::ping: return on_ping(h, p);
     case Type::pong:
-      heartbeat_.pong(p, h.length, loop_time_ms(base()));
+      if (!probe_.pong(p, h.length, loop_time_us(base())))
+        heartbeat_.pong(p, h.length, loop_time_ms(base()));
       return true;
     case Type::close: return on_close(h, p, err);
     case Type::open:

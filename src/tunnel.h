@@ -20,7 +20,9 @@
 #include "heartbeat.h"
 #include "log.h"
 #include "reaper.h"
+#include "rtt_probe.h"
 #include "transport.h"
+#include "window_tuner.h"
 
 class Stream;
 class Tunnel;
@@ -51,7 +53,12 @@ class ChannelOpener {
 };
 
 struct TunnelLimits {
-  uint32_t stream_window = 1u << 20;      // receive window per stream
+  uint32_t stream_window = 1u << 20;      // receive window per stream, at its start
+  // Window auto-tuning (window_tuner.h): how far one stream's window may
+  // grow, and how much all the streams of one channel may grow together.
+  // stream_window_max <= stream_window turns it off.
+  uint32_t stream_window_max = 32u << 20;
+  uint64_t window_growth_total = 64u << 20;
   // DATA waits in its stream (Stream::emit) and enters the channel's
   // output only while less than channel_fill is queued there, one frame per
   // turn of the streams (frame_scheduler.h); control frames and datagrams
@@ -131,6 +138,11 @@ class Tunnel : public Disposable,
   std::string unique_stream_id(uint32_t id) const;
   // The channel's round trip from its last answered PING, in ms (-1: none yet).
   int64_t rtt_ms() const { return heartbeat_.rtt_ms(); }
+  // The round trip the streams' data sees (BDP probes, rtt_probe.h), in
+  // microseconds (-1: none yet).
+  int64_t data_rtt_us() const { return probe_.srtt_us(); }
+  // What the streams' windows may grow by together (window_tuner.h).
+  WindowPool& window_pool() { return window_pool_; }
   // When the handshake completed (wall clock, seconds since the epoch; 0 before).
   int64_t up_since() const { return up_since_; }
   // Bytes of DATA payload moved each way, for status lines.
@@ -268,6 +280,8 @@ class Tunnel : public Disposable,
   EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
   Heartbeat heartbeat_;
+  RttProbe probe_;
+  WindowPool window_pool_;
   HeartbeatTimer heartbeat_timer_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   State state_ = State::handshake;

@@ -475,24 +475,34 @@ def cmd_sink(a):
     s = connect(a.port, timeout=a.timeout)
     v = Verifier(a.seed)
     last = [0.0]
+    warm = [None]  # (time, bytes) when --warm seconds had passed
 
     def feed(data):
         v.feed(data)
+        if a.warm and warm[0] is None and time.monotonic() - t0 >= a.warm:
+            warm[0] = (time.monotonic(), v.total)
         if a.progress_file and time.monotonic() - last[0] > 0.2:
             last[0] = time.monotonic()
             with open(a.progress_file, "w") as f:
                 f.write("%d\n" % v.total)
 
-    how, n = recv_until_eof(s, feed, a.timeout)
+    how, n = recv_until_eof(s, feed, a.duration or a.timeout)
     t1 = time.monotonic()
     s.close()
     el = max(t1 - t0, 1e-6)
-    out("how=%s bytes=%d bad_at=%s elapsed=%.3f mibps=%.1f"
-        % (how, n, v.bad_at, el, n / el / (1 << 20)))
+    steady = ""
+    if a.warm:
+        # the rate after the first --warm seconds (slow start, window growth)
+        w = warm[0] or (t1, n)
+        steady = " steady_mibps=%.2f" % ((n - w[1]) / max(t1 - w[0], 1e-6) / (1 << 20))
+    out("how=%s bytes=%d bad_at=%s elapsed=%.3f mibps=%.1f%s"
+        % (how, n, v.bad_at, el, n / el / (1 << 20), steady))
     if v.bad_at is not None:
         sys.exit(2)
     if a.until_close:
         sys.exit({"reset": 0, "eof": 3}.get(how, 124))
+    if a.duration:
+        sys.exit(0 if how in ("timeout", "eof") and n > 0 else 1)
     size = parse_size(a.size)
     sys.exit(0 if how == "eof" and n == size else 1)
 
@@ -789,6 +799,10 @@ def main():
     sp.add_argument("--timeout", type=float, default=120.0)
     sp.add_argument("--until-close", action="store_true")
     sp.add_argument("--progress-file")
+    sp.add_argument("--warm", type=float, default=0.0,
+                    help="also report the rate after the first WARM seconds")
+    sp.add_argument("--duration", type=float, default=0.0,
+                    help="read for this many seconds only (then close), not to EOF")
 
     sp = add("slow-reader", cmd_slow_reader, "connect and do not read")
     sp.add_argument("--port", type=int, required=True)

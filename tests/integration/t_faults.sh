@@ -13,7 +13,7 @@
 #  3. latency 200 ms each direction (+ 0..20 ms jitter), i.e. a round trip
 #     of 400-440 ms: 100 concurrent HTTP requests (curl --parallel, nginx)
 #     all succeed byte-exact, and one stream's throughput is compared with
-#     what its window allows (window / RTT, computed and printed);
+#     what its first window allows (window / RTT, computed and printed);
 #  4. bandwidth cap 1 MiB/s: a 4 MiB download completes byte-exact at about
 #     the cap (rate printed); then an RST of the channel mid-transfer: the
 #     public connections are reset, the client reconnects and serves again.
@@ -299,9 +299,11 @@ info "latency: $N_HTTP concurrent HTTP requests (64 KiB each): $n200 x 200, $exa
     note_failure "latency: $N_HTTP requests took $http_ms ms, as if not concurrent (one round trip each would be $((N_HTTP * rtt_ms)) ms)"
 
 # one stream: throughput vs window / RTT.  The server grants each stream a
-# receive window of 1 MiB (docs/PROTOCOL.md, src/tunnel.h stream_window) and
-# returns credit once bytes are written to the public peer, so at most one
-# window is in flight per round trip: window / RTT is the ceiling.
+# receive window of 1 MiB at first (docs/PROTOCOL.md, src/tunnel.h
+# stream_window) and returns credit once bytes are written to the public
+# peer, so at most one window is in flight per round trip; the window then
+# grows with what the stream delivers per round trip (window auto-tuning,
+# t_long_path.sh), so window / RTT is a floor, not a ceiling.
 WINDOW=$((1 << 20))
 # what the machine gives one stream now, without latency (for the record)
 ctl set both delay=0 jitter=0
@@ -316,16 +318,17 @@ info "latency: window/RTT = 1 MiB / $rtt_ms ms = $ceiling MiB/s (at the shortest
 # the first window's ramp, and every hop (proxy, both daemons, the Python
 # source and sink) adds scheduling delay to each round trip on a shared
 # 2-core machine.  Up to 3 attempts, the best counts (each is printed): a
-# window smaller than half of 1 MiB fails all three.  And never above the
-# ceiling at the shortest RTT (+25 %): latency and window are in force.
+# window smaller than half of 1 MiB fails all three.  And never faster than
+# the latency allows: the OPEN, the first window and its credit take at
+# least two round trips at the shortest RTT.
 best=0
 for attempt in 1 2 3; do
     out=$("${PYH[@]}" sink --port "$PUB_16" --size 16M --seed 16 --timeout 60 2>&1) ||
         note_failure "latency: the 16 MiB download (attempt $attempt) failed: $out"
     mibps=$(rate_of "$out")
     info "latency: one stream, 16 MiB, attempt $attempt: $mibps MiB/s in $(kv elapsed "$out") s = $(awk -v m="$mibps" -v c="$ceiling" 'BEGIN { printf "%.2f", m / c }') x window/RTT"
-    awk -v m="$mibps" -v c="$ceiling_max" 'BEGIN { exit !(m <= 1.25 * c) }' ||
-        note_failure "latency: one stream reached $mibps MiB/s, above window/RTT at $((2 * DELAY)) ms ($ceiling_max MiB/s) by more than 25 %: latency or window not in force"
+    awk -v e="$(kv elapsed "$out")" -v r=$((2 * DELAY)) 'BEGIN { exit !(e * 1000 >= 2 * r) }' ||
+        note_failure "latency: the 16 MiB download took $(kv elapsed "$out") s, less than two round trips of $((2 * DELAY)) ms: latency not in force"
     best=$(awk -v m="$mibps" -v b="$best" 'BEGIN { print (m > b ? m : b) }')
     awk -v m="$best" -v c="$ceiling" 'BEGIN { exit !(m >= 0.5 * c) }' && break
 done

@@ -151,3 +151,20 @@ TEST(BufferBudgetReserve, RefusedOnceSoftAddsPassedTheCap) {
   EXPECT_TRUE(b.reserve(50));
   EXPECT_EQ(100u, b.used());
 }
+
+TEST(BufferBudget, GrowthRoomIsHalfTheCap) {
+  BufferBudget b(100);
+  EXPECT_EQ(50u, b.growth_room());
+  b.add_growth(30);
+  EXPECT_EQ(20u, b.growth_room());
+  b.add_growth(30);
+  EXPECT_EQ(0u, b.growth_room());
+  b.remove_growth(40);
+  EXPECT_EQ(20u, b.growth());
+  EXPECT_EQ(30u, b.growth_room());
+  b.set_cap(20);  // a reload lowers the cap: no room until streams end
+  EXPECT_EQ(0u, b.growth_room());
+  b.remove_growth(100);
+  EXPECT_EQ(0u, b.growth());
+  EXPECT_EQ(10u, b.growth_room());
+}

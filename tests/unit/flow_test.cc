@@ -422,3 +422,24 @@ TEST(RecvWindowEarly, ServerWindowUnlimitedWithoutCall) {
   EXPECT_FALSE(w.early());
   EXPECT_TRUE(w.on_data(1u << 20));
 }
+
+// ---------------------------------------------------------------------------
+// RecvWindow::grow (window auto-tuning)
+
+TEST(RecvWindow, GrowthIsOwedAsCredit) {
+  RecvWindow w(1u << 20);
+  ASSERT_TRUE(w.on_data(1u << 20));
+  EXPECT_FALSE(w.on_data(1));
+  w.grow(1u << 20);
+  EXPECT_EQ(2u << 20, w.window());
+  // Nothing delivered yet, but the growth alone is more than a quarter.
+  EXPECT_EQ(1u << 20, w.take_update(false));
+  EXPECT_EQ(1u << 20, w.peer_credit());
+  EXPECT_TRUE(w.on_data(1u << 20));
+  EXPECT_FALSE(w.on_data(1));
+  // The receiver still holds at most the window.
+  EXPECT_EQ(2u << 20, w.buffered());
+  w.on_delivered(2u << 20);
+  EXPECT_EQ(2u << 20, w.take_update(false));
+  EXPECT_EQ(2u << 20, w.peer_credit());
+}
