@@ -1,6 +1,26 @@
 #include "http_log.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "address.h"
+
+std::string format_request(const std::string& method, const std::string& path, bool truncated,
+                           int status, uint64_t bytes, uint64_t latency_us) {
+  std::string s = "\"" + printable(method, 32) + " ";
+  for (char c : printable(path, HttpObserver::kMaxPath * 4)) {
+    if (c == '"')
+      s += "%22";
+    else
+      s += c;
+  }
+  if (truncated) s += "...";
+  char tail[96];
+  snprintf(tail, sizeof tail, "\" %s %llu bytes %.1f ms",
+           status ? std::to_string(status).c_str() : "-", static_cast<unsigned long long>(bytes),
+           static_cast<double>(latency_us) / 1000.0);
+  return s + tail;
+}
 
 HttpObserver::HttpObserver(Sink sink) : sink_(std::move(sink)) {
   http_parser_init(&req_, HTTP_REQUEST);

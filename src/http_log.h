@@ -36,6 +36,13 @@ struct HttpRecord {
   uint64_t latency_us = 0;  // request's first byte to response's last
 };
 
+// The part of a request's log line after the addresses, the same in both
+// daemons: "GET /index.html" 200 1234 bytes 1.2 ms. Peer bytes in the path
+// are escaped (address.h printable, '"' as %22); "..." marks a cut path;
+// status 0 shows as "-".
+std::string format_request(const std::string& method, const std::string& path, bool truncated,
+                           int status, uint64_t bytes, uint64_t latency_us);
+
 class HttpObserver {
  public:
   static constexpr size_t kMaxPath = 256;

@@ -53,6 +53,7 @@ TunnelOptions ForwardServer::tunnel_options() {
   o.limits.heartbeat_sec = config_.heartbeat_interval_sec;
   o.limits.open_timeout_sec = config_.open_timeout_sec;
   o.limits.budget = &budget_;
+  o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
   return o;
 }
 

@@ -111,19 +111,20 @@ void Stream::http_done() {
 }
 
 void Stream::log_request(const HttpRecord& r) {
-  // The path is the peer's: non-printable bytes escaped, quotes encoded.
-  std::string path;
-  for (char c : printable(r.path, HttpObserver::kMaxPath * 4)) {
-    if (c == '"')
-      path += "%22";
-    else
-      path += c;
-  }
-  if (r.path_truncated) path += "...";
-  std::string status = r.status ? std::to_string(r.status) : "-";
-  log_info("http %s %s \"%s %s\" %s %llu bytes %.1f ms", mapping_name_.c_str(), peer_name_.c_str(),
-           r.method.c_str(), path.c_str(), status.c_str(), static_cast<unsigned long long>(r.bytes),
-           r.latency_us / 1000.0);
+  log_info("http %s %s %s", mapping_name_.c_str(), peer_name_.c_str(),
+           format_request(r.method, r.path, r.path_truncated, r.status, r.bytes, r.latency_us).c_str());
+  if (!tunnel_.has_feature(frame::kHelloFlagRequests)) return;
+  frame::Request q;
+  q.status = static_cast<uint16_t>(r.status);
+  q.bytes = r.bytes;
+  q.latency_us = static_cast<uint32_t>(std::min<uint64_t>(r.latency_us, UINT32_MAX));
+  q.method = r.method;
+  q.path = r.path;
+  q.peer = peer_name_;
+  q.mapping = mapping_name_;
+  std::string payload;
+  frame::encode_request(q, payload);
+  tunnel_.send_control(frame::Type::request, id_, payload);
 }
 
 void Stream::request_open(const std::string& host, uint16_t port, const frame::ProxyBlock& proxy) {
