@@ -261,10 +261,11 @@ void ForwardClient::request_reported(Tunnel& t, uint32_t id, const frame::Reques
   rec.latency_us = r.latency_us;
   rec.peer = r.peer;
   rec.mapping = r.mapping;
-  log_debug("request %s %s %s (server %s, stream %u)", printable(r.mapping).c_str(),
-            printable(r.peer).c_str(),
-            format_request(r.method, r.path, false, r.status, r.bytes, r.latency_us).c_str(),
-            t.peer().c_str(), id);
+  if (log_enabled(LogLevel::debug))
+    log_debug("request %s %s %s (server %s, stream %u)", printable(r.mapping).c_str(),
+              printable(r.peer).c_str(),
+              format_request(r.method, r.path, false, r.status, r.bytes, r.latency_us).c_str(),
+              t.peer().c_str(), id);
   events_->request(rec);
 }
 

@@ -111,8 +111,10 @@ void Stream::http_done() {
 }
 
 void Stream::log_request(const HttpRecord& r) {
-  log_info("http %s %s %s", mapping_name_.c_str(), peer_name_.c_str(),
-           format_request(r.method, r.path, r.path_truncated, r.status, r.bytes, r.latency_us).c_str());
+  if (log_enabled(LogLevel::info))
+    log_info("http %s %s %s", mapping_name_.c_str(), peer_name_.c_str(),
+             format_request(r.method, r.path, r.path_truncated, r.status, r.bytes, r.latency_us)
+                 .c_str());
   if (!tunnel_.has_feature(frame::kHelloFlagRequests)) return;
   frame::Request q;
   q.status = static_cast<uint16_t>(r.status);
