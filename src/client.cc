@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 
 #include "address.h"
+#include "http_log.h"
 #include "log.h"
 #include "stream.h"
 
@@ -255,6 +256,25 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   if (open.proxy.version != proxy::Version::off)
     s->send_first(proxy::build(open.proxy.version, open.proxy.ends, open.proxy.unique_id));
   s->connect_target(targets_, open.host, open.port, open.window);
+}
+
+// One HTTP request of an http mapping, as the server saw it: logged (the
+// same line as the server's) and told to the console.
+void ForwardClient::request_reported(Tunnel& t, uint32_t id, const frame::Request& r) {
+  RequestRecord rec;
+  rec.method = r.method;
+  rec.path = r.path;
+  rec.status = r.status;
+  rec.bytes = r.bytes;
+  rec.latency_us = r.latency_us;
+  rec.peer = r.peer;
+  rec.mapping = r.mapping;
+  if (log_enabled(LogLevel::debug))
+    log_debug("request %s %s %s (server %s, stream %u)", printable(r.mapping).c_str(),
+              printable(r.peer).c_str(),
+              format_request(r.method, r.path, false, r.status, r.bytes, r.latency_us).c_str(),
+              t.peer().c_str(), id);
+  events_->request(rec);
 }
 
 void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) {

@@ -51,6 +51,7 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void tunnel_closed(Tunnel& t) override;
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
   void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
+  void request_reported(Tunnel& t, uint32_t id, const frame::Request& r) override;
 
  private:
   static void drain_cb(evutil_socket_t, short, void* arg) noexcept;

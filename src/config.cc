@@ -24,7 +24,7 @@ constexpr char kEscColon = '\x01';
 constexpr char kEscBracket = '\x02';
 constexpr size_t kMaxLine = 190;  // below inih's 200-byte line buffer
 
-enum class Section { none, defaults, mapper, clients, rules, tags, invalid };
+enum class Section { none, defaults, mapper, clients, rules, tags, modes, invalid };
 
 using RuleEntry = MappingRule;
 
@@ -54,6 +54,7 @@ Section section_for(const std::string& name, bool ports_file) {
   if (ports_file) return Section::invalid;
   if (strcasecmp(name.c_str(), "DEFAULT") == 0) return Section::defaults;
   if (strcasecmp(name.c_str(), "CLIENTS") == 0) return Section::clients;
+  if (strcasecmp(name.c_str(), "MODE") == 0) return Section::modes;
   return Section::invalid;
 }
 
@@ -79,7 +80,7 @@ std::string preprocess_line(ParseState& st, std::string line) {
         st.error("unknown section [" + name + "]" +
                  (st.is_state_file ? " (a state file holds [MAPPER] and [TAG] only)"
                   : st.is_ports_file ? " (a ports file holds [MAPPER], [TAG] and [RULES] only)"
-                                     : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS] or [RULES])"));
+                                     : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS], [RULES] or [MODE])"));
       }
       return line;
     }
@@ -451,6 +452,10 @@ int handle(void* user, const char* /*section*/, const char* name, const char* va
       // "PUBLIC = tag": applied with the rules, once every mapping is known.
       st->rules->push_back(RuleEntry{key, "TAG", val, st->file, st->line});
       break;
+    case Section::modes:
+      // "PUBLIC = http": applied with the rules too.
+      st->rules->push_back(RuleEntry{key, "MODE", val, st->file, st->line});
+      break;
     case Section::none:
       if (st->is_ports_file)
         add_mapping(*st, key, val);
@@ -543,7 +548,8 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       PublicKey key;
       std::string err;
       if (!parse_public_key(r.target, key, err)) {
-        errors.push_back({r.file, r.line, "rule for bad public port '" + printable(r.target, 80) +
+        errors.push_back({r.file, r.line, std::string(r.kind == "MODE" ? "mode" : "rule") +
+                                              " for bad public port '" + printable(r.target, 80) +
                                               "': " + err});
         continue;
       }
@@ -556,7 +562,8 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       // A rule must name a mapping of the configuration: one that only a
       // runtime mapping matches would break the next reload after a remove.
       if (!names_file_mapping) {
-        errors.push_back({r.file, r.line, "rule for " + r.target + ", which no mapping uses"});
+        errors.push_back({r.file, r.line, std::string(r.kind == "MODE" ? "mode" : "rule") +
+                                              " for " + r.target + ", which no mapping uses"});
         continue;
       }
     }
@@ -568,6 +575,23 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
       }
       for (Mapping* m : targets)
         if (!m->runtime) m->tag = r.value;  // a runtime mapping keeps its own tag
+      continue;
+    }
+    if (r.kind == "MODE") {
+      bool http = strcasecmp(r.value.c_str(), "http") == 0;
+      if (!http && strcasecmp(r.value.c_str(), "tcp") != 0) {
+        errors.push_back({r.file, r.line, "mode for " + r.target + ": bad value: '" +
+                                              printable(r.value, 80) + "' (expected tcp or http)"});
+        continue;
+      }
+      for (Mapping* m : targets) {
+        if (m->udp && http) {
+          errors.push_back({r.file, r.line, "mode for " + r.target +
+                                                ": http is for TCP mappings, not " + m->public_name()});
+          break;
+        }
+        m->http = http;
+      }
       continue;
     }
     if (apply_limit_rule(r, targets, errors)) continue;
@@ -791,7 +815,7 @@ bool Mapping::same_as(const Mapping& o) const {
          rate_limit == o.rate_limit && max_connections_per_source == o.max_connections_per_source &&
          new_connections_per_source == o.new_connections_per_source &&
          new_connections_window_sec == o.new_connections_window_sec &&
-         proxy_protocol == o.proxy_protocol;
+         proxy_protocol == o.proxy_protocol && http == o.http;
 }
 
 std::string Mapping::limits_text() const {
@@ -811,6 +835,7 @@ std::string Mapping::limits_text() const {
          std::to_string(new_connections_window_sec) + " s";
   if (proxy_protocol != proxy::Version::off)
     s += std::string(", PROXY ") + proxy::version_name(proxy_protocol);
+  if (http) s += ", http log";
   return s;
 }
 

@@ -44,7 +44,7 @@ struct Mapping {
   std::string target_name() const;  // "192.168.10.5:22"
   // The limits and PROXY_PROTOCOL set, for log lines: ", max connections
   // 5, rate limit 2M/s, 10 per source, 30 new per source in 60 s, PROXY
-  // v2"; "" without any.
+  // v2, http log"; "" without any.
   std::string limits_text() const;
 };
 

@@ -47,6 +47,7 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::udp_open: l = {4, 3 + 255 + kMaxProxyBlock, false}; return true;
     case Type::datagram: l = {0, kMaxDatagram, false}; return true;
     case Type::close: l = {1, 1 + kMaxReasonText, true}; return true;
+    case Type::request: l = {kRequestFixedSize + 1, kMaxRequestPayload, false}; return true;
   }
   return false;
 }
@@ -126,6 +127,7 @@ const char* type_name(Type t) {
     case Type::udp_open: return "UDP_OPEN";
     case Type::datagram: return "DATAGRAM";
     case Type::close: return "CLOSE";
+    case Type::request: return "REQUEST";
   }
   return "?";
 }
@@ -306,6 +308,67 @@ bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err) {
   }
   f.reason = p[0];
   f.text.assign(reinterpret_cast<const char*>(p + 1), n - 1);
+  return true;
+}
+
+void encode_request(const Request& r, std::string& out) {
+  uint8_t b[2 + 8 + 4];
+  put16(b, r.status);
+  put32(b + 2, static_cast<uint32_t>(r.bytes >> 32));
+  put32(b + 6, static_cast<uint32_t>(r.bytes));
+  put32(b + 10, r.latency_us);
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+  size_t m = std::min(r.method.size(), kMaxRequestMethod);
+  out.push_back(static_cast<char>(m));
+  out.append(r.method, 0, m);
+  size_t path = std::min(r.path.size(), kMaxRequestPath);
+  uint8_t len[2];
+  put16(len, static_cast<uint16_t>(path));
+  out.append(reinterpret_cast<char*>(len), 2);
+  out.append(r.path, 0, path);
+  for (const std::string* a : {&r.peer, &r.mapping}) {
+    size_t k = std::min(a->size(), kMaxRequestAddress);
+    out.push_back(static_cast<char>(k));
+    out.append(*a, 0, k);
+  }
+}
+
+bool decode_request(const uint8_t* p, size_t n, Request& r, std::string& err) {
+  err = "malformed REQUEST";
+  if (n < kRequestFixedSize + 1 || n > kMaxRequestPayload) return false;
+  const uint8_t* end = p + n;
+  r.status = get16(p);
+  if (r.status != 0 && (r.status < 100 || r.status > 999)) {
+    err = "REQUEST with status " + std::to_string(r.status);
+    return false;
+  }
+  r.bytes = static_cast<uint64_t>(get32(p + 2)) << 32 | get32(p + 6);
+  r.latency_us = get32(p + 10);
+  p += 14;
+  // Each length is checked against what is left before it is used.
+  size_t m = *p++;
+  if (m < 1 || m > kMaxRequestMethod || static_cast<size_t>(end - p) < m + 2) return false;
+  r.method.assign(reinterpret_cast<const char*>(p), m);
+  for (char c : r.method)
+    if (c < 0x21 || c > 0x7e) {
+      err = "REQUEST with a non-printable method";
+      return false;
+    }
+  p += m;
+  size_t path = get16(p);
+  p += 2;
+  if (path > kMaxRequestPath || static_cast<size_t>(end - p) < path + 1) return false;
+  r.path.assign(reinterpret_cast<const char*>(p), path);
+  p += path;
+  for (std::string* a : {&r.peer, &r.mapping}) {
+    if (p == end) return false;
+    size_t k = *p++;
+    if (k > kMaxRequestAddress || static_cast<size_t>(end - p) < k) return false;
+    a->assign(reinterpret_cast<const char*>(p), k);
+    p += k;
+  }
+  if (p != end) return false;
+  err.clear();
   return true;
 }
 

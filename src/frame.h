@@ -66,6 +66,7 @@ enum class Type : uint8_t {
   udp_open = 0x0c,
   datagram = 0x0d,
   close = 0x0e,  // the sender ends the channel and says why (u8 reason, text)
+  request = 0x11,  // server -> client: one HTTP request of an http mapping's stream
 };
 const char* type_name(Type t);
 
@@ -157,6 +158,32 @@ bool decode_open_ok(const uint8_t* p, size_t n, bool with_time, OpenOk& ok, std:
 bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
 bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err);
 bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err);
+
+// REQUEST (server to client, only when both HELLOs set kHelloFlagRequests):
+// one HTTP/1.x request the server saw on the stream with this id, of an
+// http mapping. u16 status (0: no response, 100-999), u64 response bytes,
+// u32 latency in microseconds, u8 n + method (1-16 bytes, 0x21-0x7e),
+// u16 n + path (0-256 bytes, as sent, cut), u8 n + public peer (0-64
+// bytes), u8 n + public listening address (0-64 bytes). The encoder cuts
+// each field to its limit.
+constexpr size_t kMaxRequestMethod = 16;
+constexpr size_t kMaxRequestPath = 256;
+constexpr size_t kMaxRequestAddress = 64;
+constexpr uint32_t kRequestFixedSize = 2 + 8 + 4 + 1 + 2 + 1 + 1;
+constexpr uint32_t kMaxRequestPayload =
+    kRequestFixedSize + kMaxRequestMethod + kMaxRequestPath + 2 * kMaxRequestAddress;
+static_assert(kMaxRequestPayload <= kMaxControlPayload, "REQUEST must fit a control payload");
+struct Request {
+  uint16_t status = 0;
+  uint64_t bytes = 0;
+  uint32_t latency_us = 0;
+  std::string method;
+  std::string path;
+  std::string peer;     // "127.0.0.7:51234"
+  std::string mapping;  // "0.0.0.0:8080"
+};
+void encode_request(const Request& r, std::string& out);
+bool decode_request(const uint8_t* p, size_t n, Request& r, std::string& err);
 
 // Whole frame: header + payload appended to out.
 void encode_frame(Type type, uint32_t stream, const std::string& payload, std::string& out);

@@ -207,6 +207,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
   s->set_origin(m->public_name(), peer);
+  if (m->http) s->observe_http();
   RateLimits limits;
   if (rate_) limits.limiters.push_back(rate_);
   if (RateLimiterPtr c = host_.client_rate_limit(t)) limits.limiters.push_back(std::move(c));

@@ -53,6 +53,7 @@ TunnelOptions ForwardServer::tunnel_options() {
   o.limits.heartbeat_sec = config_.heartbeat_interval_sec;
   o.limits.open_timeout_sec = config_.open_timeout_sec;
   o.limits.budget = &budget_;
+  o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
   return o;
 }
 
@@ -199,9 +200,10 @@ void ForwardServer::apply_mapping_diff(const MappingDiff& d, StagedPorts& staged
     ports_[c.after->public_name()]->set_mapping(*c.after);
   for (const MappingChange& c : d.change) {
     const Mapping& m = *c.after;
-    log_notice("mapping %s changed: -> %s tag %s (was -> %s tag %s); new streams use it",
+    log_notice("mapping %s changed: -> %s tag %s%s (was -> %s tag %s%s); new streams use it",
                m.public_name().c_str(), m.target_name().c_str(), m.tag.c_str(),
-               c.before->target_name().c_str(), c.before->tag.c_str());
+               m.limits_text().c_str(), c.before->target_name().c_str(), c.before->tag.c_str(),
+               c.before->limits_text().c_str());
     ports_[m.public_name()]->set_mapping(m);
   }
   for (auto& port : staged.bound) {

@@ -140,6 +140,7 @@ void ServerLink::on_connect_event(short what) {
   o.session = session_;
   o.opener = &owner_.opener;
   o.tag = options_.tag;
+  o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
   std::string peer = peer_name(fd);
   if (peer == "?") peer = name_;
   tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,

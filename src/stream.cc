@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <vector>
+
 #include "address.h"
 #include "log.h"
 #include "metrics_text.h"
@@ -19,6 +21,12 @@ constexpr size_t kLocalWriteSize = 256u << 10;
 // A stream reads its socket only while less than this waits for its turn
 // on the channel (one read may bring kLocalReadSize more).
 constexpr size_t kMaxPending = 256u << 10;
+
+uint64_t now_us() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
 
 const char* state_name(Stream::State s) {
   switch (s) {
@@ -65,6 +73,63 @@ void Stream::on_write_error(int err) { on_local_error(err); }
 
 double Stream::age_sec() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+void Stream::observe_http() {
+  http_ = std::make_unique<HttpObserver>([this](const HttpRecord& r) { log_request(r); });
+}
+
+void Stream::feed_http(evbuffer* b, size_t n, bool request) {
+  // Usually a few chunks; a longer chain takes the slow path.
+  evbuffer_iovec fixed[8];
+  std::vector<evbuffer_iovec> more;
+  evbuffer_iovec* v = fixed;
+  int k = evbuffer_peek(b, static_cast<ev_ssize_t>(n), nullptr, fixed, 8);
+  if (k > 8) {
+    more.resize(static_cast<size_t>(k));
+    v = more.data();
+    k = evbuffer_peek(b, static_cast<ev_ssize_t>(n), nullptr, v, k);
+  }
+  uint64_t now = now_us();
+  for (int i = 0; i < k && n > 0 && http_->active(); ++i) {
+    size_t len = std::min(n, v[i].iov_len);
+    const char* p = static_cast<const char*>(v[i].iov_base);
+    if (request)
+      http_->request_bytes(p, len, now);
+    else
+      http_->response_bytes(p, len, now);
+    n -= len;
+  }
+  http_done();
+}
+
+// Once it reads HTTP no more (degraded, or upgraded to another protocol),
+// the stream is logged as TCP only.
+void Stream::http_done() {
+  if (!http_ || http_->active()) return;
+  if (http_->degraded())
+    log_debug("stream %u: not HTTP any more (%s), logged as TCP (%s)", id_, http_->why().c_str(),
+              label_.c_str());
+  http_.reset();
+}
+
+void Stream::log_request(const HttpRecord& r) {
+  if (log_enabled(LogLevel::info))
+    log_info("http %s %s %s", mapping_name_.c_str(), peer_name_.c_str(),
+             format_request(r.method, r.path, r.path_truncated, r.status, r.bytes, r.latency_us)
+                 .c_str());
+  if (!tunnel_.has_feature(frame::kHelloFlagRequests)) return;
+  frame::Request q;
+  q.status = static_cast<uint16_t>(r.status);
+  q.bytes = r.bytes;
+  q.latency_us = static_cast<uint32_t>(std::min<uint64_t>(r.latency_us, UINT32_MAX));
+  q.method = r.method;
+  q.path = r.path;
+  q.peer = peer_name_;
+  q.mapping = mapping_name_;
+  std::string payload;
+  frame::encode_request(q, payload);
+  tunnel_.send_control(frame::Type::request, id_, payload);
 }
 
 void Stream::request_open(const std::string& host, uint16_t port, const frame::ProxyBlock& proxy) {
@@ -307,6 +372,7 @@ size_t Stream::emit(size_t allowance, bool& more) {
                        static_cast<size_t>(frame::kMaxPayload), allowance});
   n = rate_allowance(true, n);
   if (n > 0) {
+    if (http_) feed_http(in, n, true);
     tunnel_.send_data(id_, in, n);
     send_.consume(n);
     if (!rate_.empty()) rate_.take(true, n);
@@ -384,6 +450,7 @@ bool Stream::on_data(evbuffer* src, size_t n, std::string& err) {
   bytes_from_peer_ += n;
   if (counters_) counters_->to_local += n;
   if (BufferBudget* b = tunnel_.limits().budget) b->add(n);
+  if (http_) feed_http(src, n, false);
   evbuffer_remove_buffer(src, bufferevent_get_output(local_.get()), n);
   if (io_) io_->schedule_write();  // connecting: take_over_io() will
   return true;
@@ -396,6 +463,10 @@ bool Stream::on_eof(std::string& err) {
     return false;
   }
   out_.set(Half::State::draining, id_);
+  if (http_) {
+    http_->response_eof(now_us());
+    http_done();
+  }
   maybe_shutdown_write();
   return true;
 }
@@ -542,6 +613,10 @@ void Stream::finish(const std::string& reason, bool abortive, bool send_reset,
   tunnel_.window_pool().release(recv_.window());
   resolution_.cancel();
   release_pending();
+  if (http_) {  // requests left without a (whole) response
+    http_->finish(now_us());
+    http_.reset();
+  }
   if (send_reset) tunnel_.send_failure(frame::Type::reset, id_, reset_reason, reason);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   log_info("stream %u closed: %s, sent %llu bytes, received %llu bytes, %.3f s: %s", id_,

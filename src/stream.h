@@ -22,6 +22,7 @@
 #include "flow.h"
 #include "frame.h"
 #include "half.h"
+#include "http_log.h"
 #include "rate_limit.h"
 #include "reaper.h"
 #include "socket_io.h"
@@ -67,6 +68,10 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
     peer_name_ = std::move(peer);
   }
   const std::string& mapping_name() const { return mapping_name_; }
+  // Server side, an http mapping ([MODE]): log one line per HTTP request
+  // (and send it to the client as REQUEST if it asked for them). Call
+  // after set_origin.
+  void observe_http();
   const std::string& peer_name() const { return peer_name_; }
   uint64_t bytes_from_local() const { return bytes_to_peer_; }
   uint64_t bytes_to_local() const { return bytes_from_peer_; }
@@ -156,6 +161,11 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   void on_target_failed(const ConnectError& e);
   // Early data held for the target is no longer pending (connected or gone).
   void release_pending();
+  // Shows an http mapping's observer n bytes at the front of b (request:
+  // from the public peer); drops it once it no longer reads HTTP.
+  void feed_http(evbuffer* b, size_t n, bool request);
+  void http_done();
+  void log_request(const HttpRecord& r);
   void on_output_drained(size_t n);
   void become_open();
   // Open, or a server stream still opening but allowed early data.
@@ -200,4 +210,5 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
   std::shared_ptr<void> lease_;
   std::shared_ptr<TrafficCounters> counters_;  // metrics (traffic_counters.h)
   std::string mapping_name_, peer_name_;  // server side
+  std::unique_ptr<HttpObserver> http_;     // server side, http mappings, while it reads HTTP
 };

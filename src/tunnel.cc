@@ -398,6 +398,7 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
     case Type::eof: return on_eof(h, err);
     case Type::reset: return on_reset(h, p, err);
     case Type::window: return on_window(h, p, err);
+    case Type::request: return on_request(h, p, err);
     case Type::data:
     case Type::datagram:
       break;  // dispatch() takes them
@@ -426,6 +427,28 @@ bool Tunnel::on_close(const frame::Header& h, const uint8_t* p, std::string& err
   close(who + (state_ == State::up ? " closed the channel: " : " refused the channel: ") +
             printable(f.text),
         LogLevel::warning);
+  return true;
+}
+
+// REQUEST: server to client, and only when the client asked for them in
+// its HELLO. The record stands on its own (it names the mapping and the
+// peer), so one for a stream that has closed here since is still
+// delivered; one for an id never opened is a protocol error.
+bool Tunnel::on_request(const frame::Header& h, const uint8_t* p, std::string& err) {
+  if (role_ != frame::Role::client || !options_.opener) {
+    err = "REQUEST sent to the server";
+    return false;
+  }
+  if (!has_feature(frame::kHelloFlagRequests)) {
+    err = "REQUEST on a channel that did not agree on REQUEST frames in HELLO";
+    return false;
+  }
+  bool ok;
+  lookup(h.stream, ok, err);
+  if (!ok) return false;
+  frame::Request r;
+  if (!frame::decode_request(p, h.length, r, err)) return false;
+  options_.opener->request_reported(*this, h.stream, r);
   return true;
 }
 

@@ -47,6 +47,10 @@ class ChannelOpener {
  public:
   virtual void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) = 0;
   virtual void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) = 0;
+  // A REQUEST frame: the server saw this HTTP request on stream id (which
+  // may have closed here since). Only on channels that agreed
+  // kHelloFlagRequests.
+  virtual void request_reported(Tunnel&, uint32_t /*id*/, const frame::Request&) {}
 
  protected:
   ~ChannelOpener() = default;
@@ -257,6 +261,7 @@ class Tunnel : public Disposable,
   bool on_eof(const frame::Header& h, std::string& err);
   bool on_reset(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_window(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_request(const frame::Header& h, const uint8_t* p, std::string& err);
   void insert_channel(std::unique_ptr<Channel> c);
   // The one answer to a frame's id: the channel, or nullptr with ok=true
   // for an id that was open once and is forgotten now (the frame crossed

@@ -3,7 +3,7 @@
 # repeated runs cost nothing. Usage: tools/deps.sh build|demo|test|bench ...
 set -euo pipefail
 
-build_pkgs="g++ make autoconf automake pkg-config libevent-dev libinih-dev libssl-dev libsystemd-dev nlohmann-json3-dev libgtest-dev"
+build_pkgs="g++ make autoconf automake pkg-config libevent-dev libinih-dev libssl-dev libsystemd-dev nlohmann-json3-dev libgtest-dev libhttp-parser-dev"
 test_pkgs="python3 curl openssh-server openssh-client netcat-openbsd procps iproute2 openssl dnsmasq-base bind9-dnsutils groff-base wrk nginx-light util-linux mount strace nftables prometheus haproxy tmux"
 demo_pkgs="python3 curl openssl iproute2"
 bench_pkgs="iperf3 haproxy openssh-server openssh-client python3"

@@ -99,6 +99,16 @@ void parse_payloads(const uint8_t* in, size_t n) {
   } else if (err.empty()) {
     fail("decode_udp_open refused without a reason");
   }
+
+  frame::Request request;
+  err.clear();
+  if (frame::decode_request(p, n, request, err)) {
+    enc.clear();
+    frame::encode_request(request, enc);
+    if (!same(enc, p, n)) fail("REQUEST does not round-trip");
+  } else if (err.empty()) {
+    fail("decode_request refused without a reason");
+  }
 }
 
 // The parser the tunnel would use for a frame of this type.
@@ -152,6 +162,16 @@ void parse_for_type(const frame::Frame& f) {
       frame::UdpOpen u;
       if (frame::decode_udp_open(p, n, u, err) && (u.host.empty() || u.port == 0))
         fail("UDP_OPEN without a host or port");
+      break;
+    }
+    case frame::Type::request: {
+      frame::Request r;
+      if (frame::decode_request(p, n, r, err) &&
+          (r.method.empty() || r.method.size() > frame::kMaxRequestMethod ||
+           r.path.size() > frame::kMaxRequestPath || r.peer.size() > frame::kMaxRequestAddress ||
+           r.mapping.size() > frame::kMaxRequestAddress || (r.status && r.status < 100) ||
+           r.status > 999))
+        fail("REQUEST decoded out of range");
       break;
     }
     default:

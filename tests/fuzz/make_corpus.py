@@ -55,6 +55,13 @@ def failure(reason, text):
 
 u32 = lambda v: struct.pack(">I", v)
 
+
+def request(status, nbytes, latency_us, method, path, peer, mapping):
+    return (struct.pack(">HQI", status, nbytes, latency_us) + bytes([len(method)]) + method
+            + struct.pack(">H", len(path)) + path + bytes([len(peer)]) + peer
+            + bytes([len(mapping)]) + mapping)
+
+
 FRAMES = {
     "hello_client": frame(1, 0, hello(1)),
     "hello_server": frame(1, 0, hello(2)),
@@ -81,7 +88,12 @@ FRAMES = {
     "session": frame(1, 0, hello(1)) + frame(0x0B, 0, auth(b"c1"))
     + frame(2, 1, open_(1 << 20, 80, "127.0.0.1")) + frame(3, 1, u32(1 << 20))
     + frame(5, 1, b"x" * 100) + frame(8, 1, u32(100)) + frame(6, 1) + frame(7, 1, failure(6, "")),
+    "request": frame(0x11, 1, request(200, 1154, 812, b"GET", b"/index.html", b"203.0.113.7:51234",
+                                      b"0.0.0.0:8080")),
+    "request_no_response": frame(0x11, 2, request(0, 0, 0, b"POST", b"", b"", b"")),
     # Bare payloads, for the payload parsers fed the whole input.
+    "payload_request": request(404, 1 << 33, 4294967295, b"HEAD", b"/" + b"p" * 255,
+                               b"[2001:db8::1]:443", b"[::]:8443"),
     "payload_hello": hello(1),
     "payload_open": open_(1 << 20, 22, "db.internal"),
     "payload_auth": auth(b"x"),
@@ -167,6 +179,8 @@ UDP_MAX_DATAGRAM = 65507
 8080/tcp = inner-web.example:8080
 [TAG]
 4444 = office
+[MODE]
+8080/tcp = http
 [RULES]
 5353/udp.ALLOW = 198.51.100.0/24
 4444.DENY = 203.0.113.66
@@ -191,6 +205,7 @@ CONFIG_WORDS = [
     ".MAX_CONNECTIONS", " = ", " ; ", "\n%%\n", "[::1]:", "127.0.0.1:", "0.0.0.0/0", "::/0",
     "65535", "65536", "HEARTBEAT_INTERVAL", "CLIENT_WAIT", "DRAIN_TIMEOUT", "PID_FILE",
     "UDP_TIMEOUT", "UDP_MAX_SESSIONS", "UDP_MAX_DATAGRAM", "[TAG]", "/udp", "/tcp",
+    "[MODE]", "http", "tcp",
 ]
 
 # --- access rules ---------------------------------------------------------

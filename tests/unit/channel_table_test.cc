@@ -195,6 +195,16 @@ TEST_F(ChannelTable, OwnedChannelsResetTogether) {
   EXPECT_EQ(0u, tunnel_->datagram_count());
 }
 
+TEST_F(ChannelTable, TheServerRefusesRequest) {
+  add(Channel::Kind::stream);
+  frame::Request r;
+  r.method = "GET";
+  std::string p;
+  frame::encode_request(r, p);
+  send(frame::Type::request, 1, p);
+  EXPECT_TRUE(tunnel_->closed()) << "REQUEST sent to the server is a protocol error";
+}
+
 TEST_F(ChannelTable, TheServerRefusesOpen) {
   frame::Open open;
   open.window = 65536;
@@ -211,8 +221,10 @@ TEST_F(ChannelTable, TheServerRefusesOpen) {
 // that was closed from one that was never opened.
 struct Opener final : ChannelOpener {
   std::vector<uint32_t> ids;
+  std::vector<frame::Request> requests;
   void open_requested(Tunnel&, uint32_t id, const frame::Open&) override { ids.push_back(id); }
   void udp_open_requested(Tunnel&, uint32_t id, const frame::UdpOpen&) override { ids.push_back(id); }
+  void request_reported(Tunnel&, uint32_t, const frame::Request& r) override { requests.push_back(r); }
 };
 
 class ClientChannelTable : public ::testing::Test {
@@ -229,12 +241,14 @@ class ClientChannelTable : public ::testing::Test {
     o.auth = auth;
     o.limits.heartbeat_sec = 0;
     o.opener = &opener_;
+    o.features = features_;
     BufferEventPtr bev(bufferevent_socket_new(base_.get(), fds_[0], BEV_OPT_CLOSE_ON_FREE));
     tunnel_ = std::make_unique<Tunnel>(std::move(bev), false, frame::Role::client, "test server",
                                        handler_, *reaper_, o);
     tunnel_->start();
     frame::Hello hello;
     hello.role = frame::Role::server;
+    hello.flags = server_flags_;
     std::string payload;
     frame::encode_hello(hello, payload);
     send(frame::Type::hello, 0, payload);
@@ -271,6 +285,8 @@ class ClientChannelTable : public ::testing::Test {
     send(frame::Type::udp_open, id, p);
   }
 
+  uint8_t features_ = 0;      // what the client asks for
+  uint8_t server_flags_ = 0;  // what the server's HELLO echoes
   EventBasePtr base_;
   int fds_[2] = {-1, -1};
   Handler handler_;
@@ -306,6 +322,74 @@ TEST_F(ClientChannelTable, AnOpenThatReusesAnIdClosesTheTunnel) {
   open(1);
   udp_open(1);
   EXPECT_TRUE(tunnel_->closed());
+}
+
+// REQUEST frames reach the opener only on a channel that agreed on them.
+class ClientRequests : public ClientChannelTable {
+ protected:
+  ClientRequests() {
+    features_ = frame::kHelloFlagRequests;
+    server_flags_ = frame::kHelloFlagRequests;
+  }
+  void request(uint32_t id, const std::string& path) {
+    frame::Request r;
+    r.status = 404;
+    r.bytes = 99;
+    r.method = "GET";
+    r.path = path;
+    r.peer = "203.0.113.7:5000";
+    r.mapping = "0.0.0.0:8080";
+    std::string p;
+    frame::encode_request(r, p);
+    send(frame::Type::request, id, p);
+  }
+};
+
+class ClientRequestsNotAgreed : public ClientChannelTable {
+ protected:
+  ClientRequestsNotAgreed() { features_ = frame::kHelloFlagRequests; }  // the server does not echo it
+};
+
+TEST_F(ClientRequests, ReachTheOpenerForLiveAndClosedStreams) {
+  ASSERT_TRUE(tunnel_->has_feature(frame::kHelloFlagRequests));
+  open(1);
+  request(1, "/a");
+  std::string reset;
+  frame::encode_failure(frame::Failure{static_cast<uint8_t>(frame::Reason::other), "gone"}, reset);
+  send(frame::Type::reset, 1, reset);  // nothing in the table: already forgotten
+  request(1, "/b");
+  ASSERT_EQ(2u, opener_.requests.size());
+  EXPECT_EQ("/a", opener_.requests[0].path);
+  EXPECT_EQ(404, opener_.requests[1].status);
+  EXPECT_EQ("0.0.0.0:8080", opener_.requests[1].mapping);
+  EXPECT_TRUE(tunnel_->up());
+}
+
+TEST_F(ClientRequests, ForAnIdNeverOpenedClosesTheTunnel) {
+  open(1);
+  request(2, "/x");
+  EXPECT_TRUE(tunnel_->closed());
+  EXPECT_TRUE(opener_.requests.empty());
+}
+
+TEST_F(ClientRequests, MalformedClosesTheTunnel) {
+  open(1);
+  std::string p(20, '\0');  // method length 0
+  send(frame::Type::request, 1, p);
+  EXPECT_TRUE(tunnel_->closed());
+  EXPECT_TRUE(opener_.requests.empty());
+}
+
+TEST_F(ClientRequestsNotAgreed, RequestIsAProtocolError) {
+  EXPECT_FALSE(tunnel_->has_feature(frame::kHelloFlagRequests));
+  open(1);
+  frame::Request r;
+  r.method = "GET";
+  std::string p;
+  frame::encode_request(r, p);
+  send(frame::Type::request, 1, p);
+  EXPECT_TRUE(tunnel_->closed());
+  EXPECT_TRUE(opener_.requests.empty());
 }
 
 }  // namespace

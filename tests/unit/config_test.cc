@@ -891,6 +891,39 @@ TEST(ConfigRules, ProxyProtocolChangeIsAChange) {
   EXPECT_FALSE(a.same_as(b));
 }
 
+TEST(ConfigMode, HttpPerPublicKeyTcpByDefault) {
+  Loaded l = load_main("[MAPPER]\n8080 = 10.0.0.2:80\n127.0.0.1:8081 = 10.0.0.2:81\n"
+                       "8082 = 10.0.0.2:82\n5353/udp = 10.0.0.3:53\n"
+                       "[MODE]\n8080 = http\n127.0.0.1:8081 = HTTP\n8082 = tcp\n");
+  ASSERT_TRUE(l.ok) << l.dump();
+  ASSERT_EQ(4u, l.config.mappings.size());
+  EXPECT_TRUE(l.config.mappings[0].http);
+  EXPECT_TRUE(l.config.mappings[1].http);
+  EXPECT_FALSE(l.config.mappings[2].http);
+  EXPECT_FALSE(l.config.mappings[3].http);
+  Loaded none = load_main("[MAPPER]\n8080 = 10.0.0.2:80\n");
+  ASSERT_TRUE(none.ok) << none.dump();
+  EXPECT_FALSE(none.config.mappings[0].http);
+}
+
+TEST(ConfigMode, ErrorsCiteFileAndLine) {
+  expect_one_error(load_main("[MAPPER]\n8080 = 10.0.0.2:80\n[MODE]\n8080 = https\n"), kMain, 4,
+                   "mode for 8080: bad value: 'https' (expected tcp or http)");
+  expect_one_error(load_main("[MAPPER]\n8080 = 10.0.0.2:80\n[MODE]\n\n9090 = http\n"), kMain, 5,
+                   "mode for 9090, which no mapping uses");
+  expect_one_error(load_main("[MAPPER]\n8080 = 10.0.0.2:80\n[MODE]\n80x = http\n"), kMain, 4,
+                   "mode for bad public port '80x'");
+  expect_one_error(load_main("[MAPPER]\n53/udp = 10.0.0.2:53\n[MODE]\n53/udp = http\n"), kMain, 4,
+                   "http is for TCP mappings");
+}
+
+TEST(ConfigMode, ModeChangeIsAChange) {
+  Mapping a;
+  Mapping b = a;
+  b.http = true;
+  EXPECT_FALSE(a.same_as(b));
+}
+
 TEST(ConfigRules, ErrorsCiteTheirLines) {
   Loaded l = load({{kMain,
                     "[MAPPER]\n1234 = 10.0.0.1:22\n[RULES]\n9999.ALLOW = 10.0.0.0/8\n"
@@ -929,6 +962,8 @@ TEST(ConfigRules, RateAndSourceLimitsPerMappingWinOverGlobal) {
   p.proxy_protocol = proxy::Version::v2;
   p.rate_limit = 1536;
   EXPECT_EQ(", rate limit 1536/s, 30 new per source in 60 s, PROXY v2", p.limits_text());
+  p.http = true;
+  EXPECT_EQ(", rate limit 1536/s, 30 new per source in 60 s, PROXY v2, http log", p.limits_text());
 }
 
 TEST(ConfigRules, BadLimitsCiteTheirLines) {

@@ -18,7 +18,7 @@ namespace {
 const Type kAllTypes[] = {Type::hello, Type::open,  Type::open_ok, Type::open_fail,
                           Type::data,  Type::eof,   Type::reset,   Type::window,
                           Type::ping,  Type::pong,  Type::auth,    Type::udp_open,
-                          Type::datagram, Type::close};
+                          Type::datagram, Type::close, Type::request};
 
 bool is_channel_type(Type t) {
   return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth ||
@@ -42,6 +42,7 @@ uint32_t valid_length(Type t) {
     case Type::ping: return 8;
     case Type::pong: return 8;
     case Type::close: return 1;
+    case Type::request: return 20;
   }
   return 0;
 }
@@ -118,6 +119,7 @@ TEST(FrameHeader, TypeValuesMatchProtocolTable) {
   EXPECT_EQ(0x09, static_cast<int>(Type::ping));
   EXPECT_EQ(0x0a, static_cast<int>(Type::pong));
   EXPECT_EQ(0x0e, static_cast<int>(Type::close));
+  EXPECT_EQ(0x11, static_cast<int>(Type::request));
   EXPECT_EQ(12u, frame::kHeaderSize);
   EXPECT_EQ(65536u, frame::kMaxPayload);
 }
@@ -150,7 +152,7 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
       {Type::auth, 33, 97},       {Type::udp_open, 4, 258 + 167}, {Type::datagram, 0, 65507},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
-      {Type::pong, 8, 8},         {Type::close, 1, 201},
+      {Type::pong, 8, 8},         {Type::close, 1, 201},  {Type::request, 20, 19 + 16 + 256 + 128},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(frame::type_name(c.type));
@@ -1143,4 +1145,121 @@ TEST(FrameOpenOk, ConnectTimeOnlyFromAPeerThatAnnouncedIt) {
   std::string zero;
   frame::encode_open_ok(frame::OpenOk{0, 5}, true, zero);
   EXPECT_FALSE(frame::decode_open_ok(bytes(zero), zero.size(), true, got, err)) << "window 0";
+}
+
+// ---------------------------------------------------------------------------
+// REQUEST (server to client, http mappings)
+
+namespace {
+
+std::vector<uint8_t> request_bytes() {
+  return {0x01, 0xf4,                                      // status 500
+          0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,  // bytes 2^32 + 2
+          0x00, 0x00, 0x04, 0xd2,                          // latency 1234 us
+          0x03, 'G',  'E',  'T',                           // method
+          0x00, 0x02, '/',  'a',                           // path
+          0x03, '1',  ':',  '2',                           // peer
+          0x01, 'm'};                                      // mapping
+}
+
+}  // namespace
+
+TEST(FrameRequest, EncodesByteExactly) {
+  frame::Request r;
+  r.status = 500;
+  r.bytes = (1ull << 32) + 2;
+  r.latency_us = 1234;
+  r.method = "GET";
+  r.path = "/a";
+  r.peer = "1:2";
+  r.mapping = "m";
+  std::string out;
+  frame::encode_request(r, out);
+  std::vector<uint8_t> want = request_bytes();
+  EXPECT_EQ(std::string(want.begin(), want.end()), out);
+}
+
+TEST(FrameRequest, DecodesByteExactly) {
+  std::vector<uint8_t> b = request_bytes();
+  frame::Request r;
+  std::string err;
+  ASSERT_TRUE(frame::decode_request(b.data(), b.size(), r, err)) << err;
+  EXPECT_EQ(500, r.status);
+  EXPECT_EQ((1ull << 32) + 2, r.bytes);
+  EXPECT_EQ(1234u, r.latency_us);
+  EXPECT_EQ("GET", r.method);
+  EXPECT_EQ("/a", r.path);
+  EXPECT_EQ("1:2", r.peer);
+  EXPECT_EQ("m", r.mapping);
+}
+
+TEST(FrameRequest, EncoderCutsFieldsToTheirLimits) {
+  frame::Request r;
+  r.method = std::string(40, 'M');
+  r.path = "/" + std::string(1000, 'p');
+  r.peer = std::string(100, '1');
+  r.mapping = std::string(100, '2');
+  std::string out;
+  frame::encode_request(r, out);
+  EXPECT_EQ(frame::kMaxRequestPayload, out.size());
+  frame::Request back;
+  std::string err;
+  ASSERT_TRUE(frame::decode_request(reinterpret_cast<const uint8_t*>(out.data()), out.size(), back, err))
+      << err;
+  EXPECT_EQ(frame::kMaxRequestMethod, back.method.size());
+  EXPECT_EQ(r.path.substr(0, frame::kMaxRequestPath), back.path);
+  EXPECT_EQ(frame::kMaxRequestAddress, back.peer.size());
+  EXPECT_EQ(frame::kMaxRequestAddress, back.mapping.size());
+  // A whole frame of the largest payload passes the header check.
+  std::string whole;
+  frame::encode_frame(Type::request, 7, out, whole);
+  frame::Frame f;
+  size_t used = 0;
+  EXPECT_EQ(Result::ok, frame::decode(reinterpret_cast<const uint8_t*>(whole.data()), whole.size(), f, used, err))
+      << err;
+}
+
+TEST(FrameRequest, RefusesMalformedPayloads) {
+  auto refused = [](std::vector<uint8_t> b, const char* what) {
+    frame::Request r;
+    std::string err;
+    EXPECT_FALSE(frame::decode_request(b.data(), b.size(), r, err)) << what;
+    EXPECT_FALSE(err.empty()) << what;
+  };
+  std::vector<uint8_t> good = request_bytes();
+  for (size_t n = 0; n < good.size(); ++n)
+    refused(std::vector<uint8_t>(good.begin(), good.begin() + n), "truncated");
+  std::vector<uint8_t> b = good;
+  b.push_back(0);
+  refused(b, "trailing byte");
+  b = good;
+  b[0] = 0, b[1] = 99;  // status 99
+  refused(b, "status below 100");
+  b = good;
+  b[0] = 0x03, b[1] = 0xe8;  // 1000
+  refused(b, "status above 999");
+  b = good;
+  b[14] = 0;  // empty method
+  refused(b, "empty method");
+  b = good;
+  b[15] = ' ';
+  refused(b, "method with a space");
+  b = good;
+  b[19] = 0xff;  // path length 255 + ... past the end
+  refused(b, "path past the end");
+  b = good;
+  b[22] = 0x40;  // peer longer than what follows
+  refused(b, "peer past the end");
+  // Status 0 (no response) is allowed.
+  b = good;
+  b[0] = 0, b[1] = 0;
+  frame::Request r;
+  std::string err;
+  EXPECT_TRUE(frame::decode_request(b.data(), b.size(), r, err)) << err;
+  EXPECT_EQ(0, r.status);
+}
+
+TEST(FrameRequest, HeaderNeedsAStreamId) {
+  EXPECT_FALSE(header_ok(raw_header(0x11, 0, 0, 0, 20)));
+  EXPECT_TRUE(header_ok(raw_header(0x11, 0, 0, 3, 20)));
 }
