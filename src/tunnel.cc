@@ -371,6 +371,8 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
     case Type::eof: return on_eof(h, err);
     case Type::reset: return on_reset(h, p, err);
     case Type::window: return on_window(h, p, err);
+    case Type::expose:
+    case Type::expose_reply: return on_expose(h, p, err);
     case Type::data:
     case Type::datagram:
       break;  // dispatch() takes them
@@ -474,4 +476,29 @@ bool Tunnel::on_window(const frame::Header& h, const uint8_t* p, std::string& er
   bool ok;
   Channel* c = lookup(h.stream, ok, err);
   return c ? c->on_window(inc, err) : ok;
+}
+
+// EXPOSE goes to the server, EXPOSE_REPLY to the client, and only when both
+// HELLOs set kHelloFlagExpose.
+bool Tunnel::on_expose(const frame::Header& h, const uint8_t* p, std::string& err) {
+  bool request = h.type == frame::Type::expose;
+  if (!has_feature(frame::kHelloFlagExpose)) {
+    err = std::string(frame::type_name(h.type)) + " without the EXPOSE feature agreed in HELLO";
+    return false;
+  }
+  if (request != (role_ == frame::Role::server)) {
+    err = std::string(frame::type_name(h.type)) + " sent to the " +
+          (role_ == frame::Role::server ? "server" : "client");
+    return false;
+  }
+  if (request) {
+    frame::Expose e;
+    if (!frame::decode_expose(p, h.length, e, err)) return false;
+    handler_.expose_requested(*this, e);
+  } else {
+    frame::ExposeReply r;
+    if (!frame::decode_expose_reply(p, h.length, r, err)) return false;
+    handler_.expose_replied(*this, r);
+  }
+  return true;
 }

@@ -33,6 +33,11 @@ class TunnelHandler {
   // Server side: the peer has authenticated (or AUTH = none); false with
   // why refuses the channel (CLOSE with the reason) before it comes up.
   virtual bool admit_channel(Tunnel&, std::string&) { return true; }
+  // forward-client --expose, on channels that agreed on kHelloFlagExpose:
+  // the server is asked for a port (it answers with EXPOSE_REPLY), the
+  // client gets the answer.
+  virtual void expose_requested(Tunnel&, const frame::Expose&) {}
+  virtual void expose_replied(Tunnel&, const frame::ExposeReply&) {}
 
  protected:
   ~TunnelHandler() = default;
@@ -228,6 +233,7 @@ class Tunnel : public Disposable,
   bool on_eof(const frame::Header& h, std::string& err);
   bool on_reset(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_window(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_expose(const frame::Header& h, const uint8_t* p, std::string& err);
   void insert_channel(std::unique_ptr<Channel> c);
   // The one answer to a frame's id: the channel, or nullptr with ok=true
   // for an id that was open once and is forgotten now (the frame crossed
