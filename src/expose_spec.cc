@@ -12,7 +12,7 @@ bool parse_expose_spec(const std::string& spec, ExposeSpec& out, std::string& er
   ExposeSpec s;
   s.text = spec;
   auto fail = [&](const std::string& why) {
-    err = "--expose '" + printable(spec, 80) + "': " + why +
+    err = "bad SPEC '" + printable(spec, 80) + "': " + why +
           " (expected [tcp:|udp:|http:][PUBLIC_PORT=]PORT or HOST:PORT)";
     return false;
   };

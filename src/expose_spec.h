@@ -19,5 +19,5 @@ struct ExposeSpec {
   std::string url(const std::string& server_host, uint16_t given_port) const;
 };
 
-// false with err ("--expose 'x:80': ...") when SPEC is malformed.
+// false with err ("bad SPEC 'x:': ...") when SPEC is malformed.
 bool parse_expose_spec(const std::string& spec, ExposeSpec& out, std::string& err);

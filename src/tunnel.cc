@@ -211,12 +211,15 @@ void Tunnel::forget_channel(uint32_t id) {
 }
 
 void Tunnel::transport_eof() {
+  lost_before_peer_hello_ = state_ == State::handshake && handshake_.stage() == Handshake::Stage::hello;
   close(state_ == State::up ? "peer closed the channel" : handshake_.eof_reason());
 }
 
 // A plain socket's read error during the handshake also gives the likely
 // reason.
 void Tunnel::transport_error(const std::string& what, bool reading) {
+  lost_before_peer_hello_ =
+      reading && state_ == State::handshake && handshake_.stage() == Handshake::Stage::hello;
   close("channel error: " + what +
             (reading && state_ != State::up ? " (" + handshake_.eof_reason() + ")" : ""),
         LogLevel::warning);

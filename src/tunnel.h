@@ -116,6 +116,9 @@ class Tunnel : public Disposable,
   bool peer_proxy() const { return handshake_.peer_proxy(); }
   // Both: a feature (frame::kHelloFlagExpose, ...) both HELLOs set.
   bool has_feature(uint8_t flag) const { return handshake_.agreed_features() & flag; }
+  // Client: the server closed the connection (EOF or reset) before its
+  // HELLO came: what a server that refuses our HELLO's flags does.
+  bool lost_before_peer_hello() const { return lost_before_peer_hello_; }
   // OPEN_OK carries the connect time: sent by a client (which announces
   // kHelloFlagProxy), accepted by a server from such a client.
   bool open_ok_with_time() const {
@@ -255,6 +258,7 @@ class Tunnel : public Disposable,
   LogLevel closing_level_ = LogLevel::warning;
   EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
+  bool lost_before_peer_hello_ = false;
   Heartbeat heartbeat_;
   HeartbeatTimer heartbeat_timer_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

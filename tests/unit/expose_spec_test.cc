@@ -60,6 +60,6 @@ TEST(ExposeSpec, ClearErrors) {
   EXPECT_EQ("sctp", parse("sctp:80").host);  // a host named sctp, not a scheme
   EXPECT_NE(std::string::npos, error_of("http:a:b").find("bad target"));
   std::string e = error_of("99999");
-  EXPECT_EQ(0u, e.find("--expose '99999': bad target")) << e;
+  EXPECT_EQ(0u, e.find("bad SPEC '99999': bad target")) << e;
   EXPECT_NE(std::string::npos, e.find("[tcp:|udp:|http:][PUBLIC_PORT=]PORT or HOST:PORT")) << e;
 }
