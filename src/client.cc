@@ -170,6 +170,7 @@ void ForwardClient::expose_replied(Tunnel& t, const frame::ExposeReply& r) {
   const ExposeSpec& spec = options_.expose[r.request - 1];
   if (r.result == static_cast<uint8_t>(frame::ExposeResult::ok)) {
     std::string url = spec.url(link->host(), r.public_port);
+    granted_[&t].insert(r.request);
     log_notice("%s -> %s", url.c_str(), spec.target_name().c_str());
     events_->exposed(spec.text, url, spec.target_name());
     return;
@@ -180,9 +181,14 @@ void ForwardClient::expose_replied(Tunnel& t, const frame::ExposeReply& r) {
   events_->expose_refused(spec.text, why);
 }
 
-bool ForwardClient::exposed_target(const std::string& host, uint16_t port, bool udp) const {
-  for (const ExposeSpec& spec : options_.expose)
+bool ForwardClient::exposed_target(const Tunnel& t, const std::string& host, uint16_t port,
+                                   bool udp) const {
+  auto it = granted_.find(&t);
+  if (it == granted_.end()) return false;
+  for (uint32_t request : it->second) {
+    const ExposeSpec& spec = options_.expose[request - 1];
     if (spec.udp == udp && spec.port == port && spec.host == host) return true;
+  }
   return false;
 }
 
@@ -224,6 +230,7 @@ std::string ForwardClient::summary() const {
 }
 
 void ForwardClient::tunnel_closed(Tunnel& t) {
+  granted_.erase(&t);
   if (ServerLink* link = link_of(t)) link->tunnel_closed(t);
   events_->channel_down(t.peer(), "");
 }
@@ -238,7 +245,7 @@ bool ForwardClient::admit(Tunnel& t, uint32_t id, const std::string& host, uint1
     return false;
   }
   // --expose targets are ours to choose; --allow limits the server's own.
-  if (exposed_target(host, port, strcmp(kind, "udp") == 0)) return true;
+  if (exposed_target(t, host, port, strcmp(kind, "udp") == 0)) return true;
   if (!options_.allow.permits(host, port)) {
     log_warnx("server %s asked for %s (%s, id %u): refused, not in --allow (%s)",
               t.peer().c_str(), format_host_port(printable(host), port).c_str(), kind, id,
@@ -301,7 +308,7 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   ++counters_->connections;
   if (open.proxy.version != proxy::Version::off)
     s->send_first(proxy::build(open.proxy.version, open.proxy.ends, open.proxy.unique_id));
-  s->connect_target(exposed_target(open.host, open.port, false) ? exposed_targets_ : targets_,
+  s->connect_target(exposed_target(t, open.host, open.port, false) ? exposed_targets_ : targets_,
                     open.host, open.port, open.window);
 }
 
@@ -310,7 +317,7 @@ void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpO
   if (over_cap(t, id, t.datagram_count(), options_.max_udp_sessions, udp_warning_, "udp",
                open.host, open.port))
     return;
-  const TargetPolicy& allow = exposed_target(open.host, open.port, true) ? allow_all_ : options_.allow;
+  const TargetPolicy& allow = exposed_target(t, open.host, open.port, true) ? allow_all_ : options_.allow;
   UdpTarget* target = t.add_channel(
       std::make_unique<UdpTarget>(base_, dns_.get(), allow, t, id, open.host, open.port));
   // decode_udp_open() admits v2 only: each datagram gets a DGRAM header.

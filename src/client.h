@@ -7,6 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -76,8 +77,9 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   ServerLink* link_of(const Tunnel& t) const;
   // --expose: asks the server for every SPEC (EXPOSE), if it speaks it.
   void ask_exposures(Tunnel& t, const ServerLink& link);
-  // The target is one of our --expose targets: --allow does not apply.
-  bool exposed_target(const std::string& host, uint16_t port, bool udp) const;
+  // The target is one of our --expose targets that t's server granted:
+  // --allow does not apply.
+  bool exposed_target(const Tunnel& t, const std::string& host, uint16_t port, bool udp) const;
   void link_gave_up();
   size_t stream_count() const;  // over every channel
   void drain_tick();
@@ -90,6 +92,8 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   LimitWarning streams_warning_, udp_warning_, pending_warning_;
   TargetContext targets_;
   TargetPolicy allow_all_;          // exposed targets: the client chose them
+  // The --expose requests (index + 1) each channel's server granted.
+  std::map<const Tunnel*, std::set<uint32_t>> granted_;
   TargetContext exposed_targets_;   // targets_ with allow_all_
   Reaper reaper_;
   EvdnsBasePtr dns_;

@@ -626,12 +626,10 @@ void ForwardServer::limit_pending_handshakes() {
 }
 
 Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
+  if (tag.find(' ') != std::string::npos) return pick_exposure_channel(tag);  // an exposed port
   std::vector<Tunnel*> candidates;
-  bool exposed = tag.find(' ') != std::string::npos;  // an exposed port: its client's channels
   for (const auto& t : tunnels_)
-    if (t->up() && (exposed ? t->has_feature(frame::kHelloFlagExpose) && exposure_owner(*t) == tag
-                            : t->peer_tag() == tag))
-      candidates.push_back(t.get());
+    if (t->up() && t->peer_tag() == tag) candidates.push_back(t.get());
   if (candidates.empty()) return nullptr;
   size_t& next = round_robin_[tag];
   Tunnel* t = candidates[next % candidates.size()];

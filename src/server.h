@@ -86,13 +86,16 @@ class ForwardServer final : public TunnelHandler, private PortHost {
 
  private:
   // forward-client --expose (server_expose.cc). An exposed port is a
-  // PublicPort in ports_ like any mapping; its Mapping::exposed_by (also
-  // its tag) names the client, whose channels alone serve it.
+  // PublicPort in ports_ like any mapping; its Mapping::exposed_by names the
+  // client, and its tag is a route ("client NAME tcp 20001", which no
+  // --tag can be) served only by the channels that asked for that port.
   static std::string exposure_owner(const Tunnel& t);  // "client NAME" or "session HEX"
   Mapping exposed_mapping(const Exposure& e) const;
+  static std::string exposure_route(const Exposure& e);
+  Tunnel* pick_exposure_channel(const std::string& route);
   // Why port (of EXPOSE_ADDR) is not free: a mapping, INNER_PORT or a
   // client's port; "" if free.
-  std::string port_taken(uint16_t port, bool udp) const;
+  std::string port_taken(uint16_t port, bool udp, const std::string& owner) const;
   void send_expose_reply(Tunnel& t, uint32_t request, frame::ExposeResult result, uint16_t port,
                          const std::string& text);
   // A channel of owner came up / its last one went down (EXPOSE_HOLD starts).
@@ -183,6 +186,7 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   ExposureBook exposures_;    // the ports clients hold, and who
   std::string expose_addr_;   // EXPOSE_ADDR as started (a reload does not move ports)
   EventPtr expose_hold_timer_;  // EXPOSE_HOLD: the next release of an away client's ports
+  std::multimap<std::string, Tunnel*> exposure_claims_;  // route -> channels that asked for it
   std::mt19937 rng_{std::random_device{}()};  // picks free ports of a grant
   EventPtr drain_tick_;                        // shutdown: polls until streams are gone
   std::function<void()> shutdown_done_;

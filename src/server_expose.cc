@@ -31,19 +31,36 @@ Mapping ForwardServer::exposed_mapping(const Exposure& e) const {
   m.target_host = e.target_host;
   m.target_port = e.target_port;
   m.file = e.owner;  // for messages that name where a mapping comes from
-  m.tag = e.owner;
+  m.tag = exposure_route(e);
   m.exposed_by = e.owner;
   apply_all_config_rules(config_, m);
   return m;
 }
 
-std::string ForwardServer::port_taken(uint16_t port, bool udp) const {
+std::string ForwardServer::exposure_route(const Exposure& e) {
+  return e.owner + (e.udp ? " udp " : " tcp ") + std::to_string(e.port);
+}
+
+// Round robin among the channels that asked for the port (and got the
+// reply, which goes out before any stream of it).
+Tunnel* ForwardServer::pick_exposure_channel(const std::string& route) {
+  std::vector<Tunnel*> candidates;
+  auto range = exposure_claims_.equal_range(route);
+  for (auto it = range.first; it != range.second; ++it)
+    if (it->second->up()) candidates.push_back(it->second);
+  if (candidates.empty()) return nullptr;
+  size_t& next = round_robin_[route];
+  return candidates[next++ % candidates.size()];
+}
+
+std::string ForwardServer::port_taken(uint16_t port, bool udp, const std::string& owner) const {
   Mapping want;
   want.bind_host = expose_addr_;
   want.public_port = port;
   want.udp = udp;
-  if (exposures_.holder(port, udp))
-    return "port " + std::to_string(port) + proto_suffix(udp) + " is held by another client";
+  if (const Exposure* e = exposures_.holder(port, udp))
+    return "port " + std::to_string(port) + proto_suffix(udp) + " is held by " +
+           (e->owner == owner ? "this client already" : "another client");
   Mapping inner;
   inner.bind_host = config_.inner_addr;
   inner.public_port = config_.inner_port;
@@ -87,6 +104,9 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
       log_notice("client %s (%s): --expose %s: port %u%s again", t.peer().c_str(), owner.c_str(),
                  what.c_str(), have->port, proto_suffix(have->udp));
       send_expose_reply(t, e.request, frame::ExposeResult::ok, have->port, "");
+      std::string route = exposure_route(*have);
+      exposure_claims_.emplace(route, &t);
+      release_held(route);
       return;
     }
     release_exposure(*have, "no longer granted to " + owner);
@@ -96,7 +116,7 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
       asker, e.udp, e.public_port,
       [&](const std::string& grant) { return exposures_.count(owner, grant); },
       [&](uint16_t port) {
-        std::string why = port_taken(port, e.udp);
+        std::string why = port_taken(port, e.udp, owner);
         if (!why.empty() && port == e.public_port) taken_why = why;
         return !why.empty();
       },
@@ -121,7 +141,7 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
                m.limits_text().c_str());
     ports_[m.public_name()] = std::move(p);
     send_expose_reply(t, e.request, frame::ExposeResult::ok, port, "");
-    release_held(owner);
+    exposure_claims_.emplace(exposure_route(x), &t);
     return;
   }
   refuse(frame::ExposeResult::bind_failed, "cannot listen: " + err);
@@ -129,14 +149,14 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
 
 void ForwardServer::exposure_owner_up(Tunnel& t) {
   if (!t.has_feature(frame::kHelloFlagExpose)) return;
-  std::string owner = exposure_owner(t);
-  exposures_.owner_back(owner);
-  release_held(owner);
+  exposures_.owner_back(exposure_owner(t));
   schedule_expose_hold();
 }
 
 void ForwardServer::exposure_owner_down(Tunnel& t) {
   if (!t.has_feature(frame::kHelloFlagExpose)) return;
+  for (auto it = exposure_claims_.begin(); it != exposure_claims_.end();)
+    it = it->second == &t ? exposure_claims_.erase(it) : std::next(it);
   std::string owner = exposure_owner(t);
   for (const auto& o : tunnels_)
     if (o.get() != &t && o->up() && o->has_feature(frame::kHelloFlagExpose) &&
@@ -153,6 +173,7 @@ void ForwardServer::exposure_owner_down(Tunnel& t) {
 void ForwardServer::release_exposure(const Exposure& e, const std::string& why) {
   Exposure gone = e;  // e may live in the book
   exposures_.remove(gone.port, gone.udp);
+  exposure_claims_.erase(exposure_route(gone));
   std::string name = exposed_mapping(gone).public_name();
   auto it = ports_.find(name);
   if (it == ports_.end()) return;  // shutting down
