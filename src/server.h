@@ -93,6 +93,7 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   Mapping exposed_mapping(const Exposure& e) const;
   static std::string exposure_route(const Exposure& e);
   Tunnel* pick_exposure_channel(const std::string& route);
+  void claim_exposure(const std::string& route, Tunnel& t);  // t serves route from now on
   // Why port (of EXPOSE_ADDR) is not free: a mapping, INNER_PORT or a
   // client's port; "" if free.
   std::string port_taken(uint16_t port, bool udp, const std::string& owner) const;

@@ -53,6 +53,13 @@ Tunnel* ForwardServer::pick_exposure_channel(const std::string& route) {
   return candidates[next++ % candidates.size()];
 }
 
+void ForwardServer::claim_exposure(const std::string& route, Tunnel& t) {
+  auto range = exposure_claims_.equal_range(route);
+  for (auto it = range.first; it != range.second; ++it)
+    if (it->second == &t) return;  // asked twice on one channel
+  exposure_claims_.emplace(route, &t);
+}
+
 std::string ForwardServer::port_taken(uint16_t port, bool udp, const std::string& owner) const {
   Mapping want;
   want.bind_host = expose_addr_;
@@ -105,7 +112,7 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
                  what.c_str(), have->port, proto_suffix(have->udp));
       send_expose_reply(t, e.request, frame::ExposeResult::ok, have->port, "");
       std::string route = exposure_route(*have);
-      exposure_claims_.emplace(route, &t);
+      claim_exposure(route, t);
       release_held(route);
       return;
     }
@@ -141,7 +148,7 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
                m.limits_text().c_str());
     ports_[m.public_name()] = std::move(p);
     send_expose_reply(t, e.request, frame::ExposeResult::ok, port, "");
-    exposure_claims_.emplace(exposure_route(x), &t);
+    claim_exposure(exposure_route(x), t);
     return;
   }
   refuse(frame::ExposeResult::bind_failed, "cannot listen: " + err);
