@@ -98,9 +98,10 @@ bool ClientPorts::may_hold(const ExposeAsker& asker, uint16_t port, bool udp) co
   return false;
 }
 
-const Exposure* ExposureBook::same_request(const std::string& owner, const Exposure& want) const {
+const Exposure* ExposureBook::same_request(const std::string& owner, const Exposure& want,
+                                          const std::set<std::pair<uint16_t, bool>>& skip) const {
   for (const Exposure& e : entries_)
-    if (e.owner == owner && e.udp == want.udp && e.http == want.http &&
+    if (e.owner == owner && !skip.count({e.port, e.udp}) && e.udp == want.udp && e.http == want.http &&
         e.target_host == want.target_host && e.target_port == want.target_port &&
         (want.port == 0 || want.port == e.port))
       return &e;

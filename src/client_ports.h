@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,8 +94,11 @@ struct Exposure {
 class ExposureBook {
  public:
   // The entry owner already has for the same target (a reconnect asks
-  // again): same protocol, mode and target, and wanted 0 or its port.
-  const Exposure* same_request(const std::string& owner, const Exposure& want) const;
+  // again): same protocol, mode and target, and wanted 0 or its port;
+  // none of skip (ports with /udp the asking channel has already: two
+  // SPECs with one target get two ports).
+  const Exposure* same_request(const std::string& owner, const Exposure& want,
+                               const std::set<std::pair<uint16_t, bool>>& skip = {}) const;
   const Exposure* holder(uint16_t port, bool udp) const;
   size_t count(const std::string& owner, const std::string& grant) const;
   void add(Exposure e) { entries_.push_back(std::move(e)); }

@@ -4,6 +4,7 @@
 // mapping. Ports stay EXPOSE_HOLD seconds after their client's last
 // channel went down, so a reconnecting client gets them back.
 #include <algorithm>
+#include <set>
 
 #include "address.h"
 #include "hex.h"
@@ -106,7 +107,13 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
   Exposure want{owner, "", e.udp, e.http, e.public_port, e.target_host, e.target_port};
   // Asked again (a reconnect, or another channel of the same client): the
   // port it holds, while its grant still gives it.
-  if (const Exposure* have = exposures_.same_request(owner, want)) {
+  std::set<std::pair<uint16_t, bool>> mine;  // ports this channel asked for already
+  for (const Exposure& x : exposures_.of_owner(owner)) {
+    auto range = exposure_claims_.equal_range(exposure_route(x));
+    for (auto it = range.first; it != range.second; ++it)
+      if (it->second == &t) mine.insert({x.port, x.udp});
+  }
+  if (const Exposure* have = exposures_.same_request(owner, want, mine)) {
     if (client_ports_.may_hold(asker, have->port, have->udp)) {
       log_notice("client %s (%s): --expose %s: port %u%s again", t.peer().c_str(), owner.c_str(),
                  what.c_str(), have->port, proto_suffix(have->udp));

@@ -13,7 +13,8 @@
 #     alice's port (held by another client), for a port the file maps, and
 #     for a port below 1024 (not granted; a range below 1024 is a
 #     configuration error at file:line).
-#  3. forward-ctl mappings shows the exposed ports with origin "client alice".
+#  3. forward-ctl mappings shows the exposed ports with origin "client alice";
+#     /metrics and the status dump (SIGUSR1) list them like any mapping.
 #  4. Reload: a file mapping on alice's port is refused naming the client;
 #     a reload that takes bob's grant away releases (drains) his port.
 #  5. Sticky: kill -9 alice, a connection made while she is away is held,
@@ -52,6 +53,7 @@ done
 HI=$((BASE + 9))
 OUTSIDE=$((BASE + 50))
 SOCK=$TMP/control.sock
+MP=$(free_port) || fail "free_port"  # METRICS_LISTEN
 
 # ------------------------------------------------------------------ targets
 mkdir -p "$TMP/www"
@@ -77,6 +79,7 @@ grants() {
 EXTRA_DEFAULTS="CLIENT_WAIT = 8
 EXPOSE_HOLD = 3
 EXPOSE_ADDR = $L
+METRICS_LISTEN = $L:$MP
 CONTROL_SOCKET = $SOCK"
 EXTRA_SECTIONS="[CLIENTS]
 alice = $TMP/alice.key
@@ -167,6 +170,14 @@ ctl --json mappings
 [ "$CTL_RC" = 0 ] || note_failure "forward-ctl mappings: $CTL_ERR"
 origin=$(json_get "[m['origin'] for m in j if m['mapping'] == '$L:$P1'][0]" 2>&1)
 [ "$origin" = "client alice" ] || note_failure "forward-ctl mappings: origin of $L:$P1 is '$origin'"
+
+curl -sS --noproxy '*' --max-time 5 "http://$L:$MP/metrics" >"$TMP/metrics.prom" 2>&1 ||
+    note_failure "GET /metrics: $(head -c 200 "$TMP/metrics.prom")"
+grep -qF "tcpforward_mapping_connections_total{mapping=\"$L:$P1\"" "$TMP/metrics.prom" ||
+    note_failure "/metrics has no series for the exposed port $L:$P1: $(grep -m3 mapping_connections_total "$TMP/metrics.prom")"
+kill_bg "$SERVER_PID" USR1
+wait_log "$SERVER_LOG" "status: mapping $L:$P1 -> $L:$WEB" 1 5 ||
+    note_failure "the status dump (SIGUSR1) does not list the exposed port $L:$P1"
 
 # --- 4. reload -------------------------------------------------------------------
 hup_and_wait() {

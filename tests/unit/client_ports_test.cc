@@ -137,6 +137,9 @@ TEST(ExposureBook, StickyBookkeeping) {
   const Exposure* e = b.same_request("client alice", want);
   ASSERT_NE(nullptr, e);
   EXPECT_EQ(20001, e->port);
+  // The channel has 20001 already: a second SPEC with the same target gets its own.
+  EXPECT_EQ(nullptr, b.same_request("client alice", want, {{20001, false}}));
+  EXPECT_NE(nullptr, b.same_request("client alice", want, {{20001, true}}));
   want.port = 20009;
   EXPECT_EQ(nullptr, b.same_request("client alice", want));
   want.port = 0;
