@@ -171,6 +171,7 @@ void ForwardServer::exposure_owner_down(Tunnel& t) {
   if (!t.has_feature(frame::kHelloFlagExpose)) return;
   for (auto it = exposure_claims_.begin(); it != exposure_claims_.end();)
     it = it->second == &t ? exposure_claims_.erase(it) : std::next(it);
+  if (!inner_) return;  // stopping: the ports are gone already
   std::string owner = exposure_owner(t);
   for (const auto& o : tunnels_)
     if (o.get() != &t && o->up() && o->has_feature(frame::kHelloFlagExpose) &&
@@ -178,8 +179,9 @@ void ForwardServer::exposure_owner_down(Tunnel& t) {
       return;
   std::vector<Exposure> mine = exposures_.of_owner(owner);
   if (mine.empty()) return;
-  log_notice("%s: no channel up; its %zu exposed port%s stay for EXPOSE_HOLD (%d s)",
-             owner.c_str(), mine.size(), mine.size() == 1 ? "" : "s", config_.expose_hold_sec);
+  log_notice("%s: no channel up; its %zu exposed port%s for EXPOSE_HOLD (%d s)",
+             owner.c_str(), mine.size(), mine.size() == 1 ? " stays" : "s stay",
+             config_.expose_hold_sec);
   exposures_.owner_away(owner, loop_time_ms(base_));
   schedule_expose_hold();
 }
