@@ -11,7 +11,8 @@
 #  2. Policy: an unnamed client without a grant is refused with the reason
 #     and keeps its channel (it serves the file's mapping); bob asking for
 #     alice's port (held by another client), for a port the file maps, and
-#     for a port below 1024 (not granted; a range below 1024 is a
+#     for a port below 1024 (not granted; 1023, named alone in his grant,
+#     is given when running as root; a range below 1024 is a
 #     configuration error at file:line).
 #  3. forward-ctl mappings shows the exposed ports with origin "client alice";
 #     /metrics and the status dump (SIGUSR1) list them like any mapping.
@@ -147,8 +148,11 @@ grep -qE "refused --expose $WEB: no \[CLIENT_PORTS\] grant for an unnamed client
 for i in 1 2 3 4; do fetch "$FILEPUB" || note_failure "file mapping not served with carol up ($i)"; done
 grep -q "channel closed" "$CAROL_LOG" && note_failure "carol's channel closed after the refusal"
 
+# Port 1023 is granted to bob by name; binding it takes root.
+LOW=()
+[ "$(id -u)" = 0 ] && LOW=(--expose "1023=$WEB")
 start_client_with bob --name bob --key-file "$TMP/bob.key" --expose "$((BASE + 5))=$WEB" \
-    --expose "$FILEPUB=$WEB" --expose "1022=$WEB" --expose "$ECHO"
+    --expose "$FILEPUB=$WEB" --expose "1022=$WEB" "${LOW[@]}" --expose "$ECHO"
 BOB=$CLIENT_PID
 BOB_LOG=$CLIENT_LOG
 wait_log "$BOB_LOG" "(tcp://.* -> $L:$ECHO|refused --expose $ECHO)" 1 15 || fail "bob: no answers: $(tail -n 5 "$BOB_LOG")"
@@ -158,6 +162,9 @@ grep -q "refused --expose $FILEPUB=$WEB: port $FILEPUB is mapped by the server's
     note_failure "bob's request for the file's port: $(grep "expose $FILEPUB" "$BOB_LOG")"
 grep -q "refused --expose 1022=$WEB: port 1022 is not granted" "$BOB_LOG" ||
     note_failure "bob's request for port 1022: $(grep "expose 1022" "$BOB_LOG")"
+if [ ${#LOW[@]} -gt 0 ]; then
+    grep -q "tcp://$L:1023 -> $L:$WEB" "$BOB_LOG" || note_failure "bob did not get port 1023, granted alone: $(grep 'expose 1023' "$BOB_LOG")"
+fi
 PB=$(exposed_port "$BOB_LOG" tcp "$L:$ECHO")
 [ -n "$PB" ] || note_failure "bob got no port for $ECHO: $(grep "$ECHO" "$BOB_LOG")"
 # A range reaching below 1024 is a configuration error at file:line.
