@@ -131,9 +131,9 @@ void ExposureBook::owner_away(const std::string& owner, int64_t now_ms) {
     if (e.owner == owner && e.away_since_ms < 0) e.away_since_ms = now_ms;
 }
 
-void ExposureBook::owner_back(const std::string& owner) {
+void ExposureBook::back(uint16_t port, bool udp) {
   for (Exposure& e : entries_)
-    if (e.owner == owner) e.away_since_ms = -1;
+    if (e.port == port && e.udp == udp) e.away_since_ms = -1;
 }
 
 std::vector<Exposure> ExposureBook::expired(int64_t now_ms, int64_t hold_ms) const {

@@ -103,9 +103,10 @@ class ExposureBook {
   size_t count(const std::string& owner, const std::string& grant) const;
   void add(Exposure e) { entries_.push_back(std::move(e)); }
   void remove(uint16_t port, bool udp);
-  // Owner's last channel went down at now_ms / a channel of it is up again.
+  // Owner's last channel went down at now_ms / a channel asked for the
+  // port again (the ports it does not ask for go on expiring).
   void owner_away(const std::string& owner, int64_t now_ms);
-  void owner_back(const std::string& owner);
+  void back(uint16_t port, bool udp);
   // Entries whose owner has been away for hold_ms or more.
   std::vector<Exposure> expired(int64_t now_ms, int64_t hold_ms) const;
   // The earliest time an entry expires; -1 if none is away.

@@ -676,7 +676,6 @@ void ForwardServer::tunnel_up(Tunnel& t) {
       break;  // the list changed; a session has at most one old channel
     }
   release_held(t.peer_tag());
-  exposure_owner_up(t);
 }
 
 void ForwardServer::tunnel_closed(Tunnel& t) {

@@ -99,8 +99,8 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   std::string port_taken(uint16_t port, bool udp, const std::string& owner) const;
   void send_expose_reply(Tunnel& t, uint32_t request, frame::ExposeResult result, uint16_t port,
                          const std::string& text);
-  // A channel of owner came up / its last one went down (EXPOSE_HOLD starts).
-  void exposure_owner_up(Tunnel& t);
+  // t ended: its claims go; if it was its client's last channel, the
+  // client's ports start their EXPOSE_HOLD.
   void exposure_owner_down(Tunnel& t);
   // Stops listening on an exposed port; its streams drain like a removed mapping's.
   void release_exposure(const Exposure& e, const std::string& why);

@@ -59,6 +59,9 @@ void ForwardServer::claim_exposure(const std::string& route, Tunnel& t) {
   for (auto it = range.first; it != range.second; ++it)
     if (it->second == &t) return;  // asked twice on one channel
   exposure_claims_.emplace(route, &t);
+  for (const Exposure& e : exposures_.all())
+    if (exposure_route(e) == route) exposures_.back(e.port, e.udp);  // EXPOSE_HOLD stops
+  schedule_expose_hold();
 }
 
 std::string ForwardServer::port_taken(uint16_t port, bool udp, const std::string& owner) const {
@@ -159,12 +162,6 @@ void ForwardServer::expose_requested(Tunnel& t, const frame::Expose& e) {
     return;
   }
   refuse(frame::ExposeResult::bind_failed, "cannot listen: " + err);
-}
-
-void ForwardServer::exposure_owner_up(Tunnel& t) {
-  if (!t.has_feature(frame::kHelloFlagExpose)) return;
-  exposures_.owner_back(exposure_owner(t));
-  schedule_expose_hold();
 }
 
 void ForwardServer::exposure_owner_down(Tunnel& t) {

@@ -155,7 +155,10 @@ TEST(ExposureBook, StickyBookkeeping) {
   EXPECT_EQ(301000, b.next_expiry(300000));
   EXPECT_TRUE(b.expired(300999, 300000).empty());
   EXPECT_EQ(2u, b.expired(301000, 300000).size());
-  b.owner_back("client alice");
+  b.back(20001, false);  // asked for again; 20002/udp was not
+  ASSERT_EQ(1u, b.expired(999999, 300000).size());
+  EXPECT_EQ(20002, b.expired(999999, 300000)[0].port);
+  b.back(20002, true);
   EXPECT_TRUE(b.expired(999999, 300000).empty());
   b.remove(20001, false);
   EXPECT_EQ(1u, b.of_owner("client alice").size());
