@@ -64,6 +64,8 @@ bool ForwardClient::start(std::string& err) {
   targets_.warn_limit = [this, servers](const std::string& line) {
     warn_limit(pending_warning_, servers, line);
   };
+  exposed_targets_ = targets_;
+  exposed_targets_.policy = &allow_all_;
   for (const ServerAddress& a : options_.servers) {
     ServerLink::Owner owner{*this, *this, reaper_, dns_.get(),
                             [this](ServerLink&) { link_gave_up(); },
@@ -135,7 +137,64 @@ void ForwardClient::tunnel_up(Tunnel& t) {
              options_.auth->enabled ? ", authenticated" : ", NO AUTHENTICATION",
              options_.tag.c_str());
   events_->channel_up(link ? link->name() : t.peer(), t.tls_summary());
+  if (link) ask_exposures(t, *link);
   if (on_up_) on_up_();
+}
+
+void ForwardClient::ask_exposures(Tunnel& t, const ServerLink& link) {
+  if (!link.asks_expose()) return;
+  if (!t.has_feature(frame::kHelloFlagExpose)) {
+    log_warnx("server %s does not support --expose (it is older than 0.4.0); its own mappings "
+              "are served", link.name().c_str());
+    for (const ExposeSpec& spec : options_.expose)
+      events_->expose_refused(spec.text, "server " + link.name() + " does not support --expose");
+    return;
+  }
+  for (size_t i = 0; i < options_.expose.size(); ++i) {
+    const ExposeSpec& spec = options_.expose[i];
+    frame::Expose e;
+    e.request = static_cast<uint32_t>(i + 1);
+    e.udp = spec.udp;
+    e.http = spec.http;
+    e.public_port = spec.public_port;
+    e.target_host = spec.host;
+    e.target_port = spec.port;
+    std::string payload;
+    frame::encode_expose(e, payload);
+    t.send_control(frame::Type::expose, 0, payload);
+  }
+}
+
+void ForwardClient::expose_replied(Tunnel& t, const frame::ExposeReply& r) {
+  ServerLink* link = link_of(t);
+  if (!link || r.request == 0 || r.request > options_.expose.size()) {
+    log_warnx("server %s: EXPOSE_REPLY for request %u, which we never sent: ignored",
+              t.peer().c_str(), r.request);
+    return;
+  }
+  const ExposeSpec& spec = options_.expose[r.request - 1];
+  if (r.result == static_cast<uint8_t>(frame::ExposeResult::ok)) {
+    std::string url = spec.url(link->host(), r.public_port);
+    granted_[&t].insert(r.request);
+    log_notice("%s -> %s", url.c_str(), spec.target_name().c_str());
+    events_->exposed(spec.text, url, spec.target_name());
+    return;
+  }
+  std::string why = r.text.empty() ? frame::expose_result_name(r.result) : printable(r.text);
+  log_warnx("server %s refused --expose %s: %s", link->name().c_str(), printable(spec.text).c_str(),
+            why.c_str());
+  events_->expose_refused(spec.text, why);
+}
+
+bool ForwardClient::exposed_target(const Tunnel& t, const std::string& host, uint16_t port,
+                                   bool udp) const {
+  auto it = granted_.find(&t);
+  if (it == granted_.end()) return false;
+  for (uint32_t request : it->second) {
+    const ExposeSpec& spec = options_.expose[request - 1];
+    if (spec.udp == udp && spec.port == port && spec.host == host) return true;
+  }
+  return false;
 }
 
 bool ForwardClient::channel_up() const {
@@ -178,6 +237,7 @@ std::string ForwardClient::summary() const {
 // Events name a server as it was given (the link's name), not by the
 // address it resolved to.
 void ForwardClient::tunnel_closed(Tunnel& t) {
+  granted_.erase(&t);
   ServerLink* link = link_of(t);
   std::string server = link ? link->name() : t.peer();
   if (link) link->tunnel_closed(t);
@@ -193,6 +253,8 @@ bool ForwardClient::admit(Tunnel& t, uint32_t id, const std::string& host, uint1
                    "client shutting down");
     return false;
   }
+  // --expose targets are ours to choose; --allow limits the server's own.
+  if (exposed_target(t, host, port, strcmp(kind, "udp") == 0)) return true;
   if (!options_.allow.permits(host, port)) {
     log_warnx("server %s asked for %s (%s, id %u): refused, not in --allow (%s)",
               t.peer().c_str(), format_host_port(printable(host), port).c_str(), kind, id,
@@ -255,7 +317,8 @@ void ForwardClient::open_requested(Tunnel& t, uint32_t id, const frame::Open& op
   ++counters_->connections;
   if (open.proxy.version != proxy::Version::off)
     s->send_first(proxy::build(open.proxy.version, open.proxy.ends, open.proxy.unique_id));
-  s->connect_target(targets_, open.host, open.port, open.window);
+  s->connect_target(exposed_target(t, open.host, open.port, false) ? exposed_targets_ : targets_,
+                    open.host, open.port, open.window);
 }
 
 // One HTTP request of an http mapping, as the server saw it: logged (the
@@ -282,8 +345,9 @@ void ForwardClient::udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpO
   if (over_cap(t, id, t.datagram_count(), options_.max_udp_sessions, udp_warning_, "udp",
                open.host, open.port))
     return;
-  UdpTarget* target = t.add_channel(std::make_unique<UdpTarget>(base_, dns_.get(), options_.allow,
-                                                                t, id, open.host, open.port));
+  const TargetPolicy& allow = exposed_target(t, open.host, open.port, true) ? allow_all_ : options_.allow;
+  UdpTarget* target = t.add_channel(
+      std::make_unique<UdpTarget>(base_, dns_.get(), allow, t, id, open.host, open.port));
   // decode_udp_open() admits v2 only: each datagram gets a DGRAM header.
   if (open.proxy.version == proxy::Version::v2)
     target->set_header(proxy::build_v2(open.proxy.ends, open.proxy.unique_id, true));

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -52,6 +53,7 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   void open_requested(Tunnel& t, uint32_t id, const frame::Open& open) override;
   void udp_open_requested(Tunnel& t, uint32_t id, const frame::UdpOpen& open) override;
   void request_reported(Tunnel& t, uint32_t id, const frame::Request& r) override;
+  void expose_replied(Tunnel& t, const frame::ExposeReply& r) override;
 
  private:
   static void drain_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -74,6 +76,11 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
                 const char* kind, const std::string& host, uint16_t port);
   bool admit(Tunnel& t, uint32_t id, const std::string& host, uint16_t port, const char* kind);
   ServerLink* link_of(const Tunnel& t) const;
+  // --expose: asks the server for every SPEC (EXPOSE), if it speaks it.
+  void ask_exposures(Tunnel& t, const ServerLink& link);
+  // The target is one of our --expose targets that t's server granted:
+  // --allow does not apply.
+  bool exposed_target(const Tunnel& t, const std::string& host, uint16_t port, bool udp) const;
   void link_gave_up();
   size_t stream_count() const;  // over every channel
   void drain_tick();
@@ -85,6 +92,10 @@ class ForwardClient final : public TunnelHandler, public ChannelOpener {
   BufferBudget pending_;  // --max-pending-bytes, hard (reserve())
   LimitWarning streams_warning_, udp_warning_, pending_warning_;
   TargetContext targets_;
+  TargetPolicy allow_all_;          // exposed targets: the client chose them
+  // The --expose requests (index + 1) each channel's server granted.
+  std::map<const Tunnel*, std::set<uint32_t>> granted_;
+  TargetContext exposed_targets_;   // targets_ with allow_all_
   Reaper reaper_;
   EvdnsBasePtr dns_;
   EventPtr drain_timer_;

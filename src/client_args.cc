@@ -1,6 +1,7 @@
 #include "client_args.h"
 
 #include "address.h"
+#include "expose_spec.h"
 #include "frame.h"
 #include "names.h"
 #include "tls.h"
@@ -90,6 +91,17 @@ void add_limit_options(std::vector<Option>& t, ClientOptions& o) {
                "[fd00::/64]:22, db.internal:5432, *.corp.example;\n"
                "without --allow the client trusts its server fully",
                [&o](const char* arg, std::string& err) { return o.allow.add(arg, err); }});
+  t.push_back({"expose", 0, "SPEC",
+               "ask each server for a public port to this target\n"
+               "(repeatable): [tcp:|udp:|http:][PUBLIC_PORT=]TARGET,\n"
+               "TARGET = PORT (127.0.0.1) or HOST:PORT; the server's\n"
+               "[CLIENT_PORTS] decides; --allow does not apply to it",
+               [&o](const char* arg, std::string& err) {
+                 ExposeSpec spec;
+                 if (!parse_expose_spec(arg, spec, err)) return false;
+                 o.expose.push_back(std::move(spec));
+                 return true;
+               }});
   t.push_back({"max-streams", 0, "N",
                "refuse (resource_limit) the server's OPENs beyond N\n"
                "streams on the channel (default 10000)",

@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "auth.h"
+#include "expose_spec.h"
 #include "tls.h"
 
 // One forward-server to keep a channel to: its host (a name is resolved
@@ -39,4 +40,7 @@ struct ClientOptions {
   size_t max_streams = 10000;              // --max-streams, per channel
   size_t max_udp_sessions = 4096;          // --max-udp-sessions, per channel
   size_t max_pending_bytes = 16u << 20;    // --max-pending-bytes: early data for connecting targets
+  // --expose: public ports asked of every server (EXPOSE), in order; the
+  // request id of each is its index + 1.
+  std::vector<ExposeSpec> expose;
 };

@@ -24,7 +24,7 @@ constexpr char kEscColon = '\x01';
 constexpr char kEscBracket = '\x02';
 constexpr size_t kMaxLine = 190;  // below inih's 200-byte line buffer
 
-enum class Section { none, defaults, mapper, clients, rules, tags, modes, invalid };
+enum class Section { none, defaults, mapper, clients, rules, tags, modes, client_ports, invalid };
 
 using RuleEntry = MappingRule;
 
@@ -55,6 +55,7 @@ Section section_for(const std::string& name, bool ports_file) {
   if (strcasecmp(name.c_str(), "DEFAULT") == 0) return Section::defaults;
   if (strcasecmp(name.c_str(), "CLIENTS") == 0) return Section::clients;
   if (strcasecmp(name.c_str(), "MODE") == 0) return Section::modes;
+  if (strcasecmp(name.c_str(), "CLIENT_PORTS") == 0) return Section::client_ports;
   return Section::invalid;
 }
 
@@ -80,7 +81,7 @@ std::string preprocess_line(ParseState& st, std::string line) {
         st.error("unknown section [" + name + "]" +
                  (st.is_state_file ? " (a state file holds [MAPPER] and [TAG] only)"
                   : st.is_ports_file ? " (a ports file holds [MAPPER], [TAG] and [RULES] only)"
-                                     : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS], [RULES] or [MODE])"));
+                                     : " (expected [DEFAULT], [MAPPER], [TAG], [CLIENTS], [CLIENT_PORTS], [RULES] or [MODE])"));
       }
       return line;
     }
@@ -321,6 +322,61 @@ void add_client(ParseState& st, const std::string& key, const std::string& value
   st.config->clients.push_back({name, FileRef{resolve(st.config->path, value), st.file, st.line}});
 }
 
+// [CLIENT_PORTS]: "NAME = 20000-20099, 5353/udp", "tag:TAG = ...",
+// "NAME.MAX_PORTS = 5". A NAME is checked against [CLIENTS] at the end.
+PortGrant* find_grant(ServerConfig& c, const std::string& key) {
+  for (PortGrant& g : c.client_ports)
+    if (g.key == key) return &g;
+  return nullptr;
+}
+
+void add_client_ports(ParseState& st, const std::string& key, const std::string& value) {
+  size_t dot = key.rfind('.');
+  bool max = dot != std::string::npos && strcasecmp(key.c_str() + dot + 1, "MAX_PORTS") == 0;
+  std::string who = max ? key.substr(0, dot) : key;
+  std::string name = who.compare(0, 4, "tag:") == 0 ? who.substr(4) : who;
+  if (!valid_name(name) || name.find('.') != std::string::npos) {
+    st.error("[CLIENT_PORTS] key '" + printable(key, 80) +
+             "': expected a [CLIENTS] name or tag:TAG (" + kNameRule + ", no dots), with an "
+             "optional .MAX_PORTS");
+    return;
+  }
+  PortGrant* g = find_grant(*st.config, who);
+  if (max) {
+    int n = 0;
+    if (g && g->max_ports) {
+      st.error(who + ".MAX_PORTS is given twice");
+    } else if (!parse_int(value, 1, 65535, n)) {
+      st.error(who + ".MAX_PORTS: bad value: '" + printable(value, 80) + "' (expected a number, 1-65535)");
+    } else {
+      if (!g) {
+        st.config->client_ports.push_back(PortGrant{who, {}, 0, st.file, st.line});
+        g = &st.config->client_ports.back();
+      }
+      g->max_ports = n;
+    }
+    return;
+  }
+  if (g && !g->ranges.empty()) {
+    st.error("[CLIENT_PORTS] " + who + " is already granted at " + g->file + ":" +
+             std::to_string(g->line));
+    return;
+  }
+  std::vector<PortRange> ranges;
+  std::string err;
+  if (!parse_port_ranges(value, ranges, err)) {
+    st.error("[CLIENT_PORTS] " + who + ": " + err);
+    return;
+  }
+  if (!g) {
+    st.config->client_ports.push_back(PortGrant{who, {}, 0, st.file, st.line});
+    g = &st.config->client_ports.back();
+  }
+  g->ranges = std::move(ranges);
+  g->file = st.file;
+  g->line = st.line;
+}
+
 void set_default(ParseState& st, const std::string& key, const std::string& value) {
   ServerConfig& c = *st.config;
   auto bad = [&](const std::string& why) {
@@ -361,6 +417,15 @@ void set_default(ParseState& st, const std::string& key, const std::string& valu
     if (!parse_int(value, 0, 3600, c.heartbeat_interval_sec)) bad("expected seconds, 0-3600 (0: off)");
   } else if (is("CLIENT_WAIT")) {
     if (!parse_int(value, 0, 3600, c.client_wait_sec)) bad("expected seconds, 0-3600");
+  } else if (is("EXPOSE_HOLD")) {
+    if (!parse_int(value, 0, 86400, c.expose_hold_sec)) bad("expected seconds, 0-86400");
+  } else if (is("EXPOSE_ADDR")) {
+    sockaddr_storage ss;
+    socklen_t len;
+    if (!ip_literal_to_sockaddr(value, 1, ss, len))
+      bad("expected an IPv4 or IPv6 address");
+    else
+      c.expose_addr = value;
   } else if (is("DRAIN_TIMEOUT")) {
     if (!parse_int(value, 0, 86400, c.drain_timeout_sec)) bad("expected seconds, 0-86400");
   } else if (is("CONTROL_SOCKET")) {
@@ -447,6 +512,7 @@ int handle(void* user, const char* /*section*/, const char* name, const char* va
     case Section::defaults: set_default(*st, key, val); break;
     case Section::mapper: add_mapping(*st, key, val); break;
     case Section::clients: add_client(*st, key, val); break;
+    case Section::client_ports: add_client_ports(*st, key, val); break;
     case Section::rules: add_rule(*st, key, val); break;
     case Section::tags:
       // "PUBLIC = tag": applied with the rules, once every mapping is known.
@@ -561,6 +627,10 @@ void apply_rules(const std::vector<RuleEntry>& rules, ServerConfig& cfg,
         }
       // A rule must name a mapping of the configuration: one that only a
       // runtime mapping matches would break the next reload after a remove.
+      // ... or a port a [CLIENT_PORTS] grant gives (an exposed port).
+      bool granted = false;
+      for (const PortGrant& g : cfg.client_ports) granted = granted || g.covers(key.pub.port, key.udp);
+      if (!names_file_mapping && granted && targets.empty()) continue;
       if (!names_file_mapping) {
         errors.push_back({r.file, r.line, std::string(r.kind == "MODE" ? "mode" : "rule") +
                                               " for " + r.target + ", which no mapping uses"});
@@ -771,6 +841,25 @@ void apply_config_rules(const ServerConfig& cfg, Mapping& m) {
   m.max_connections = one.mappings.back().max_connections;
 }
 
+void apply_all_config_rules(const ServerConfig& cfg, Mapping& m) {
+  ServerConfig one;
+  one.mappings.push_back(m);
+  one.mappings.back().runtime = false;
+  std::vector<RuleEntry> rules;
+  for (const RuleEntry& r : cfg.rules)
+    if (r.kind != "TAG") rules.push_back(r);
+  std::vector<ConfigError> ignored;  // reported at load
+  apply_rules(rules, one, ignored);
+  Mapping& r = one.mappings.back();
+  m.access = r.access;
+  m.max_connections = r.max_connections;
+  m.rate_limit = r.rate_limit;
+  m.max_connections_per_source = r.max_connections_per_source;
+  m.new_connections_per_source = r.new_connections_per_source;
+  m.new_connections_window_sec = r.new_connections_window_sec;
+  m.proxy_protocol = r.proxy_protocol;
+}
+
 std::string Mapping::public_name() const {
   return format_host_port(bind_host.empty() ? "0.0.0.0" : bind_host, public_port) +
          (udp ? "/udp" : "");
@@ -919,6 +1008,19 @@ bool load_server_config(const std::string& path, ServerConfig& out,
     if (!known)
       errors.push_back({where.file, where.line,
                         where.message + ": no client " + name + " in [CLIENTS]"});
+  }
+  for (const PortGrant& g : cfg.client_ports) {
+    if (g.ranges.empty()) {
+      errors.push_back({g.file, g.line, g.key + ".MAX_PORTS without a grant: add '" + g.key +
+                                            " = PORTS' to [CLIENT_PORTS]"});
+      continue;
+    }
+    if (g.key.compare(0, 4, "tag:") == 0) continue;
+    bool known = false;
+    for (const auto& c : cfg.clients) known = known || c.first == g.key;
+    if (!known)
+      errors.push_back({g.file, g.line, "[CLIENT_PORTS] " + g.key + ": no client " + g.key +
+                                            " in [CLIENTS] (a tag is written tag:" + g.key + ")"});
   }
   if (!cfg.auth_none && cfg.auth_key_file.empty() && cfg.clients.empty())
     errors.push_back({path, 0,

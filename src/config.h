@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "access.h"
+#include "client_ports.h"
 #include "address.h"
 #include "log.h"
 #include "proxy_header.h"
@@ -36,6 +37,11 @@ struct Mapping {
   // [MODE] PORT = http (or forward-client --expose http:...): the server
   // logs one line per HTTP/1.x request; the bytes are forwarded unchanged.
   bool http = false;
+  // forward-client --expose: the client that holds the port ("client
+  // NAME" or "session HEX"); "" for the configuration's mappings. Its
+  // streams go only to that client's channels (tag is the same text, which
+  // no --tag can be: it has a space).
+  std::string exposed_by;
 
   // Same listening address, target, rules and tag.
   bool same_as(const Mapping& o) const;
@@ -138,6 +144,11 @@ struct ServerConfig {
   int udp_timeout_sec = 60;      // UDP_TIMEOUT: a session ends after this long idle
   int udp_max_sessions = 1024;   // UDP_MAX_SESSIONS: per mapping
   int udp_max_datagram = 65507;  // UDP_MAX_DATAGRAM: larger ones are dropped and counted
+
+  // forward-client --expose (issue 17).
+  std::vector<PortGrant> client_ports;  // [CLIENT_PORTS]
+  int expose_hold_sec = 300;            // EXPOSE_HOLD: ports kept for a client that went away
+  std::string expose_addr;              // EXPOSE_ADDR: where exposed ports listen; "": 0.0.0.0
 };
 
 // Splits "1234/udp" / "1234/tcp" into "1234" and the protocol; false if the
@@ -172,6 +183,9 @@ bool parse_mapping_text(const std::string& file, const std::string& text, std::v
 // Applies the configuration's ALLOW, DENY and MAX_CONNECTIONS rules that
 // name m's public address (or every mapping) to m, as at load.
 void apply_config_rules(const ServerConfig& cfg, Mapping& m);
+// Every [RULES] kind (ALLOW, DENY, MAX_CONNECTIONS, RATE_LIMIT, the per-source
+// limits, PROXY_PROTOCOL) that names m's port or every mapping: an exposed port.
+void apply_all_config_rules(const ServerConfig& cfg, Mapping& m);
 
 // Loads and validates path (and OUTER_PORTS_FILE). Returns true when no
 // errors were found; otherwise errors holds every problem.

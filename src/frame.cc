@@ -47,6 +47,10 @@ bool limits_for(uint8_t type, Limits& l) {
     case Type::udp_open: l = {4, 3 + 255 + kMaxProxyBlock, false}; return true;
     case Type::datagram: l = {0, kMaxDatagram, false}; return true;
     case Type::close: l = {1, 1 + kMaxReasonText, true}; return true;
+    case Type::expose: l = {kExposeFixedSize + 1, kExposeFixedSize + 255, true}; return true;
+    case Type::expose_reply:
+      l = {kExposeReplyFixedSize, kExposeReplyFixedSize + kMaxReasonText, true};
+      return true;
     case Type::request: l = {kRequestFixedSize + 1, kMaxRequestPayload, false}; return true;
   }
   return false;
@@ -127,6 +131,8 @@ const char* type_name(Type t) {
     case Type::udp_open: return "UDP_OPEN";
     case Type::datagram: return "DATAGRAM";
     case Type::close: return "CLOSE";
+    case Type::expose: return "EXPOSE";
+    case Type::expose_reply: return "EXPOSE_REPLY";
     case Type::request: return "REQUEST";
   }
   return "?";
@@ -143,6 +149,18 @@ const char* reason_name(uint8_t r) {
     case Reason::resource_limit: return "resource limit";
   }
   return "unknown reason";
+}
+
+const char* expose_result_name(uint8_t r) {
+  switch (static_cast<ExposeResult>(r)) {
+    case ExposeResult::ok: return "ok";
+    case ExposeResult::not_granted: return "not granted";
+    case ExposeResult::in_use: return "in use";
+    case ExposeResult::max_ports: return "MAX_PORTS reached";
+    case ExposeResult::bind_failed: return "bind failed";
+    case ExposeResult::refused: return "refused";
+  }
+  return "unknown result";
 }
 
 void encode_header(const Header& h, uint8_t out[kHeaderSize]) {
@@ -421,6 +439,79 @@ bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err) {
   }
   if (u.host.find('\0') != std::string::npos) {
     err = "UDP_OPEN with NUL in host";
+    return false;
+  }
+  return true;
+}
+
+void encode_expose(const Expose& e, std::string& out) {
+  uint8_t b[kExposeFixedSize];
+  put32(b, e.request);
+  b[4] = e.udp ? 1 : 0;
+  b[5] = e.http ? 1 : 0;
+  put16(b + 6, e.public_port);
+  put16(b + 8, e.target_port);
+  size_t n = std::min<size_t>(e.target_host.size(), 255);
+  b[10] = static_cast<uint8_t>(n);
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+  out.append(e.target_host, 0, n);
+}
+
+bool decode_expose(const uint8_t* p, size_t n, Expose& e, std::string& err) {
+  if (n < kExposeFixedSize + 1 || p[10] == 0 || n != kExposeFixedSize + p[10]) {
+    err = "malformed EXPOSE payload";
+    return false;
+  }
+  if (p[4] > 1) {
+    err = "EXPOSE with unknown protocol " + std::to_string(p[4]);
+    return false;
+  }
+  if (p[5] > 1 || (p[5] == 1 && p[4] == 1)) {
+    err = "EXPOSE with unknown mode " + std::to_string(p[5]) + (p[4] ? " for udp" : "");
+    return false;
+  }
+  e.request = get32(p);
+  e.udp = p[4] == 1;
+  e.http = p[5] == 1;
+  e.public_port = get16(p + 6);
+  e.target_port = get16(p + 8);
+  e.target_host.assign(reinterpret_cast<const char*>(p + kExposeFixedSize), p[10]);
+  if (e.target_port == 0) {
+    err = "EXPOSE with target port 0";
+    return false;
+  }
+  for (char c : e.target_host)
+    if (c <= 0x20 || c >= 0x7f) {
+      err = "EXPOSE with a non-printable target host";
+      return false;
+    }
+  return true;
+}
+
+void encode_expose_reply(const ExposeReply& r, std::string& out) {
+  uint8_t b[kExposeReplyFixedSize];
+  put32(b, r.request);
+  b[4] = r.result;
+  put16(b + 5, r.public_port);
+  out.append(reinterpret_cast<char*>(b), sizeof b);
+  out.append(r.text, 0, kMaxReasonText);
+}
+
+bool decode_expose_reply(const uint8_t* p, size_t n, ExposeReply& r, std::string& err) {
+  if (n < kExposeReplyFixedSize || n > kExposeReplyFixedSize + kMaxReasonText) {
+    err = "malformed EXPOSE_REPLY payload";
+    return false;
+  }
+  r.request = get32(p);
+  r.result = p[4];
+  r.public_port = get16(p + 5);
+  r.text.assign(reinterpret_cast<const char*>(p + kExposeReplyFixedSize), n - kExposeReplyFixedSize);
+  if (r.result == static_cast<uint8_t>(ExposeResult::ok) && r.public_port == 0) {
+    err = "EXPOSE_REPLY ok without a port";
+    return false;
+  }
+  if (r.result != static_cast<uint8_t>(ExposeResult::ok) && r.public_port != 0) {
+    err = "EXPOSE_REPLY refusal with a port";
     return false;
   }
   return true;

@@ -66,6 +66,9 @@ enum class Type : uint8_t {
   udp_open = 0x0c,
   datagram = 0x0d,
   close = 0x0e,  // the sender ends the channel and says why (u8 reason, text)
+  // Both only on a channel whose HELLOs agreed on kHelloFlagExpose.
+  expose = 0x0f,        // client -> server: give me a public port (stream id 0)
+  expose_reply = 0x10,  // server -> client: the port, or why not (stream id 0)
   request = 0x11,  // server -> client: one HTTP request of an http mapping's stream
 };
 const char* type_name(Type t);
@@ -133,6 +136,38 @@ struct UdpOpen {
   ProxyBlock proxy;  // optional, after host; v2 only (per-datagram headers)
 };
 
+// EXPOSE: the client asks for a public port that forwards to a target of
+// its own choice. u32 request, u8 proto (0 tcp, 1 udp), u8 mode (0 plain,
+// 1 http), u16 wanted public port (0: any), u16 target port, u8 n, host[n].
+constexpr size_t kExposeFixedSize = 11;
+struct Expose {
+  uint32_t request = 0;   // the client's number, echoed in the reply
+  bool udp = false;
+  bool http = false;      // tcp only
+  uint16_t public_port = 0;  // 0: the server picks
+  uint16_t target_port = 0;
+  std::string target_host;   // 1..255 bytes
+};
+// EXPOSE_REPLY: u32 request, u8 result (ExposeResult), u16 public port (0
+// unless ok), text (0..kMaxReasonText bytes: why, when refused).
+constexpr size_t kExposeReplyFixedSize = 7;
+static_assert(kExposeFixedSize + 255 <= kMaxControlPayload, "EXPOSE fits a control payload");
+enum class ExposeResult : uint8_t {
+  ok = 0,
+  not_granted = 1,  // no [CLIENT_PORTS] grant covers it
+  in_use = 2,       // by the server's own mappings or another client
+  max_ports = 3,    // the grant's MAX_PORTS reached
+  bind_failed = 4,  // the server could not listen on it
+  refused = 5,      // any other reason (the text says)
+};
+const char* expose_result_name(uint8_t r);
+struct ExposeReply {
+  uint32_t request = 0;
+  uint8_t result = 0;
+  uint16_t public_port = 0;
+  std::string text;
+};
+
 // Payload encoders append to out.
 void encode_hello(const Hello& h, std::string& out);
 void encode_open(const Open& o, std::string& out);
@@ -158,6 +193,10 @@ bool decode_open_ok(const uint8_t* p, size_t n, bool with_time, OpenOk& ok, std:
 bool decode_failure(const uint8_t* p, size_t n, Failure& f, std::string& err);
 bool decode_auth(const uint8_t* p, size_t n, Auth& a, std::string& err);
 bool decode_udp_open(const uint8_t* p, size_t n, UdpOpen& u, std::string& err);
+void encode_expose(const Expose& e, std::string& out);
+bool decode_expose(const uint8_t* p, size_t n, Expose& e, std::string& err);
+void encode_expose_reply(const ExposeReply& r, std::string& out);
+bool decode_expose_reply(const uint8_t* p, size_t n, ExposeReply& r, std::string& err);
 
 // REQUEST (server to client, only when both HELLOs set kHelloFlagRequests):
 // one HTTP/1.x request the server saw on the stream with this id, of an

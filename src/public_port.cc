@@ -53,8 +53,8 @@ bool PublicPort::bind(const UdpLimits& limits, std::string& err) {
     ok = listener_->bind(m.bind_host, m.public_port, err);
   }
   if (!ok)
-    err = "cannot listen on " + m.public_name() + " (" + m.file + ":" + std::to_string(m.line) +
-          "): " + err;
+    err = "cannot listen on " + m.public_name() + " (" +
+          (m.exposed_by.empty() ? m.file + ":" + std::to_string(m.line) : m.exposed_by) + "): " + err;
   return ok;
 }
 

@@ -36,7 +36,9 @@ ForwardServer::ForwardServer(event_base* base, ServerConfig config, ServerSecret
       secrets_(std::move(secrets)),
       reaper_(base),
       budget_(config_.max_buffered_bytes),
-      grants_(grants_from(config_)) {}
+      grants_(grants_from(config_)),
+      client_ports_(config_.client_ports),
+      expose_addr_(config_.expose_addr) {}
 
 ForwardServer::~ForwardServer() {
   ports_.clear();
@@ -54,6 +56,7 @@ TunnelOptions ForwardServer::tunnel_options() {
   o.limits.open_timeout_sec = config_.open_timeout_sec;
   o.limits.budget = &budget_;
   o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
+  o.features |= frame::kHelloFlagExpose;  // forward-client --expose (server_expose.cc)
   return o;
 }
 
@@ -118,6 +121,8 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   // Listening sockets and identity survive a reload; say so when they would change.
   if (nc.user != config_.user || nc.group != config_.group)
     log_warnx("reload: USER/GROUP changes take effect at the next restart");
+  if (nc.expose_addr != config_.expose_addr)
+    log_warnx("reload: EXPOSE_ADDR changes take effect at the next restart");
   // All or nothing: every new listener is bound before anything changes.
   std::vector<std::string> failures;
   std::unique_ptr<Listener> inner;
@@ -126,6 +131,7 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
     inner = bind_inner(nc, err);
     if (!inner) failures.push_back(err);
   }
+  exposure_clashes(nc, failures);
   std::vector<Mapping> now = listening_mappings();
   MappingDiff d = diff_mappings(now, nc.mappings);
   StagedPorts staged = stage_ports(d, failures);
@@ -150,6 +156,8 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
   config_ = std::move(nc);
   config_.path = path;
   grants_ = grants_from(config_);
+  client_ports_ = ClientPorts(config_.client_ports);
+  refresh_exposures();
   budget_.set_cap(config_.max_buffered_bytes);
   refresh_client_rate_limits();
   revoke_channels();
@@ -164,7 +172,8 @@ bool ForwardServer::reload(ServerConfig nc, ServerSecrets ns) {
 std::vector<Mapping> ForwardServer::listening_mappings() const {
   std::vector<Mapping> out;
   out.reserve(ports_.size());
-  for (const auto& kv : ports_) out.push_back(kv.second->mapping());
+  for (const auto& kv : ports_)
+    if (kv.second->mapping().exposed_by.empty()) out.push_back(kv.second->mapping());
   return out;
 }
 
@@ -368,7 +377,7 @@ ServerView ForwardServer::view(bool with_streams, const std::string& mapping) co
     r.tag = m.tag;
     r.proto = m.udp ? "udp" : "tcp";
     r.state = state;
-    r.origin = m.file + ":" + std::to_string(m.line);
+    r.origin = m.exposed_by.empty() ? m.file + ":" + std::to_string(m.line) : m.exposed_by;
     r.live = p.live();
     const TrafficCounters& c = p.counters();
     r.connections = c.connections;
@@ -619,6 +628,7 @@ void ForwardServer::limit_pending_handshakes() {
 }
 
 Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
+  if (tag.find(' ') != std::string::npos) return pick_exposure_channel(tag);  // an exposed port
   std::vector<Tunnel*> candidates;
   for (const auto& t : tunnels_)
     if (t->up() && t->peer_tag() == tag) candidates.push_back(t.get());
@@ -672,6 +682,7 @@ void ForwardServer::tunnel_up(Tunnel& t) {
 
 void ForwardServer::tunnel_closed(Tunnel& t) {
   if (t.up_since() == 0) ++sessions_never_up_;
+  else exposure_owner_down(t);
   for (auto it = tunnels_.begin(); it != tunnels_.end(); ++it)
     if (it->get() == &t) {
       reaper_.bury(std::move(*it));

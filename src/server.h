@@ -12,11 +12,13 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "buffer_budget.h"
 #include "channel_policy.h"
+#include "client_ports.h"
 #include "config.h"
 #include "ev.h"
 #include "listener.h"
@@ -80,8 +82,35 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   void tunnel_up(Tunnel& t) override;
   void tunnel_closed(Tunnel& t) override;
   bool admit_channel(Tunnel& t, std::string& why) override;
+  void expose_requested(Tunnel& t, const frame::Expose& e) override;
 
  private:
+  // forward-client --expose (server_expose.cc). An exposed port is a
+  // PublicPort in ports_ like any mapping; its Mapping::exposed_by names the
+  // client, and its tag is a route ("client NAME tcp 20001", which no
+  // --tag can be) served only by the channels that asked for that port.
+  static std::string exposure_owner(const Tunnel& t);  // "client NAME" or "session HEX"
+  Mapping exposed_mapping(const Exposure& e) const;
+  static std::string exposure_route(const Exposure& e);
+  Tunnel* pick_exposure_channel(const std::string& route);
+  void claim_exposure(const std::string& route, Tunnel& t);  // t serves route from now on
+  // Why port (of EXPOSE_ADDR) is not free: a mapping, INNER_PORT or a
+  // client's port; "" if free.
+  std::string port_taken(uint16_t port, bool udp, const std::string& owner) const;
+  void send_expose_reply(Tunnel& t, uint32_t request, frame::ExposeResult result, uint16_t port,
+                         const std::string& text);
+  // t ended: its claims go; if it was its client's last channel, the
+  // client's ports start their EXPOSE_HOLD.
+  void exposure_owner_down(Tunnel& t);
+  // Stops listening on an exposed port; its streams drain like a removed mapping's.
+  void release_exposure(const Exposure& e, const std::string& why);
+  void schedule_expose_hold();
+  static void expose_hold_cb(evutil_socket_t, short, void* arg) noexcept;
+  // Reload: file mappings on a port a client holds (errors naming it).
+  void exposure_clashes(const ServerConfig& nc, std::vector<std::string>& failures) const;
+  // Reload done: releases ports whose grant is gone, applies new rules.
+  void refresh_exposures();
+
   std::unique_ptr<Listener> bind_inner(const ServerConfig& c, std::string& err);
   std::unique_ptr<PublicPort> bind_public(const Mapping& m, std::string& err);
   // Reload steps (mapping_diff.h): bind what is new, then apply.
@@ -154,6 +183,12 @@ class ForwardServer final : public TunnelHandler, private PortHost {
   std::list<std::unique_ptr<Tunnel>> tunnels_;       // handshaking and up, oldest first
   std::map<std::string, size_t> round_robin_;        // next pick per tag
   uint64_t held_ids_ = 0;
+  ClientPorts client_ports_;  // [CLIENT_PORTS]
+  ExposureBook exposures_;    // the ports clients hold, and who
+  std::string expose_addr_;   // EXPOSE_ADDR as started (a reload does not move ports)
+  EventPtr expose_hold_timer_;  // EXPOSE_HOLD: the next release of an away client's ports
+  std::multimap<std::string, Tunnel*> exposure_claims_;  // route -> channels that asked for it
+  std::mt19937 rng_{std::random_device{}()};  // picks free ports of a grant
   EventPtr drain_tick_;                        // shutdown: polls until streams are gone
   std::function<void()> shutdown_done_;
   int64_t shutdown_deadline_ms_ = 0;

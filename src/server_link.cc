@@ -141,6 +141,7 @@ void ServerLink::on_connect_event(short what) {
   o.opener = &owner_.opener;
   o.tag = options_.tag;
   o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
+  if (asks_expose()) o.features |= frame::kHelloFlagExpose;
   std::string peer = peer_name(fd);
   if (peer == "?") peer = name_;
   tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,
@@ -151,7 +152,20 @@ void ServerLink::on_connect_event(short what) {
 void ServerLink::tunnel_up() { failures_ = 0; }
 
 void ServerLink::tunnel_closed(Tunnel& t) {
+  bool old_server = asks_expose() && t.lost_before_peer_hello();
+  // A channel that was up: ask again next time (the server may be upgraded,
+  // or the loss before its HELLO was a restart, not a refusal).
+  if (t.up_since() != 0) expose_unsupported_ = false;
   if (tunnel_.get() == &t) owner_.reaper.bury(std::move(tunnel_));
+  if (old_server && !stopped_) {
+    expose_unsupported_ = true;
+    log_warnx("server %s does not support --expose (it is older than 0.4.0); its own mappings "
+              "are served", name_.c_str());
+    log_info("server %s closed the connection right after our HELLO asked for --expose: "
+             "connecting again without it", name_.c_str());
+    dial();
+    return;
+  }
   connection_lost();
 }
 

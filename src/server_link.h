@@ -49,6 +49,9 @@ class ServerLink {
   bool active() const { return !gave_up_; }
   // "203.0.113.7:1111": the name the logs and the status use.
   const std::string& name() const { return name_; }
+  const std::string& host() const { return address_.host; }
+  // --expose is asked of this server (false once it proved too old for it).
+  bool asks_expose() const { return !options_.expose.empty() && !expose_unsupported_; }
   std::string summary() const;
   uint64_t attempts() const { return attempts_; }  // connection attempts so far
 
@@ -75,4 +78,7 @@ class ServerLink {
   uint64_t attempts_ = 0;
   bool stopped_ = false;
   bool gave_up_ = false;
+  // The server closed the connection right after a HELLO with the EXPOSE
+  // flag (servers before 0.4.0 refuse unknown flags): redial without it.
+  bool expose_unsupported_ = false;
 };

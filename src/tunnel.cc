@@ -240,12 +240,15 @@ void Tunnel::forget_channel(uint32_t id) {
 }
 
 void Tunnel::transport_eof() {
+  lost_before_peer_hello_ = state_ == State::handshake && handshake_.stage() == Handshake::Stage::hello;
   close(state_ == State::up ? "peer closed the channel" : handshake_.eof_reason());
 }
 
 // A plain socket's read error during the handshake also gives the likely
 // reason.
 void Tunnel::transport_error(const std::string& what, bool reading) {
+  lost_before_peer_hello_ =
+      reading && state_ == State::handshake && handshake_.stage() == Handshake::Stage::hello;
   close("channel error: " + what +
             (reading && state_ != State::up ? " (" + handshake_.eof_reason() + ")" : ""),
         LogLevel::warning);
@@ -398,6 +401,8 @@ bool Tunnel::dispatch_control(const frame::Header& h, const uint8_t* p, std::str
     case Type::eof: return on_eof(h, err);
     case Type::reset: return on_reset(h, p, err);
     case Type::window: return on_window(h, p, err);
+    case Type::expose:
+    case Type::expose_reply: return on_expose(h, p, err);
     case Type::request: return on_request(h, p, err);
     case Type::data:
     case Type::datagram:
@@ -524,4 +529,29 @@ bool Tunnel::on_window(const frame::Header& h, const uint8_t* p, std::string& er
   bool ok;
   Channel* c = lookup(h.stream, ok, err);
   return c ? c->on_window(inc, err) : ok;
+}
+
+// EXPOSE goes to the server, EXPOSE_REPLY to the client, and only when both
+// HELLOs set kHelloFlagExpose.
+bool Tunnel::on_expose(const frame::Header& h, const uint8_t* p, std::string& err) {
+  bool request = h.type == frame::Type::expose;
+  if (!has_feature(frame::kHelloFlagExpose)) {
+    err = std::string(frame::type_name(h.type)) + " without the EXPOSE feature agreed in HELLO";
+    return false;
+  }
+  if (request != (role_ == frame::Role::server)) {
+    err = std::string(frame::type_name(h.type)) + " sent to the " +
+          (role_ == frame::Role::server ? "server" : "client");
+    return false;
+  }
+  if (request) {
+    frame::Expose e;
+    if (!frame::decode_expose(p, h.length, e, err)) return false;
+    handler_.expose_requested(*this, e);
+  } else {
+    frame::ExposeReply r;
+    if (!frame::decode_expose_reply(p, h.length, r, err)) return false;
+    handler_.expose_replied(*this, r);
+  }
+  return true;
 }

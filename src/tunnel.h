@@ -36,6 +36,11 @@ class TunnelHandler {
   // Server side: the peer has authenticated (or AUTH = none); false with
   // why refuses the channel (CLOSE with the reason) before it comes up.
   virtual bool admit_channel(Tunnel&, std::string&) { return true; }
+  // forward-client --expose, on channels that agreed on kHelloFlagExpose:
+  // the server is asked for a port (it answers with EXPOSE_REPLY), the
+  // client gets the answer.
+  virtual void expose_requested(Tunnel&, const frame::Expose&) {}
+  virtual void expose_replied(Tunnel&, const frame::ExposeReply&) {}
 
  protected:
   ~TunnelHandler() = default;
@@ -131,6 +136,9 @@ class Tunnel : public Disposable,
   bool peer_proxy() const { return handshake_.peer_proxy(); }
   // Both: a feature (frame::kHelloFlagExpose, ...) both HELLOs set.
   bool has_feature(uint8_t flag) const { return handshake_.agreed_features() & flag; }
+  // Client: the server closed the connection (EOF or reset) before its
+  // HELLO came: what a server that refuses our HELLO's flags does.
+  bool lost_before_peer_hello() const { return lost_before_peer_hello_; }
   // OPEN_OK carries the connect time: sent by a client (which announces
   // kHelloFlagProxy), accepted by a server from such a client.
   bool open_ok_with_time() const {
@@ -261,6 +269,7 @@ class Tunnel : public Disposable,
   bool on_eof(const frame::Header& h, std::string& err);
   bool on_reset(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_window(const frame::Header& h, const uint8_t* p, std::string& err);
+  bool on_expose(const frame::Header& h, const uint8_t* p, std::string& err);
   bool on_request(const frame::Header& h, const uint8_t* p, std::string& err);
   void insert_channel(std::unique_ptr<Channel> c);
   // The one answer to a frame's id: the channel, or nullptr with ok=true
@@ -284,6 +293,7 @@ class Tunnel : public Disposable,
   LogLevel closing_level_ = LogLevel::warning;
   EventPtr deferred_close_;     // closing_ timeout, and the output cap's close
   uint64_t pongs_skipped_ = 0;  // PINGs not answered while the peer does not read
+  bool lost_before_peer_hello_ = false;
   Heartbeat heartbeat_;
   RttProbe probe_;
   WindowPool window_pool_;

@@ -109,6 +109,26 @@ void parse_payloads(const uint8_t* in, size_t n) {
   } else if (err.empty()) {
     fail("decode_request refused without a reason");
   }
+
+  frame::Expose expose;
+  err.clear();
+  if (frame::decode_expose(p, n, expose, err)) {
+    enc.clear();
+    frame::encode_expose(expose, enc);
+    if (!same(enc, p, n)) fail("EXPOSE does not round-trip");
+  } else if (err.empty()) {
+    fail("decode_expose refused without a reason");
+  }
+
+  frame::ExposeReply reply;
+  err.clear();
+  if (frame::decode_expose_reply(p, n, reply, err)) {
+    enc.clear();
+    frame::encode_expose_reply(reply, enc);
+    if (!same(enc, p, n)) fail("EXPOSE_REPLY does not round-trip");
+  } else if (err.empty()) {
+    fail("decode_expose_reply refused without a reason");
+  }
 }
 
 // The parser the tunnel would use for a frame of this type.
@@ -172,6 +192,20 @@ void parse_for_type(const frame::Frame& f) {
            r.mapping.size() > frame::kMaxRequestAddress || (r.status && r.status < 100) ||
            r.status > 999))
         fail("REQUEST decoded out of range");
+      break;
+    }
+    case frame::Type::expose: {
+      frame::Expose e;
+      if (frame::decode_expose(p, n, e, err) &&
+          (e.target_host.empty() || e.target_port == 0 || (e.udp && e.http)))
+        fail("EXPOSE decoded out of range");
+      break;
+    }
+    case frame::Type::expose_reply: {
+      frame::ExposeReply r;
+      if (frame::decode_expose_reply(p, n, r, err) &&
+          (r.text.size() > frame::kMaxReasonText || (r.result == 0) != (r.public_port != 0)))
+        fail("EXPOSE_REPLY decoded out of range");
       break;
     }
     default:

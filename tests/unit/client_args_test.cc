@@ -129,6 +129,20 @@ TEST(ClientArgs, RepeatedAllowAddsRules) {
   EXPECT_EQ("10.0.0.0/8, db.internal:5432", a.options.allow.str());
 }
 
+TEST(ClientArgs, RepeatedExposeKeepsOrder) {
+  ClientArgs a;
+  ArgsExit exit;
+  ASSERT_TRUE(parse({"forward-client", "--expose", "8080", "--expose", "udp:5353=53", "h", "1"}, a,
+                    exit));
+  ASSERT_EQ(2u, a.options.expose.size());
+  EXPECT_EQ("127.0.0.1:8080", a.options.expose[0].target_name());
+  EXPECT_TRUE(a.options.expose[1].udp);
+  EXPECT_EQ(5353, a.options.expose[1].public_port);
+  expect_refused({"--expose", "udp:"},
+                 "--expose: bad SPEC 'udp:': no target (expected [tcp:|udp:|http:][PUBLIC_PORT=]PORT or "
+                 "HOST:PORT)");
+}
+
 TEST(ClientArgs, LastOfVerboseAndLogLevelWins) {
   ClientArgs a;
   ArgsExit exit;

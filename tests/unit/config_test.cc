@@ -993,3 +993,44 @@ TEST(ConfigClients, RateLimitPerClientName) {
   EXPECT_NE(std::string::npos, all.find(":6: bob.RATE_LIMIT: no client bob in [CLIENTS]")) << all;
   EXPECT_NE(std::string::npos, all.find(":7: alice.RATE_LIMIT is given twice")) << all;
 }
+
+// [CLIENT_PORTS] (forward-client --expose), EXPOSE_HOLD and EXPOSE_ADDR.
+TEST(ConfigClientPorts, GrantsByNameAndTag) {
+  Loaded l = load_main(
+      "[DEFAULT]\nEXPOSE_HOLD = 2\nEXPOSE_ADDR = 127.0.0.1\n[CLIENTS]\nbranch-office = b.key\n"
+      "[CLIENT_PORTS]\nbranch-office = 20000-20099, 5353/udp\nbranch-office.MAX_PORTS = 5\n"
+      "tag:dev = 21000-21999\n[RULES]\n20001.MAX_CONNECTIONS = 3\n");
+  ASSERT_TRUE(l.ok) << l.dump();
+  EXPECT_EQ(2, l.config.expose_hold_sec);
+  EXPECT_EQ("127.0.0.1", l.config.expose_addr);
+  ASSERT_EQ(2u, l.config.client_ports.size());
+  const PortGrant& g = l.config.client_ports[0];
+  EXPECT_EQ("branch-office", g.key);
+  EXPECT_EQ(5, g.max_ports);
+  EXPECT_EQ(7, g.line);
+  EXPECT_TRUE(g.covers(5353, true));
+  EXPECT_EQ("tag:dev", l.config.client_ports[1].key);
+  // A [RULES] line for a granted port applies to the exposed port.
+  Mapping m;
+  m.public_port = 20001;
+  apply_all_config_rules(l.config, m);
+  EXPECT_EQ(3, m.max_connections);
+}
+
+TEST(ConfigClientPorts, ErrorsAtFileLine) {
+  expect_one_error(load_main("[CLIENT_PORTS]\nbob = 20000-20010\n"), kMain, 2,
+                   "[CLIENT_PORTS] bob: no client bob in [CLIENTS]");
+  expect_one_error(load_main("[CLIENT_PORTS]\ntag:dev = 80-90\n"), kMain, 2,
+                   "ports below 1024 are granted only one by one");
+  expect_one_error(load_main("[CLIENT_PORTS]\ntag:dev = 20000\ntag:dev = 20001\n"), kMain, 3,
+                   "already granted at");
+  expect_one_error(load_main("[CLIENT_PORTS]\ntag:dev.MAX_PORTS = 2\n"), kMain, 2,
+                   "MAX_PORTS without a grant");
+  expect_one_error(load_main("[CLIENT_PORTS]\ntag:dev = 20000\ntag:dev.MAX_PORTS = x\n"), kMain, 3,
+                   "tag:dev.MAX_PORTS: bad value");
+  expect_one_error(load_main("[CLIENT_PORTS]\nbad name = 20000\n"), kMain, 2,
+                   "expected a [CLIENTS] name or tag:TAG");
+  expect_one_error(load_main("[DEFAULT]\nEXPOSE_HOLD = -1\n"), kMain, 2, "EXPOSE_HOLD: bad value");
+  expect_one_error(load_main("[DEFAULT]\nEXPOSE_ADDR = example.org\n"), kMain, 2,
+                   "EXPOSE_ADDR: bad value");
+}

@@ -21,6 +21,7 @@
 #include "client.h"
 #include "config.h"
 #include "control_commands.h"
+#include "expose_spec.h"
 #include "log.h"
 #include "server.h"
 #include "unique_fd.h"
@@ -608,4 +609,69 @@ TEST_F(DaemonPairTest, ClientEventsNameTheServerAndTheReason) {
                         std::chrono::seconds(5)));
   EXPECT_EQ("up " + name + " []", events.seen.back());
   client_->set_events(nullptr);  // events goes before client_
+}
+
+// forward-client --expose: the server grants a port of [CLIENT_PORTS] (tag
+// default), binds it, and its connections reach the client's own target;
+// a port outside the grant is refused with the reason, and the channel and
+// the file's mapping go on.
+TEST_F(DaemonPairTest, ExposedPortReachesTheClientsTargetAndARefusalStopsNothing) {
+  struct Recorder : ClientEvents {
+    std::vector<std::string> seen;
+    void exposed(const std::string& spec, const std::string& url, const std::string& target) override {
+      seen.push_back(spec + " " + url + " -> " + target);
+    }
+    void expose_refused(const std::string& spec, const std::string& why) override {
+      seen.push_back(spec + " refused: " + why);
+    }
+  } events;
+  uint16_t granted = free_port(), other = free_port();
+  ASSERT_NE(0, granted);
+  ASSERT_NE(0, other);
+  client_.reset();
+  server_.reset();
+  event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+  start_server(config_text({{public_port_, target_.port}}) + "[DEFAULT]\nEXPOSE_ADDR = 127.0.0.1\n" +
+               "[CLIENT_PORTS]\ntag:default = " + std::to_string(granted) + "\n");
+  ClientOptions o;
+  o.servers = {{"127.0.0.1", inner_port_}};
+  o.heartbeat_sec = 0;
+  o.retry_min_sec = 1;
+  o.retry_max_sec = 1;
+  auto auth = std::make_shared<AuthSettings>();
+  auth->key = key_->key;
+  o.auth = auth;
+  std::string allow_err;
+  ASSERT_TRUE(o.allow.add("192.0.2.1", allow_err)) << allow_err;  // not the exposed target
+  for (std::string text : {std::to_string(other) + "=" + std::to_string(target_.port),
+                           std::to_string(target_.port)}) {
+    ExposeSpec spec;
+    std::string err;
+    ASSERT_TRUE(parse_expose_spec(text, spec, err)) << err;
+    o.expose.push_back(spec);
+  }
+  client_ = std::make_unique<ForwardClient>(base_.get(), o, [&](int) { client_done_ = true; });
+  client_->set_events(&events);
+  std::string err;
+  ASSERT_TRUE(client_->start(err)) << err;
+  ASSERT_TRUE(run_until([&] { return events.seen.size() == 2; })) << events.seen.size();
+  std::string target = "127.0.0.1:" + std::to_string(target_.port);
+  EXPECT_EQ(std::to_string(other) + "=" + std::to_string(target_.port) + " refused: port " +
+                std::to_string(other) + " is not granted to this client",
+            events.seen[0]);
+  EXPECT_EQ(std::to_string(target_.port) + " tcp://127.0.0.1:" + std::to_string(granted) + " -> " +
+                target,
+            events.seen[1]);
+  Pair p = open_pair(granted);
+  ASSERT_TRUE(p.inner) << "no connection through the exposed port";
+  EXPECT_EQ("ping", relay(p.pub.get(), p.inner.get(), "ping"));
+  EXPECT_EQ("pong", relay(p.inner.get(), p.pub.get(), "pong"));
+  // forward-ctl's rows show it, origin the client's session.
+  ServerView v = server_->view(false);
+  bool listed = false;
+  for (const MappingRow& r : v.mappings)
+    if (r.name == "127.0.0.1:" + std::to_string(granted))
+      listed = r.origin.compare(0, 8, "session ") == 0 && r.target == target;
+  EXPECT_TRUE(listed);
+  client_.reset();  // before events goes
 }

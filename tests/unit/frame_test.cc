@@ -18,11 +18,11 @@ namespace {
 const Type kAllTypes[] = {Type::hello, Type::open,  Type::open_ok, Type::open_fail,
                           Type::data,  Type::eof,   Type::reset,   Type::window,
                           Type::ping,  Type::pong,  Type::auth,    Type::udp_open,
-                          Type::datagram, Type::close, Type::request};
+                          Type::datagram, Type::close, Type::expose, Type::expose_reply, Type::request};
 
 bool is_channel_type(Type t) {
   return t == Type::hello || t == Type::ping || t == Type::pong || t == Type::auth ||
-         t == Type::close;
+         t == Type::close || t == Type::expose || t == Type::expose_reply;
 }
 
 // A length the type allows (the smallest one).
@@ -42,6 +42,8 @@ uint32_t valid_length(Type t) {
     case Type::ping: return 8;
     case Type::pong: return 8;
     case Type::close: return 1;
+    case Type::expose: return 12;
+    case Type::expose_reply: return 7;
     case Type::request: return 20;
   }
   return 0;
@@ -119,6 +121,8 @@ TEST(FrameHeader, TypeValuesMatchProtocolTable) {
   EXPECT_EQ(0x09, static_cast<int>(Type::ping));
   EXPECT_EQ(0x0a, static_cast<int>(Type::pong));
   EXPECT_EQ(0x0e, static_cast<int>(Type::close));
+  EXPECT_EQ(0x0f, static_cast<int>(Type::expose));
+  EXPECT_EQ(0x10, static_cast<int>(Type::expose_reply));
   EXPECT_EQ(0x11, static_cast<int>(Type::request));
   EXPECT_EQ(12u, frame::kHeaderSize);
   EXPECT_EQ(65536u, frame::kMaxPayload);
@@ -152,7 +156,9 @@ TEST(FrameHeader, RoundTripLengthExtremesPerType) {
       {Type::auth, 33, 97},       {Type::udp_open, 4, 258 + 167}, {Type::datagram, 0, 65507},
       {Type::open_fail, 1, 201},  {Type::data, 1, 65536}, {Type::eof, 0, 0},
       {Type::reset, 1, 201},      {Type::window, 4, 4},  {Type::ping, 8, 8},
-      {Type::pong, 8, 8},         {Type::close, 1, 201},  {Type::request, 20, 19 + 16 + 256 + 128},
+      {Type::pong, 8, 8},         {Type::close, 1, 201},
+      {Type::expose, 12, 266},    {Type::expose_reply, 7, 207},
+      {Type::request, 20, 19 + 16 + 256 + 128},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(frame::type_name(c.type));
@@ -199,7 +205,7 @@ TEST(FrameHeader, TypeAndReasonNames) {
 // Header errors
 
 TEST(FrameHeaderError, UnknownTypes) {
-  for (int type : {0x00, 0x0f, 0x10, 0x7f, 0x80, 0xff}) {
+  for (int type : {0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff}) {
     SCOPED_TRACE(type);
     Header h;
     std::string err;
@@ -779,7 +785,7 @@ TEST(FrameDecode, HeaderErrorsReportedBeforePayloadArrives) {
     std::vector<uint8_t> raw;
   } cases[] = {
       {"type 0x00", raw_header(0x00, 0, 0, 1, 4)},
-      {"type 0x0f", raw_header(0x0f, 0, 0, 1, 4)},
+      {"type 0x1f", raw_header(0x1f, 0, 0, 1, 4)},
       {"CLOSE stream 1", raw_header(0x0e, 0, 0, 1, 4)},
       {"CLOSE empty", raw_header(0x0e, 0, 0, 0, 0)},
       {"type 0xff", raw_header(0xff, 0, 0, 1, 4)},
@@ -823,7 +829,7 @@ TEST(FrameDecode, OversizedLengthDoesNotWaitForPayload) {
 TEST(FrameDecode, ErrorAfterValidFrame) {
   std::string buf;
   frame::encode_frame(Type::ping, 0, "abcdefgh", buf);
-  std::vector<uint8_t> bad = raw_header(0x0f, 0, 0, 1, 1);
+  std::vector<uint8_t> bad = raw_header(0x1f, 0, 0, 1, 1);
   buf.append(bad.begin(), bad.end());
   frame::Frame fr;
   size_t used = 0;
@@ -1262,4 +1268,91 @@ TEST(FrameRequest, RefusesMalformedPayloads) {
 TEST(FrameRequest, HeaderNeedsAStreamId) {
   EXPECT_FALSE(header_ok(raw_header(0x11, 0, 0, 0, 20)));
   EXPECT_TRUE(header_ok(raw_header(0x11, 0, 0, 3, 20)));
+}
+
+// EXPOSE and EXPOSE_REPLY, byte by byte (docs/PROTOCOL.md).
+TEST(FrameExpose, EncodesFieldsInOrder) {
+  frame::Expose e;
+  e.request = 0x01020304;
+  e.udp = false;
+  e.http = true;
+  e.public_port = 20001;
+  e.target_port = 8080;
+  e.target_host = "127.0.0.1";
+  std::string p;
+  frame::encode_expose(e, p);
+  const std::string want("\x01\x02\x03\x04\x00\x01\x4e\x21\x1f\x90\x09" "127.0.0.1", 20);
+  EXPECT_EQ(want, p);
+  frame::Expose d;
+  std::string err;
+  ASSERT_TRUE(frame::decode_expose(reinterpret_cast<const uint8_t*>(p.data()), p.size(), d, err))
+      << err;
+  EXPECT_EQ(0x01020304u, d.request);
+  EXPECT_FALSE(d.udp);
+  EXPECT_TRUE(d.http);
+  EXPECT_EQ(20001, d.public_port);
+  EXPECT_EQ(8080, d.target_port);
+  EXPECT_EQ("127.0.0.1", d.target_host);
+}
+
+TEST(FrameExpose, RejectsMalformed) {
+  auto decode = [](std::string p, std::string& err) {
+    frame::Expose e;
+    return frame::decode_expose(reinterpret_cast<const uint8_t*>(p.data()), p.size(), e, err);
+  };
+  std::string good;
+  frame::encode_expose(frame::Expose{7, true, false, 0, 53, "dns.lan"}, good);
+  std::string err;
+  EXPECT_TRUE(decode(good, err)) << err;
+  EXPECT_FALSE(decode(good.substr(0, good.size() - 1), err));  // host shorter than n
+  EXPECT_EQ("malformed EXPOSE payload", err);
+  EXPECT_FALSE(decode(good + "x", err));  // trailing byte
+  std::string p = good;
+  p[4] = 2;
+  EXPECT_FALSE(decode(p, err));
+  EXPECT_EQ("EXPOSE with unknown protocol 2", err);
+  p = good;
+  p[5] = 1;  // http over udp
+  EXPECT_FALSE(decode(p, err));
+  EXPECT_EQ("EXPOSE with unknown mode 1 for udp", err);
+  p = good;
+  p[8] = 0;
+  p[9] = 0;
+  EXPECT_FALSE(decode(p, err));
+  EXPECT_EQ("EXPOSE with target port 0", err);
+  p = good;
+  p[11] = ' ';
+  EXPECT_FALSE(decode(p, err));
+  EXPECT_EQ("EXPOSE with a non-printable target host", err);
+  p = good.substr(0, 10) + std::string(1, '\0');  // empty host
+  EXPECT_FALSE(decode(p, err));
+}
+
+TEST(FrameExpose, ReplyRoundTripsAndChecksPort) {
+  frame::ExposeReply r{9, 0, 21000, ""};
+  std::string p;
+  frame::encode_expose_reply(r, p);
+  EXPECT_EQ(std::string("\x00\x00\x00\x09\x00\x52\x08", 7), p);
+  frame::ExposeReply d;
+  std::string err;
+  auto decode = [&](const std::string& b) {
+    return frame::decode_expose_reply(reinterpret_cast<const uint8_t*>(b.data()), b.size(), d, err);
+  };
+  ASSERT_TRUE(decode(p)) << err;
+  EXPECT_EQ(9u, d.request);
+  EXPECT_EQ(21000, d.public_port);
+  p.clear();
+  frame::encode_expose_reply(
+      frame::ExposeReply{3, static_cast<uint8_t>(frame::ExposeResult::max_ports), 0, "MAX_PORTS 5"}, p);
+  ASSERT_TRUE(decode(p)) << err;
+  EXPECT_EQ("MAX_PORTS 5", d.text);
+  EXPECT_STREQ("MAX_PORTS reached", frame::expose_result_name(d.result));
+  // ok without a port, a refusal with one, a short payload: malformed.
+  EXPECT_FALSE(decode(std::string("\0\0\0\1\0\0\0", 7)));
+  EXPECT_FALSE(decode(std::string("\0\0\0\1\1\0\1", 7)));
+  EXPECT_FALSE(decode(std::string("\0\0\0\1\1\0", 6)));
+  // The encoder caps the text at kMaxReasonText.
+  p.clear();
+  frame::encode_expose_reply(frame::ExposeReply{1, 5, 0, std::string(300, 'x')}, p);
+  EXPECT_EQ(frame::kExposeReplyFixedSize + frame::kMaxReasonText, p.size());
 }
