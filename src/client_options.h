@@ -43,4 +43,7 @@ struct ClientOptions {
   // --expose: public ports asked of every server (EXPOSE), in order; the
   // request id of each is its index + 1.
   std::vector<ExposeSpec> expose;
+  // Ask servers for REQUEST lines of their http mappings (someone reads
+  // them: the console, or the debug log).
+  bool want_requests = false;
 };

@@ -115,7 +115,12 @@ int run_client(const ClientArgs& args) {
   EventBasePtr base(event_base_new());
   if (!base) fatalx("cannot create the event loop");
   int exit_status = 0;
-  ForwardClient client(base.get(), opts, [&](int status) {
+  ClientOptions client_opts = opts;
+  // REQUEST lines of http mappings are asked for only when someone reads
+  // them, so a client without a console speaks to 0.3.0 servers as before.
+  client_opts.want_requests =
+      Console::wanted(args.daemon.syslog, args.no_console) || log_enabled(LogLevel::debug);
+  ForwardClient client(base.get(), std::move(client_opts), [&](int status) {
     exit_status = status;
     event_base_loopexit(base.get(), nullptr);
   });

@@ -140,8 +140,7 @@ void ServerLink::on_connect_event(short what) {
   o.session = session_;
   o.opener = &owner_.opener;
   o.tag = options_.tag;
-  o.features |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
-  if (asks_expose()) o.features |= frame::kHelloFlagExpose;
+  o.features = asked_features();
   std::string peer = peer_name(fd);
   if (peer == "?") peer = name_;
   tunnel_ = std::make_unique<Tunnel>(std::move(connecting_), options_.tls.enabled,
@@ -149,20 +148,36 @@ void ServerLink::on_connect_event(short what) {
   tunnel_->start();
 }
 
+uint8_t ServerLink::asked_features() const {
+  if (features_refused_) return 0;
+  uint8_t f = 0;
+  if (options_.want_requests) f |= frame::kHelloFlagRequests;  // REQUEST lines of http mappings
+  if (!options_.expose.empty()) f |= frame::kHelloFlagExpose;
+  return f;
+}
+
 void ServerLink::tunnel_up() { failures_ = 0; }
 
+// Servers before 0.4.0 refuse a HELLO with feature bits and close before
+// their own HELLO: we redial at once without them, so their mappings are
+// still served.
 void ServerLink::tunnel_closed(Tunnel& t) {
-  bool old_server = asks_expose() && t.lost_before_peer_hello();
+  uint8_t asked = asked_features();
+  bool old_server = asked != 0 && t.lost_before_peer_hello();
   // A channel that was up: ask again next time (the server may be upgraded,
   // or the loss before its HELLO was a restart, not a refusal).
-  if (t.up_since() != 0) expose_unsupported_ = false;
+  if (t.up_since() != 0) features_refused_ = false;
   if (tunnel_.get() == &t) owner_.reaper.bury(std::move(tunnel_));
   if (old_server && !stopped_) {
-    expose_unsupported_ = true;
-    log_warnx("server %s does not support --expose (it is older than 0.4.0); its own mappings "
-              "are served", name_.c_str());
-    log_info("server %s closed the connection right after our HELLO asked for --expose: "
-             "connecting again without it", name_.c_str());
+    features_refused_ = true;
+    if (asked & frame::kHelloFlagExpose)
+      log_warnx("server %s does not support --expose (it is older than 0.4.0); its own mappings "
+                "are served", name_.c_str());
+    else
+      log_warnx("server %s does not report HTTP requests (it is older than 0.4.0); its own "
+                "mappings are served", name_.c_str());
+    log_info("server %s closed the connection right after our HELLO asked for features it does "
+             "not know: connecting again without them", name_.c_str());
     dial();
     return;
   }

@@ -51,7 +51,10 @@ class ServerLink {
   const std::string& name() const { return name_; }
   const std::string& host() const { return address_.host; }
   // --expose is asked of this server (false once it proved too old for it).
-  bool asks_expose() const { return !options_.expose.empty() && !expose_unsupported_; }
+  bool asks_expose() const { return !options_.expose.empty() && !features_refused_; }
+  // The HELLO features (frame::kHelloFeatures) asked of this server: none
+  // once it proved too old for them (it closed after our HELLO).
+  uint8_t asked_features() const;
   std::string summary() const;
   uint64_t attempts() const { return attempts_; }  // connection attempts so far
 
@@ -80,5 +83,5 @@ class ServerLink {
   bool gave_up_ = false;
   // The server closed the connection right after a HELLO with the EXPOSE
   // flag (servers before 0.4.0 refuse unknown flags): redial without it.
-  bool expose_unsupported_ = false;
+  bool features_refused_ = false;
 };

@@ -235,15 +235,16 @@ assert_server_alive
 OLD=$(free_port) || fail "free_port"
 cat >"$TMP/old_server.py" <<PY
 import socket, sys, time
-# Like forward-server 0.3.0: a HELLO with flags it does not know (EXPOSE,
-# 0x04) is refused by closing the connection; others are held open.
+# Like forward-server 0.3.0: a HELLO with flags it does not know (other
+# than AUTH 0x01 and PROXY 0x02) is refused by closing the connection;
+# others are held open.
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", $OLD))
 s.listen(4)
 s.settimeout(30)
 held = []
-for _ in range(2):
+for _ in range(4):
     c, _ = s.accept()
     c.settimeout(10)
     data = b""
@@ -254,7 +255,7 @@ for _ in range(2):
         data += chunk
     flags = data[12 + 7] if len(data) >= 20 else -1
     print("hello flags=0x%02x" % flags, flush=True)
-    if flags >= 0 and flags & 0x04:
+    if flags >= 0 and flags & ~0x03:
         c.close()
     else:
         held.append(c)
@@ -269,6 +270,15 @@ wait_log "$CLIENT_LOG" "server $L:$OLD does not support --expose \(it is older t
     note_failure "no clear message about the old server: $(tail -n 3 "$CLIENT_LOG")"
 wait_log "$TMP/old_server.log" "hello flags=0x02" 1 10 ||
     note_failure "the client did not redial without the EXPOSE flag: $(cat "$TMP/old_server.log")"
+stop_bg "$OLDC"
+# A client without --expose that logs at debug level asks for REQUEST lines
+# (0x08): the old server refuses that too, and the client redials without.
+start_client_to old-client2 "$OLD" --no-auth
+OLDC=$CLIENT_PID
+wait_log "$CLIENT_LOG" "server $L:$OLD does not report HTTP requests \(it is older than 0.4.0\); its own mappings are served" 1 10 ||
+    note_failure "no clear message about the old server (requests): $(tail -n 3 "$CLIENT_LOG")"
+wait_log "$TMP/old_server.log" "hello flags=0x02" 2 10 ||
+    note_failure "the client did not redial without the REQUESTS flag: $(cat "$TMP/old_server.log")"
 info "old server saw: $(tr '\n' ' ' <"$TMP/old_server.log")"
 stop_bg "$OLDC"
 stop_bg "$OLDPID"
