@@ -13,6 +13,9 @@
 #  4. stderr to a file (no terminal): today's log lines, no escape
 #     sequence, no summary.
 #  5. A TLS channel: the server line shows the TLS version and suite.
+#  6. --expose http:PUB=WEB with a [CLIENT_PORTS] grant: the public address
+#     on the Forwarding line, a row per HTTP request (status, path) from
+#     the server's REQUEST frames, and the requests in the exit summary.
 # To check more of the console (exposed ports, requests), add a
 # console_expect line: it captures the pane (bounded wait) and greps.
 . "$(dirname "$0")/lib.sh"
@@ -186,5 +189,41 @@ start_server
 tmux_client tls --fingerprint "$(cert_pin "$TMP/tls.crt")"
 console_expect tls "^Server +$L:$INNER_PORT  online, TLSv1\.3 TLS_[A-Z0-9_]+$" 15
 stop_bg "$PANE_PID"
+
+# --- 6. an exposed http port and its requests ----------------------------------------------------
+stop_bg "$SERVER_PID"
+WEB=$(free_port) || fail "free_port"
+XPUB=$(free_port) || fail "free_port"
+mkdir -p "$TMP/www"
+printf 'hello from the console test\n' >"$TMP/www/hello.txt"
+start_bg web python3 -m http.server --bind $L --directory "$TMP/www" "$WEB"
+wait_port $L "$WEB" 10 || fail "http.server did not listen on $WEB"
+EXTRA_DEFAULTS="EXPOSE_ADDR = $L"
+EXTRA_SECTIONS="[CLIENT_PORTS]
+tag:default = $XPUB"
+write_config "$L:$(free_port) = $L:$ECHO"
+unset EXTRA_DEFAULTS EXTRA_SECTIONS
+start_server
+tmux_client web --expose "http:$XPUB=$WEB"
+WEBC=$PANE_PID
+console_expect web "^Forwarding +http://$L:$XPUB -> $L:$WEB$" 15
+wait_port $L "$XPUB" 10 || note_failure "the exposed port $XPUB does not listen"
+for path in hello.txt hello.txt missing; do
+    curl -sS -o "$TMP/curl.out" --max-time 10 "http://$L:$XPUB/$path" ||
+        note_failure "curl http://$L:$XPUB/$path failed"
+done
+curl -sS --max-time 10 "http://$L:$XPUB/hello.txt" | cmp -s - "$TMP/www/hello.txt" ||
+    note_failure "the exposed port did not serve hello.txt byte-exact"
+console_expect web '^Requests +4 ' 10
+console_expect web '^GET +404 .*/missing$' 5
+console_expect web '^GET +200 .*/hello\.txt$' 5
+cp "$TMP/web.screen" "$TMP/web.console"
+info "console with an exposed port: $(grep -vE '^ *$' "$TMP/web.console" | head -n 24 | sed 's/$/|/' | tr -d '\n')"
+kill_bg "$WEBC" TERM
+wait_until 15 pane_dead web || note_failure "--expose: forward-client still runs 15 s after TERM"
+_untrack "$WEBC"
+console_expect web '^  requests +4' 5
+console_expect web '^  latency +min ' 2
+info "console summary with requests: $(grep -A6 'session summary' "$TMP/web.screen" | tr -s ' ' | tr '\n' '|')"
 
 finish_test
