@@ -48,16 +48,25 @@ trap _console_cleanup EXIT
 
 # tmux_client NAME ARGS...: forward-client ARGS in a new 120x40 tmux
 # session NAME, against our server. Sets PANE_PID (the client's pid,
-# tracked like start_bg's).
+# tracked like start_bg's). The pane's shell writes the client's exit
+# status to $TMP/NAME.status (tmux here does not always learn it).
 tmux_client() {
-    local name=$1 cmd a
+    local name=$1 cmd a sh_pid i
     shift
-    cmd="exec $(printf '%q' "$FORWARD_CLIENT") --retry-delay 1 --key-file $(printf '%q' "$KEY")"
+    rm -f "$TMP/$name.status"
+    cmd="$(printf '%q' "$FORWARD_CLIENT") --retry-delay 1 --key-file $(printf '%q' "$KEY")"
     for a in "$@"; do cmd+=" $(printf '%q' "$a")"; done
-    cmd+=" $L $INNER_PORT"
+    cmd+=" $L $INNER_PORT; echo \$? >$(printf '%q' "$TMP/$name.status")"
     tm new-session -d -s "$name" -x 120 -y 40 "$cmd" || fail "tmux new-session $name failed"
     TSESSIONS+=("$name")
-    PANE_PID=$(tm display-message -p -t "$name" '#{pane_pid}') || fail "no pane pid for $name"
+    sh_pid=$(tm display-message -p -t "$name" '#{pane_pid}') || fail "no pane pid for $name"
+    PANE_PID=
+    for ((i = 0; i < 50; i++)); do
+        PANE_PID=$(pgrep -P "$sh_pid" -x forward-client | head -n 1)
+        [ -n "$PANE_PID" ] && break
+        sleep 0.1
+    done
+    [ -n "$PANE_PID" ] || fail "forward-client in tmux session $name did not start"
     adopt_pid "$name" "$PANE_PID" || fail "forward-client in tmux session $name is not running"
 }
 
@@ -83,6 +92,17 @@ console_expect() {
 # pane_dead NAME: the command in the pane has exited.
 pane_dead() {
     [ "$(tm display-message -p -t "$1" '#{pane_dead}')" = 1 ]
+}
+
+# exit_status NAME: the client's exit status (128+N: killed by signal N),
+# as the pane's shell wrote it; "" if it did not within 5 s.
+exit_status() {
+    local i
+    for ((i = 0; i < 25; i++)); do
+        [ -s "$TMP/$1.status" ] && break
+        sleep 0.2
+    done
+    cat "$TMP/$1.status" 2>/dev/null
 }
 
 # --- 1. the console ---------------------------------------------------------------------------
@@ -141,7 +161,7 @@ tm resize-window -t con -x 120 -y 40 || note_failure "tmux resize-window failed"
 # --- 2. TERM: the summary ---------------------------------------------------------------------
 kill_bg "$CON_PID" TERM
 wait_until 15 pane_dead con || note_failure "forward-client still runs 15 s after TERM"
-status=$(tm display-message -p -t con '#{pane_dead_status}')
+status=$(exit_status con)
 [ "$status" = 0 ] || note_failure "forward-client exited with status '$status' after TERM (want 0)"
 _untrack "$CON_PID"
 capture con
