@@ -4,6 +4,7 @@
 // mapping. Ports stay EXPOSE_HOLD seconds after their client's last
 // channel went down, so a reconnecting client gets them back.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "address.h"
@@ -233,14 +234,24 @@ void ForwardServer::exposure_clashes(const ServerConfig& nc, std::vector<std::st
 
 void ForwardServer::refresh_exposures() {
   std::vector<Exposure> all = exposures_.all();
+  // Ports each owner keeps per grant: a lowered MAX_PORTS releases the
+  // ones past it (the book's order: the oldest are kept).
+  std::map<std::pair<std::string, std::string>, size_t> kept_per_grant;
   for (const Exposure& e : all) {
-    bool kept = false;
+    const PortGrant* grant = nullptr;
     for (const PortGrant& g : config_.client_ports)
-      kept = kept || (g.key == e.grant && g.covers(e.port, e.udp));
-    if (!kept) {
+      if (!grant && g.key == e.grant && g.covers(e.port, e.udp)) grant = &g;
+    if (!grant) {
       release_exposure(e, "a reload took its grant away ([CLIENT_PORTS] " + e.grant + ")");
       continue;
     }
+    size_t& kept = kept_per_grant[{e.owner, e.grant}];
+    if (grant->max_ports && kept >= static_cast<size_t>(grant->max_ports)) {
+      release_exposure(e, "a reload lowered MAX_PORTS of grant " + e.grant + " to " +
+                              std::to_string(grant->max_ports));
+      continue;
+    }
+    ++kept;
     Mapping m = exposed_mapping(e);
     auto it = ports_.find(m.public_name());
     if (it != ports_.end()) it->second->set_mapping(m);  // new [RULES]

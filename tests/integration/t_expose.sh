@@ -21,6 +21,7 @@
 #  5. Sticky: kill -9 alice, a connection made while she is away is held,
 #     she comes back (same --name) with the same ports and the held
 #     connection is served; after EXPOSE_HOLD (3 s) away her ports close.
+#     A reload lowering MAX_PORTS releases the ports past it.
 #  6. An old server (it closes the connection after a HELLO with the EXPOSE
 #     flag, like 0.3.0): the client says so and redials without the flag.
 . "$(dirname "$0")/lib.sh"
@@ -230,6 +231,19 @@ wait_log "$SERVER_LOG" "exposed port $L:$P1 -> .* of client alice released: its 
     note_failure "alice's port $P1 not released after EXPOSE_HOLD"
 wait_not_listening $L "$P1" 3 || note_failure "port $P1 still listens after EXPOSE_HOLD"
 assert_server_alive
+
+# A reload lowering MAX_PORTS releases the ports past it (alice holds 3).
+mv "$ALICE_LOG" "$TMP/alice.2.log"
+start_client_with alice "${ALICE_ARGS[@]}"
+ALICE=$CLIENT_PID
+wait_log "$ALICE_LOG" "refused --expose $OUTSIDE=$WEB" 1 15 || note_failure "alice (third): no answers"
+sed -i 's/^alice\.MAX_PORTS = 3$/alice.MAX_PORTS = 2/' "$CONFIG"
+hup_and_wait "configuration reloaded"
+wait_log "$SERVER_LOG" "of client alice released: a reload lowered MAX_PORTS of grant alice to 2" 1 5 ||
+    note_failure "lowering MAX_PORTS to 2 released none of alice's 3 ports"
+[ "$(log_count "$SERVER_LOG" "a reload lowered MAX_PORTS")" = 1 ] ||
+    note_failure "lowering MAX_PORTS from 3 to 2 released $(log_count "$SERVER_LOG" "a reload lowered MAX_PORTS") ports, want 1"
+stop_bg "$ALICE"
 
 # --- 6. an old server ---------------------------------------------------------------
 OLD=$(free_port) || fail "free_port"
