@@ -25,5 +25,9 @@ bool RttProbe::pong(const uint8_t* payload, size_t n, int64_t now_us) {
   out_ = false;
   int64_t sample = now_us - sent_at_;
   srtt_us_ = srtt_us_ < 0 ? sample : srtt_us_ + (sample - srtt_us_) / 8;
+  if (min_rtt_us_ < 0 || sample <= min_rtt_us_ || now_us - min_rtt_at_ > kMinRttWindowUs) {
+    min_rtt_us_ = sample;
+    min_rtt_at_ = now_us;
+  }
   return true;
 }

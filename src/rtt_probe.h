@@ -15,6 +15,7 @@ class RttProbe {
   static constexpr uint8_t kMark = 0xB0;           // first byte of a probe PING
   static constexpr int64_t kMinGapUs = 10'000;     // at most one probe per 10 ms
   static constexpr int64_t kLostAfterUs = 2'000'000;  // an unanswered probe is lost after 2 s
+  static constexpr int64_t kMinRttWindowUs = 2'000'000;  // min_rtt_us() forgets after 2 s
 
   // DATA arrived at now: whether a probe PING should go out now (none out,
   // or the one out is lost: the peer skips PINGs while it does not read).
@@ -27,10 +28,19 @@ class RttProbe {
   // Smoothed round trip (TCP's 7/8 + 1/8 of each sample) in microseconds,
   // -1 before the first answer.
   int64_t srtt_us() const { return srtt_us_; }
+  // The least round trip of the last kMinRttWindowUs: the path without
+  // the queues a bulk stream builds (BBR's min_rtt filter: a sample
+  // replaces it when lower or when it is older than the window, so a path
+  // that became longer is seen within that time; shorter than BBR's 10 s
+  // since nothing here drains the queue to measure), -1 before the first
+  // answer.
+  int64_t min_rtt_us() const { return min_rtt_us_; }
 
  private:
   bool out_ = false;
   uint64_t seq_ = 0;  // of the probe out (or the last one)
   int64_t sent_at_ = 0;
   int64_t srtt_us_ = -1;
+  int64_t min_rtt_us_ = -1;
+  int64_t min_rtt_at_ = 0;  // when min_rtt_us_ was measured
 };

@@ -547,7 +547,8 @@ void Stream::return_credit(bool flush) {
 void Stream::tune_window(size_t n) {
   if (!out_.open()) return;
   uint32_t window = recv_.window();
-  uint64_t want = tuner_.on_delivered(n, loop_time_us(tunnel_.base()), tunnel_.data_rtt_us(), window);
+  uint64_t want = tuner_.on_delivered(n, loop_time_us(tunnel_.base()), tunnel_.data_rtt_us(),
+                                      tunnel_.path_rtt_us(), window);
   if (want <= window) return;
   // MAX_BUFFERED_BYTES: no growth past the cap, none beyond half of what
   // is left under it or beyond what all grown windows together may still
@@ -563,8 +564,10 @@ void Stream::tune_window(size_t n) {
   if (next <= window) return;
   if (b) b->add_growth(next - window);
   recv_.grow(next - window);
-  log_debug("stream %u: window %u -> %u (round trip %lld us)", id_, window, next,
-            static_cast<long long>(tunnel_.data_rtt_us()));
+  tuner_.grew();
+  log_debug("stream %u: window %u -> %u (round trip %lld us, path %lld us)", id_, window, next,
+            static_cast<long long>(tunnel_.data_rtt_us()),
+            static_cast<long long>(tunnel_.path_rtt_us()));
 }
 
 void Stream::budget_available() {

@@ -285,6 +285,12 @@ void Tunnel::handshake_done() {
   handshake_timer_.reset();
   heartbeat_.start(loop_time_ms(base()), options_.limits.heartbeat_sec * 1000LL);
   if (options_.limits.heartbeat_sec > 0) heartbeat_timer_.start(options_.limits.heartbeat_sec);
+  // A first BDP probe while the channel is idle measures the path's round
+  // trip before any bulk stream queues bytes ahead of it.
+  if (options_.limits.stream_window_max > options_.limits.stream_window) {
+    int64_t now_us = loop_time_us(base());
+    send_control(frame::Type::ping, 0, probe_.start(now_us));
+  }
   handler_.tunnel_up(*this);
 }
 

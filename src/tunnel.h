@@ -62,7 +62,10 @@ class ChannelOpener {
 };
 
 struct TunnelLimits {
-  uint32_t stream_window = 1u << 20;      // receive window per stream, at its start
+  // Receive window per stream at its start: small, so that what a bulk
+  // stream has in flight (and so in the queues an interactive frame
+  // waits behind) stays small; auto-tuning grows it where the path needs.
+  uint32_t stream_window = 128u << 10;
   // Window auto-tuning (window_tuner.h): how far one stream's window may
   // grow, and how much all the streams of one channel may grow together.
   // stream_window_max <= stream_window turns it off.
@@ -153,6 +156,8 @@ class Tunnel : public Disposable,
   // The round trip the streams' data sees (BDP probes, rtt_probe.h), in
   // microseconds (-1: none yet).
   int64_t data_rtt_us() const { return probe_.srtt_us(); }
+  // The least of those round trips: the path without queues.
+  int64_t path_rtt_us() const { return probe_.min_rtt_us(); }
   // What the streams' windows may grow by together (window_tuner.h).
   WindowPool& window_pool() { return window_pool_; }
   // When the handshake completed (wall clock, seconds since the epoch; 0 before).

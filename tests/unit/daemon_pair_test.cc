@@ -359,7 +359,7 @@ TEST_F(DaemonPairTest, StatusTellsWhereAStreamWaits) {
   // stream 1 was the probe of SetUp
   EXPECT_NE(std::string::npos, out.find("stream 2 flow: open, input open, output open; credit 0, "))
       << out;
-  EXPECT_NE(std::string::npos, out.find("reading off; peer credit 1048576")) << out;
+  EXPECT_NE(std::string::npos, out.find("reading off; peer credit " + std::to_string(TunnelLimits{}.stream_window))) << out;
   EXPECT_NE(std::string::npos, out.find("unwritten, socket full), ")) << out;
   EXPECT_NE(std::string::npos, out.find("0 streams wait for their turn")) << out;
 }

@@ -56,3 +56,21 @@ TEST(RttProbe, ALostProbeIsReplacedAndItsLateAnswerIgnored) {
   EXPECT_TRUE(pong(p, second, RttProbe::kLostAfterUs + 900'000));
   EXPECT_EQ(300'000, p.srtt_us());
 }
+
+TEST(RttProbe, KeepsTheLeastRoundTripAsThePath) {
+  RttProbe p;
+  EXPECT_EQ(-1, p.min_rtt_us());
+  pong(p, p.start(0), 300);  // idle: the path alone
+  pong(p, p.start(20'000), 22'000);  // behind a bulk stream's queue
+  pong(p, p.start(40'000), 41'000);
+  EXPECT_EQ(300, p.min_rtt_us());
+  EXPECT_GT(p.srtt_us(), 300);
+  // A path that became longer: the old least is forgotten after the window.
+  pong(p, p.start(1'000'000), 1'050'000);
+  EXPECT_EQ(300, p.min_rtt_us());
+  int64_t later = RttProbe::kMinRttWindowUs + 100'000;
+  pong(p, p.start(later), later + 60'000);
+  EXPECT_EQ(60'000, p.min_rtt_us());
+  pong(p, p.start(later + 100'000), later + 150'000);  // lower again: taken at once
+  EXPECT_EQ(50'000, p.min_rtt_us());
+}

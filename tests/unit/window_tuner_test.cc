@@ -16,53 +16,63 @@ constexpr uint32_t kMiB = 1u << 20;
 
 struct Path {
   int64_t rtt_us;
-  double path_bps;  // bytes/s the path carries
-  double app_bps;   // bytes/s the local peer reads
+  double path_bps; // bytes/s the path carries
+  double app_bps;  // bytes/s the local peer reads
 };
 
 // Runs `rtts` round trips of one stream through tuner and pool; the
 // window after each is appended to trace (if given). Deliveries come in
 // ten pieces per round trip.
-uint32_t run(const Path& p, int rtts, WindowTuner& tuner, WindowPool& pool, uint32_t window,
-             uint64_t outside_max = UINT64_MAX, std::vector<uint32_t>* trace = nullptr,
-             int64_t* clock = nullptr) {
+uint32_t run(const Path &p, int rtts, WindowTuner &tuner, WindowPool &pool,
+             uint32_t window, uint64_t outside_max = UINT64_MAX,
+             std::vector<uint32_t> *trace = nullptr, int64_t *clock = nullptr) {
   int64_t now = clock ? *clock : 1'000'000;
   double secs = p.rtt_us / 1e6;
   for (int i = 0; i < rtts; ++i) {
-    double per_rtt = std::min({static_cast<double>(window), p.path_bps * secs, p.app_bps * secs});
+    double per_rtt = std::min(
+        {static_cast<double>(window), p.path_bps * secs, p.app_bps * secs});
     for (int k = 0; k < 10; ++k) {
       now += p.rtt_us / 10;
-      uint64_t want = tuner.on_delivered(static_cast<size_t>(per_rtt / 10), now, p.rtt_us, window);
+      uint64_t want = tuner.on_delivered(static_cast<size_t>(per_rtt / 10), now,
+                                         p.rtt_us, p.rtt_us, window);
+      uint32_t before = window;
       window = pool.grow(window, want, outside_max);
+      if (window > before)
+        tuner.grew();
     }
-    if (trace) trace->push_back(window);
+    if (trace)
+      trace->push_back(window);
   }
-  if (clock) *clock = now;
+  if (clock)
+    *clock = now;
   return window;
 }
 
-}  // namespace
+} // namespace
 
 TEST(WindowTuner, NothingWithoutARoundTrip) {
   WindowTuner t;
-  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 1'000, 0, kMiB));
-  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 900'000, -1, kMiB));
+  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 1'000, 0, 0, kMiB));
+  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 900'000, -1, -1, kMiB));
 }
 
 TEST(WindowTuner, WantsTwiceWhatOneRoundTripDelivered) {
   WindowTuner t;
-  EXPECT_EQ(kMiB, t.on_delivered(100, 0, 100'000, kMiB));  // starts the epoch
-  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 50'000, 100'000, kMiB));  // half a round trip
-  EXPECT_EQ(3u * kMiB, t.on_delivered(kMiB / 2, 100'000, 100'000, kMiB));
+  EXPECT_EQ(kMiB,
+            t.on_delivered(100, 0, 100'000, 100'000, kMiB)); // starts the epoch
+  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 50'000, 100'000, 100'000,
+                                 kMiB)); // half a round trip
+  EXPECT_EQ(3u * kMiB,
+            t.on_delivered(kMiB / 2, 100'000, 100'000, 100'000, kMiB));
   // The next epoch: a quarter window in a round trip wants no more.
-  EXPECT_EQ(kMiB, t.on_delivered(kMiB / 4, 200'000, 100'000, kMiB));
+  EXPECT_EQ(kMiB, t.on_delivered(kMiB / 4, 200'000, 100'000, 100'000, kMiB));
 }
 
 TEST(WindowTuner, AnIdleGapCountsAgainstTheRate) {
   WindowTuner t;
-  t.on_delivered(0, 0, 100'000, kMiB);
+  t.on_delivered(0, 0, 100'000, 100'000, kMiB);
   // A whole window, but over ten round trips.
-  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 1'000'000, 100'000, kMiB));
+  EXPECT_EQ(kMiB, t.on_delivered(kMiB, 1'000'000, 100'000, 100'000, kMiB));
 }
 
 TEST(WindowTuner, GrowsOnALongFatPath) {
@@ -72,17 +82,20 @@ TEST(WindowTuner, GrowsOnALongFatPath) {
   WindowPool pool(kMiB, 32 * kMiB, 64ull * kMiB);
   std::vector<uint32_t> trace;
   uint32_t w = run(p, 12, t, pool, kMiB, UINT64_MAX, &trace);
-  // About doubling per round trip: past the BDP within seven.
-  EXPECT_GE(trace[6], 10'000'000u);
-  // Settles at twice the BDP (what one round trip delivers, doubled).
-  EXPECT_GE(w, 19'000'000u);
+  // Doubling every other round trip (the round trip after a growth still
+  // shows the old rate, so it does not pass the full-pipe test): past the
+  // BDP within eight.
+  EXPECT_GE(trace[7], 10'000'000u);
+  // Settles between the BDP and twice it: the doubling that took it past
+  // the BDP raised the rate by less than kGain, so it was the last.
+  EXPECT_GE(w, 10'000'000u);
   EXPECT_LE(w, 20'000'000u);
-  EXPECT_EQ(w, trace[9]);
+  EXPECT_EQ(w, trace[8]);
   EXPECT_EQ(w - kMiB, pool.extra());
 }
 
 TEST(WindowTuner, StopsAtTheStreamCap) {
-  Path p{400'000, 100e6, 1e12};  // 40 MB BDP
+  Path p{400'000, 100e6, 1e12}; // 40 MB BDP
   WindowTuner t;
   WindowPool pool(kMiB, 16 * kMiB, 64ull * kMiB);
   EXPECT_EQ(16 * kMiB, run(p, 20, t, pool, kMiB));
@@ -126,6 +139,81 @@ TEST(WindowTuner, NeverAboveTheOutsideCap) {
   EXPECT_EQ(2u * kMiB, pool.extra());
 }
 
+TEST(WindowTuner, TheQueueInTheSmoothedRoundTripDoesNotCount) {
+  // Loopback under a bulk stream: 1 GB/s, a 50 us path, but probes wait
+  // 2 ms behind the stream's own bytes. Sized from the smoothed round trip
+  // the window would grow to fill that queue (4 MB); from the path's 50 us
+  // it stays.
+  WindowTuner t;
+  uint32_t w = 128u << 10;
+  int64_t now = 0;
+  for (int i = 0; i < 1000; ++i) {
+    now += 200;
+    EXPECT_EQ(w, t.on_delivered(200'000, now, 2'000, 50, w));
+  }
+}
+
+TEST(WindowTuner, AGrowthThatDoesNotPayIsTheLast) {
+  // The rate is what the CPU allows (1 GB/s) whatever the window; the
+  // path's round trip (200 us) makes one growth look worth it.
+  WindowTuner t;
+  WindowPool pool(128u << 10, 32 * kMiB, 64ull * kMiB);
+  uint32_t w = 128u << 10;
+  int64_t now = 0;
+  int growths = 0;
+  for (int i = 0; i < 1000; ++i) {
+    now += 100;
+    uint64_t want = t.on_delivered(100'000, now, 200, 200, w);
+    uint32_t next = pool.grow(w, want);
+    if (next > w) {
+      t.grew();
+      ++growths;
+    }
+    w = next;
+  }
+  EXPECT_EQ(1, growths);
+  EXPECT_EQ(400'000u, w);
+}
+
+TEST(WindowTuner, GrowthResumesWhenTheRateRises) {
+  WindowTuner t;
+  uint32_t w = 128u << 10;
+  // 1 GB/s over 200 us asks for 400 KB; granted.
+  t.on_delivered(0, 0, 200, 200, w);
+  EXPECT_EQ(400'000u, t.on_delivered(200'000, 200, 200, 200, w));
+  t.grew();
+  w = 400'000;
+  // 1.2 GB/s would want 480 KB but is not 1.25x the rate before.
+  EXPECT_EQ(w, t.on_delivered(240'000, 400, 200, 200, w));
+  // 1.5 GB/s is.
+  EXPECT_EQ(600'000u, t.on_delivered(300'000, 600, 200, 200, w));
+}
+
+TEST(WindowTuner, GrowsWhenTheRateLagsAGrowthByARoundTrip) {
+  // As on a real long path: the peer uses new credit one round trip after
+  // it is granted, so the first round trip after a growth shows the old
+  // rate (and does not pay); the next shows the new one.
+  Path p{200'000, 50e6, 1e12}; // 10 MB BDP
+  WindowTuner t;
+  WindowPool pool(128u << 10, 32 * kMiB, 64ull * kMiB);
+  uint32_t window = 128u << 10, used = window;
+  int64_t now = 1'000'000;
+  for (int i = 0; i < 40; ++i) {
+    double per_rtt = std::min(static_cast<double>(used), p.path_bps * 0.2);
+    used = window; // credit granted in this round trip is used in the next
+    for (int k = 0; k < 10; ++k) {
+      now += p.rtt_us / 10;
+      uint64_t want = t.on_delivered(static_cast<size_t>(per_rtt / 10), now,
+                                     p.rtt_us, p.rtt_us, window);
+      uint32_t next = pool.grow(window, want);
+      if (next > window)
+        t.grew();
+      window = next;
+    }
+  }
+  EXPECT_GE(window, 10'000'000u);
+}
+
 TEST(WindowPool, ManyStreamsShareTheChannelTotal) {
   // Eight bulk streams on the same long path, growing in turns.
   Path p{200'000, 50e6, 1e12};
@@ -136,23 +224,25 @@ TEST(WindowPool, ManyStreamsShareTheChannelTotal) {
   for (int round = 0; round < 20; ++round)
     for (size_t i = 0; i < tuners.size(); ++i) {
       int64_t c = clock;
-      windows[i] = run(p, 1, tuners[i], pool, windows[i], UINT64_MAX, nullptr, &c);
-      if (i + 1 == tuners.size()) clock = c;
+      windows[i] =
+          run(p, 1, tuners[i], pool, windows[i], UINT64_MAX, nullptr, &c);
+      if (i + 1 == tuners.size())
+        clock = c;
     }
   uint64_t extra = 0;
   for (uint32_t w : windows) {
     EXPECT_GT(w, kMiB);                 // every stream grew...
-    EXPECT_LE(w, kMiB + 16 * kMiB / 2);  // ...none took the lion's share
+    EXPECT_LE(w, kMiB + 16 * kMiB / 2); // ...none took the lion's share
     extra += w - kMiB;
   }
-  EXPECT_LE(extra, 16ull * kMiB);  // the channel's total holds
+  EXPECT_LE(extra, 16ull * kMiB); // the channel's total holds
   EXPECT_EQ(extra, pool.extra());
   EXPECT_EQ(8u, pool.grown());
 }
 
 TEST(WindowPool, AStreamTakesNoMoreThanIsLeft) {
   WindowPool pool(kMiB, 32 * kMiB, 8ull * kMiB);
-  EXPECT_EQ(9 * kMiB, pool.grow(kMiB, 40 * kMiB));  // alone: the whole total
+  EXPECT_EQ(9 * kMiB, pool.grow(kMiB, 40 * kMiB)); // alone: the whole total
   // A second stream: an equal share would be 4 MiB, but nothing is left.
   EXPECT_EQ(kMiB, pool.grow(kMiB, 4 * kMiB));
   EXPECT_EQ(1u, pool.grown());
