@@ -13,6 +13,9 @@ constexpr size_t kReadChunk = 64u << 10;
 // One full record's plaintext per SSL_write: small frames are coalesced into
 // it, and a record never waits for bytes that are not queued yet.
 constexpr size_t kRecord = 16u << 10;
+// Records are gathered in a buffering BIO and leave in writes of up to this
+// much, instead of one system call per 16 KiB record.
+constexpr int kWriteBatch = 256 << 10;
 }  // namespace
 
 TlsIo::TlsIo(event_base* base, SSL* ssl, evutil_socket_t fd, evbuffer* in, evbuffer* out,
@@ -28,6 +31,18 @@ TlsIo::TlsIo(event_base* base, SSL* ssl, evutil_socket_t fd, evbuffer* in, evbuf
   // evbuffer_pullup() may move the bytes of a write OpenSSL must repeat
   // (bufferevent_openssl set this mode already; say so here too).
   SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // The socket BIO stays SSL's read BIO; a buffering BIO in front of it
+  // becomes the write BIO (and holds its own reference to it). flush()
+  // empties it at the end of every burst. Without memory it stays direct.
+  BIO* sock = SSL_get_wbio(ssl_);
+  BIO* batch = BIO_new(BIO_f_buffer());
+  if (batch && sock && BIO_set_write_buffer_size(batch, kWriteBatch) == 1 && BIO_up_ref(sock) == 1) {
+    BIO_push(batch, sock);
+    SSL_set0_wbio(ssl_, batch);
+  } else {
+    BIO_free(batch);
+    ERR_clear_error();
+  }
 }
 
 void TlsIo::set_reading(bool on) {
@@ -101,7 +116,8 @@ ReadResult TlsIo::read(size_t& got) {
   ERR_clear_error();
   int err = SSL_ERROR_NONE;
   int sys_errno = 0;
-  while (got < max_read_ && err == SSL_ERROR_NONE) {
+  bool drained = false;
+  while (got < max_read_ && err == SSL_ERROR_NONE && !drained) {
     evbuffer_iovec v;
     if (evbuffer_reserve_space(in_, kReadChunk, &v, 1) < 1) {
       error_ = evutil_socket_error_to_string(ENOMEM);
@@ -115,6 +131,12 @@ ReadResult TlsIo::read(size_t& got) {
       int r = SSL_read_ex(ssl_, static_cast<char*>(v.iov_base) + filled, v.iov_len - filled, &n);
       if (r == 1) {
         filled += n;
+        // Nothing left inside OpenSSL: back to the loop rather than a read
+        // that finds the socket empty (a request/response pays it on each).
+        if (!SSL_has_pending(ssl_)) {
+          drained = true;
+          break;
+        }
         continue;
       }
       sys_errno = errno;
@@ -127,7 +149,8 @@ ReadResult TlsIo::read(size_t& got) {
   }
   switch (err) {
     case SSL_ERROR_NONE:
-      // The budget is spent; records OpenSSL holds have no socket event.
+      // Drained, or the budget is spent: records OpenSSL holds have no
+      // socket event.
       if (SSL_has_pending(ssl_)) event_active(read_event_.get(), EV_READ, 0);
       break;
     case SSL_ERROR_WANT_READ: break;
@@ -187,6 +210,21 @@ void TlsIo::flush() {
     retry_len_ = n;
     break;
   }
+  // What the buffering BIO holds goes to the socket now.
+  bool held = false;  // the socket is full and the BIO holds records
+  if (err == SSL_ERROR_NONE || err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+    BIO* wbio = SSL_get_wbio(ssl_);
+    errno = 0;
+    if (BIO_flush(wbio) <= 0) {
+      if (BIO_should_retry(wbio)) {
+        held = true;
+        if (err == SSL_ERROR_NONE) err = SSL_ERROR_WANT_WRITE;
+      } else {
+        err = SSL_ERROR_SYSCALL;
+        sys_errno = errno ? errno : EIO;
+      }
+    }
+  }
   switch (err) {
     case SSL_ERROR_NONE:
       arm_write(read_wants_write_);
@@ -195,7 +233,7 @@ void TlsIo::flush() {
       break;
     case SSL_ERROR_WANT_WRITE: arm_write(true); break;
     case SSL_ERROR_WANT_READ:
-      arm_write(read_wants_write_);
+      arm_write(read_wants_write_ || held);
       write_wants_read_ = true;
       update_read_event();
       break;

@@ -3,10 +3,11 @@
 // bufferevent_openssl reads one record per socket event and copies each
 // through its own buffers. TlsIo calls SSL_read and SSL_write on the
 // socket the way SocketIo reads and writes a plain one: on readable, SSL_read
-// fills large reserved chunks of the input until OpenSSL wants more from
-// the socket (bounded per wake-up); on a loop turn with new output,
-// SSL_write sends it in full records. WANT_READ / WANT_WRITE crossovers
-// wait for the other direction's readiness.
+// fills large reserved chunks of the input until OpenSSL holds nothing more
+// (bounded per wake-up); on a loop turn with new output, SSL_write turns it
+// into full records, which a buffering BIO gathers so that they leave in
+// a few large writes. WANT_READ / WANT_WRITE crossovers wait for the other
+// direction's readiness.
 #pragma once
 
 #include <cstddef>
@@ -34,7 +35,9 @@ class TlsIo {
   };
 
   // ssl has finished its handshake on fd, and fd is non-blocking; neither
-  // is owned. in and out are the plaintext buffers (owned by the caller).
+  // is owned. ssl's write BIO becomes a buffering BIO in front of its socket
+  // BIO (freed with ssl). in and out are the plaintext buffers (owned by
+  // the caller).
   // max_read: plaintext bytes read per wake-up at most; max_write likewise.
   TlsIo(event_base* base, SSL* ssl, evutil_socket_t fd, evbuffer* in, evbuffer* out,
         size_t max_read, size_t max_write, Owner& owner);
