@@ -23,6 +23,7 @@ inline void evdns_base_free_all(evdns_base* b) { evdns_base_free(b, 1); }
 
 using EventBasePtr = std::unique_ptr<event_base, CFree<event_base_free>>;
 using EventPtr = std::unique_ptr<event, CFree<event_free>>;
+using EvBufferPtr = std::unique_ptr<evbuffer, CFree<evbuffer_free>>;
 using BufferEventPtr = std::unique_ptr<bufferevent, CFree<bufferevent_free>>;
 using ListenerPtr = std::unique_ptr<evconnlistener, CFree<evconnlistener_free>>;
 using EvdnsBasePtr = std::unique_ptr<evdns_base, CFree<evdns_base_free_all>>;

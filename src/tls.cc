@@ -68,8 +68,8 @@ SslCtxPtr base_ctx(const SSL_METHOD* method, std::string& err) {
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   // Read-ahead into a 64 KiB buffer takes about four records per read
-  // system call instead of two calls (header, body) per record; see
-  // tls_read_event() for the one place where that needs a nudge.
+  // system call instead of two calls (header, body) per record; TlsIo
+  // (tls_io.h) reads what is left there without a socket event.
   // SSL_MODE_RELEASE_BUFFERS would free and reallocate that buffer around
   // every read of a bulk transfer, so the one buffer per channel is kept.
   SSL_CTX_set_read_ahead(ctx.get(), 1);
@@ -144,6 +144,16 @@ std::string openssl_error_text() {
   return out.empty() ? "unknown error" : out;
 }
 
+namespace {
+// What the peer's certificate check said, if it failed.
+void add_verify_result(SSL* ssl, std::string& out) {
+  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  if (v == X509_V_OK) return;
+  if (!out.empty()) out += ": ";
+  out += X509_verify_cert_error_string(v);
+}
+}  // namespace
+
 std::string tls_error_text(bufferevent* bev) {
   std::string out;
   unsigned long e;
@@ -153,41 +163,21 @@ std::string tls_error_text(bufferevent* bev) {
     if (!out.empty()) out += "; ";
     out += reason;
   }
-  SSL* ssl = bufferevent_openssl_get_ssl(bev);
-  if (ssl) {
-    long v = SSL_get_verify_result(ssl);
-    if (v != X509_V_OK) {
-      if (!out.empty()) out += ": ";
-      out += X509_verify_cert_error_string(v);
-    }
-  }
+  add_verify_result(bufferevent_openssl_get_ssl(bev), out);
   return out;
 }
 
-namespace {
-struct ReadEventSearch {
-  const void* bev;
-  evutil_socket_t fd;
-  event* found;
-};
-
-int match_read_event(const event_base*, const event* ev, void* arg) {
-  auto* s = static_cast<ReadEventSearch*>(arg);
-  if (event_get_callback_arg(ev) != s->bev || event_get_fd(ev) != s->fd ||
-      !(event_get_events(ev) & EV_READ))
-    return 0;
-  s->found = const_cast<event*>(ev);
-  return 1;  // stop
-}
-}  // namespace
-
-event* tls_read_event(bufferevent* bev) {
-  // bufferevent_openssl hands itself to its read event's callback (the
-  // struct that embeds the bufferevent at offset 0, so the same address).
-  ReadEventSearch s{bev, bufferevent_getfd(bev), nullptr};
-  if (!bufferevent_openssl_get_ssl(bev) || s.fd < 0) return nullptr;
-  event_base_foreach_event(bufferevent_get_base(bev), match_read_event, &s);
-  return s.found;
+std::string tls_error_text(SSL* ssl) {
+  std::string out;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    const char* reason = ERR_reason_error_string(e);
+    if (!reason) continue;
+    if (!out.empty()) out += "; ";
+    out += reason;
+  }
+  add_verify_result(ssl, out);
+  return out.empty() ? "unknown error" : out;
 }
 
 std::string tls_summary(bufferevent* bev) {

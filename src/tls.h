@@ -52,18 +52,11 @@ std::string certificate_fingerprint(SSL_CTX* ctx);
 // Drains OpenSSL's error queue (and the bufferevent's) into one line.
 std::string openssl_error_text();
 std::string tls_error_text(bufferevent* bev);
+// The same from OpenSSL's own queue, after an SSL_read or SSL_write on ssl.
+std::string tls_error_text(SSL* ssl);
 // 32 bytes of TLS keying material (RFC 5705 exporter) for channel binding.
 // False (out empty) when there is none: not a TLS bufferevent, or no
 // finished handshake. The caller must then fail closed.
 bool tls_channel_binding(bufferevent* bev, std::string& out);
-// With read-ahead, records that came in with the end of the handshake, or
-// behind the one record bufferevent_openssl reads per callback, wait inside
-// OpenSSL where no socket event will announce them. Activating the
-// bufferevent's own socket read event (EV_READ) has it read them. This
-// finds that event through public API only, once per bufferevent: the
-// event reading bev's socket with bev as its argument. bev must be
-// reading (bufferevent_enable EV_READ); nullptr if it is not found. The
-// event lives as long as bev.
-event* tls_read_event(bufferevent* bev);
 // "TLSv1.3 TLS_AES_128_GCM_SHA256": what the handshake settled on, for logs.
 std::string tls_summary(bufferevent* bev);

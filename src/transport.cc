@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <event2/bufferevent_ssl.h>
-#include <openssl/bio.h>
 
 #include "log.h"
 #include "tls.h"
@@ -31,19 +30,21 @@ Transport::Transport(BufferEventPtr bev, bool tls, size_t low_mark, Owner& owner
       owner_(owner),
       tls_(tls),
       low_mark_(low_mark) {
-  bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, low_mark_, 0);
-  bufferevent_set_max_single_read(bev_.get(), kChannelReadSize);
-  bufferevent_set_max_single_write(bev_.get(), kChannelWriteSize);
+  // Only the TLS handshake's end (server) or failure reaches us from the
+  // bufferevent; it no longer tells the client's ServerLink anything.
+  bufferevent_setcb(bev_.get(), nullptr, nullptr, event_cb, this);
   evutil_socket_t fd = bufferevent_getfd(bev_.get());
   if (fd >= 0 &&
       setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &kNotsentLowat, sizeof kNotsentLowat) != 0)
     log_warn("channel: setsockopt TCP_NOTSENT_LOWAT");
-  if (tls_)
+  if (tls_) {
     ssl_ = bufferevent_openssl_get_ssl(bev_.get());
-  else
+    in_.reset(evbuffer_new());
+    out_.reset(evbuffer_new());
+  } else {
     io_ = std::make_unique<SocketIo>(bev_.get(), kChannelReadSize, kChannelWriteSize,
                                      static_cast<SocketIo::Owner&>(*this));
+  }
 }
 
 Transport::~Transport() = default;
@@ -53,32 +54,26 @@ void Transport::start(bool handshake_done) {
     io_->set_reading(true);
     return;
   }
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-  if (handshake_done) read_buffered_tls();
+  if (handshake_done)
+    take_over_tls();
+  else
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 
-// The search walks the loop's events, so it waits until a channel first
-// has records waiting (most have soon, with read-ahead and bulk data).
-void Transport::nudge_tls_read() {
-  if (!tls_read_event_searched_) {
-    tls_read_event_searched_ = true;
-    tls_read_event_ = tls_read_event(bev_.get());
-    if (!tls_read_event_)
-      log_warnx("TLS: the bufferevent's read event was not found; records that OpenSSL read "
-                "ahead wait for more from the socket");
+// bufferevent_openssl's own buffers stay empty: what the owner queued during
+// the handshake waits in out_, and it reads nothing once the handshake is
+// done until its callbacks run, which disabling it here prevents.
+void Transport::take_over_tls() {
+  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  if (!in_ || !out_) {
+    owner_.transport_error("TLS: out of memory", false);
+    return;
   }
-  if (tls_read_event_) event_active(tls_read_event_, EV_READ, 1);
-}
-
-int64_t Transport::last_written_ms() {
-  if (bev_ && ssl_) {
-    uint64_t w = BIO_number_written(SSL_get_wbio(ssl_));
-    if (w != tls_written_) {
-      tls_written_ = w;
-      last_written_ms_ = loop_time_ms(base_);
-    }
-  }
-  return last_written_ms_;
+  tls_io_ = std::make_unique<TlsIo>(base_, ssl_, bufferevent_getfd(bev_.get()), in_.get(),
+                                    out_.get(), kChannelReadSize, kChannelWriteSize,
+                                    static_cast<TlsIo::Owner&>(*this));
+  tls_io_->set_reading(reading_);
+  tls_io_->kick();
 }
 
 size_t Transport::kernel_unsent() const {
@@ -102,8 +97,8 @@ bool Transport::channel_binding(std::string& out) const {
 void Transport::finish_writing() {
   low_mark_ = 0;
   reading_ = false;
-  bufferevent_disable(bev_.get(), EV_READ);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+  if (io_) io_->set_reading(false);
+  if (tls_io_) tls_io_->set_reading(false);
 }
 
 void Transport::close() {
@@ -117,35 +112,26 @@ void Transport::close() {
   if (fd >= 0) shutdown(fd, SHUT_RDWR);
   // Freeing inside our own callback is safe: libevent holds a reference.
   io_.reset();
+  tls_io_.reset();
   ssl_ = nullptr;
-  tls_read_event_ = nullptr;
   bev_.reset();
-}
-
-void Transport::read_cb(bufferevent*, void* arg) noexcept {
-  auto* t = static_cast<Transport*>(arg);
-  t->owner_.transport_readable();
-  if (t->bev_) t->read_buffered_tls();
-}
-
-void Transport::write_cb(bufferevent*, void* arg) noexcept {
-  static_cast<Transport*>(arg)->owner_.transport_drained();
 }
 
 void Transport::event_cb(bufferevent*, short what, void* arg) noexcept {
   static_cast<Transport*>(arg)->on_event(what);
 }
 
+// The TLS handshake's outcome (before take_over_tls()).
 void Transport::on_event(short what) {
   if (what & BEV_EVENT_CONNECTED) {  // the server's TLS handshake is done
-    read_buffered_tls();
+    take_over_tls();
     return;
   }
   if (what & BEV_EVENT_EOF) {
     owner_.transport_eof();
   } else if (what & BEV_EVENT_ERROR) {
     int err = EVUTIL_SOCKET_ERROR();
-    std::string tls_err = tls_ ? tls_error_text(bev_.get()) : "";
+    std::string tls_err = tls_error_text(bev_.get());
     owner_.transport_error(tls_err.empty() ? evutil_socket_error_to_string(err) : "TLS: " + tls_err,
                            false);
   }
@@ -161,8 +147,17 @@ void Transport::on_readable() {
   }
 }
 
-// The plain-socket counterpart of write_cb and the bufferevent's
-// low-water mark.
+void Transport::on_tls_readable() {
+  size_t got;
+  switch (tls_io_->read(got)) {
+    case ReadResult::data: owner_.transport_readable(); break;
+    case ReadResult::again: break;
+    case ReadResult::eof: owner_.transport_eof(); break;
+    case ReadResult::error: owner_.transport_error(tls_io_->error(), false); break;
+  }
+}
+
+// After a write by SocketIo or TlsIo: the low mark for the owner.
 void Transport::on_written() {
   last_written_ms_ = loop_time_ms(base_);
   if (bev_ && evbuffer_get_length(output()) <= low_mark_) owner_.transport_drained();
@@ -170,4 +165,8 @@ void Transport::on_written() {
 
 void Transport::on_write_error(int err) {
   owner_.transport_error(evutil_socket_error_to_string(err), false);
+}
+
+void Transport::on_tls_write_error(const std::string& what) {
+  owner_.transport_error(what, false);
 }

@@ -1,10 +1,11 @@
 // The byte pipe under a channel: a plain socket or TLS.
 //
 // Plain: the socket bufferevent holds the buffers and SocketIo reads and
-// writes (socket_io.h). TLS: bufferevent_openssl reads and writes, and
-// Transport nudges it when OpenSSL's read-ahead holds records no socket
-// event will announce (tls_read_event() in tls.h). Either way the owner sees
-// an input and an output evbuffer and four callbacks.
+// writes (socket_io.h). TLS: bufferevent_openssl runs the handshake (the
+// client's ServerLink, or here on the server); then Transport disables it
+// and TlsIo (tls_io.h) runs SSL_read / SSL_write on its SSL and socket,
+// with two buffers of Transport's own. Either way the owner sees an input
+// and an output evbuffer and four callbacks.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +17,9 @@
 
 #include "ev.h"
 #include "socket_io.h"
+#include "tls_io.h"
 
-class Transport final : private SocketIo::Owner {
+class Transport final : private SocketIo::Owner, private TlsIo::Owner {
  public:
   // Called from libevent callbacks; each may close the transport.
   class Owner {
@@ -53,8 +55,8 @@ class Transport final : private SocketIo::Owner {
   bool tls() const { return tls_; }
   bool open() const { return bev_ != nullptr; }
   event_base* base() const { return base_; }
-  evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
-  evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
+  evbuffer* input() const { return tls_ ? in_.get() : bufferevent_get_input(bev_.get()); }
+  evbuffer* output() const { return tls_ ? out_.get() : bufferevent_get_output(bev_.get()); }
   // Bytes queued in user space. TLS: plaintext not yet given to OpenSSL
   // (which writes each record to the socket at once, keeping at most the
   // one the socket refused).
@@ -62,13 +64,13 @@ class Transport final : private SocketIo::Owner {
   // Bytes in the kernel's send queue not yet sent (SIOCOUTQNSD), for the
   // flow debug lines; 0 if unknown.
   size_t kernel_unsent() const;
-  // Plain: write what was queued later in this loop turn (TLS writes itself).
+  // Write what was queued later in this loop turn.
   void flush_soon() {
     if (io_) io_->schedule_write();
+    if (tls_io_) tls_io_->schedule_write();
   }
-  // Loop time at which bytes last left for the peer (TLS: noticed when
-  // asked, from the socket BIO's byte count).
-  int64_t last_written_ms();
+  // Loop time at which bytes last left for the peer.
+  int64_t last_written_ms() const { return last_written_ms_; }
   // "TLSv1.3 TLS_AES_128_GCM_SHA256" on TLS, "" on plain sockets.
   std::string tls_summary() const;
   // TLS keying material for the handshake's proofs; empty and true on plain
@@ -81,31 +83,26 @@ class Transport final : private SocketIo::Owner {
   void close();
 
  private:
-  static void read_cb(bufferevent*, void* arg) noexcept;
-  static void write_cb(bufferevent*, void* arg) noexcept;
   static void event_cb(bufferevent*, short what, void* arg) noexcept;
   void on_readable() override;
   void on_written() override;
   void on_write_error(int err) override;
+  void on_tls_readable() override;
+  void on_tls_written() override { on_written(); }
+  void on_tls_write_error(const std::string& what) override;
   void on_event(short what);
-  // bufferevent_openssl reads only on socket readiness and stops after one
-  // record; with read-ahead more may wait inside OpenSSL. Have it read them
-  // in this same loop turn.
-  void read_buffered_tls() {
-    if (ssl_ && reading_ && SSL_has_pending(ssl_)) nudge_tls_read();
-  }
-  void nudge_tls_read();
+  // After the TLS handshake: bufferevent_openssl stops, TlsIo takes over.
+  void take_over_tls();
 
-  BufferEventPtr bev_;
+  BufferEventPtr bev_;  // TLS: owns the SSL and the socket; idle after the handshake
   std::unique_ptr<SocketIo> io_;  // plain sockets
+  EvBufferPtr in_, out_;          // TLS: plaintext
+  std::unique_ptr<TlsIo> tls_io_;  // TLS, after the handshake
   event_base* base_;
   Owner& owner_;
   bool tls_;
   size_t low_mark_;
-  SSL* ssl_ = nullptr;               // TLS; owned by bev_
-  event* tls_read_event_ = nullptr;  // TLS: bev_'s own read event, found when first needed
-  bool tls_read_event_searched_ = false;
+  SSL* ssl_ = nullptr;   // TLS; owned by bev_
   bool reading_ = true;  // until finish_writing()
-  uint64_t tls_written_ = 0;         // TLS: the socket BIO's count at last_written_ms_
   int64_t last_written_ms_ = 0;
 };

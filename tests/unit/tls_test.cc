@@ -66,33 +66,3 @@ TEST(ChannelBinding, FailsOnAPlainBufferevent) {
   EXPECT_TRUE(binding.empty());
 }
 
-// tls_read_event() finds the OpenSSL bufferevent's own socket read event
-// through public API (the read-ahead nudge needs it); nothing on a plain
-// bufferevent.
-TEST(TlsReadEvent, FindsTheBuffereventsReadEvent) {
-  UnstartedTlsClient c;
-  ASSERT_NO_FATAL_FAILURE(c.open());
-  // An unrelated event on the same socket must not be taken for it.
-  EventPtr other(event_new(c.base.get(), c.fds[0], EV_READ | EV_PERSIST,
-                           [](evutil_socket_t, short, void*) {}, nullptr));
-  event_add(other.get(), nullptr);
-  bufferevent_enable(c.bev.get(), EV_READ | EV_WRITE);
-  event* ev = tls_read_event(c.bev.get());
-  ASSERT_NE(nullptr, ev);
-  EXPECT_NE(other.get(), ev);
-  EXPECT_EQ(c.fds[0], event_get_fd(ev));
-  EXPECT_TRUE(event_get_events(ev) & EV_READ);
-  EXPECT_EQ(static_cast<void*>(c.bev.get()), event_get_callback_arg(ev));
-}
-
-TEST(TlsReadEvent, NoneOnAPlainBufferevent) {
-  BasePtr base(event_base_new());
-  ASSERT_TRUE(base);
-  int fds[2];
-  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
-  BevPtr bev(bufferevent_socket_new(base.get(), fds[0], BEV_OPT_CLOSE_ON_FREE));
-  ASSERT_TRUE(bev);
-  bufferevent_enable(bev.get(), EV_READ);
-  EXPECT_EQ(nullptr, tls_read_event(bev.get()));
-  close(fds[1]);
-}
