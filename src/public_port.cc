@@ -188,7 +188,9 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
     proxy.version = m->proxy_protocol;
     proxy.ends = socket_endpoints(fd.get());
   }
-  set_nodelay(fd.get());
+#ifndef __linux__
+  set_nodelay(fd.get());  // Linux: inherited from the listener (listener.h)
+#endif
   BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),

@@ -510,7 +510,9 @@ void Stream::maybe_shutdown_write() {
   if (out_.state() != Half::State::draining || state_ != State::open) return;
   if (evbuffer_get_length(bufferevent_get_output(local_.get())) != 0) return;
   out_.set(Half::State::closed, id_);
-  shutdown(bufferevent_getfd(local_.get()), SHUT_WR);
+  // With the input at EOF the stream finishes now, and the close sends the
+  // FIN (nothing unread is left to turn it into an RST): no shutdown call.
+  if (!in_.closed()) shutdown(bufferevent_getfd(local_.get()), SHUT_WR);
   maybe_finish();
 }
 
