@@ -58,8 +58,8 @@ Stream::~Stream() {
 }
 
 void Stream::take_over_io() {
-  io_ = std::make_unique<SocketIo>(local_.get(), kLocalReadSize, kLocalWriteSize,
-                                   static_cast<SocketIo::Owner&>(*this), true);
+  io_.emplace(local_.get(), kLocalReadSize, kLocalWriteSize, static_cast<SocketIo::Owner&>(*this),
+              true);
   // Early data that came while the target connected.
   if (evbuffer_get_length(bufferevent_get_output(local_.get()))) io_->schedule_write();
 }
