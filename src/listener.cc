@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "log.h"
+#include "net.h"
 
 Listener::Listener(event_base* base, std::string name, AcceptFn on_accept)
     : base_(base),
@@ -28,6 +29,9 @@ bool Listener::bind(const std::string& host, uint16_t port, std::string& err) {
     return false;
   }
   evconnlistener_set_error_cb(listener_.get(), error_cb);
+  // Linux copies TCP_NODELAY to every accepted socket: one setsockopt
+  // here instead of one per connection.
+  set_nodelay(evconnlistener_get_fd(listener_.get()));
   return true;
 }
 

@@ -1,6 +1,7 @@
 // A listening TCP socket (evconnlistener) with an accept callback. When
 // accept() fails for lack of descriptors or memory, the listener pauses for
-// a second instead of spinning or dying.
+// a second instead of spinning or dying. Accepted sockets come with
+// TCP_NODELAY set (on Linux they inherit it from the listening socket).
 #pragma once
 
 #include <functional>

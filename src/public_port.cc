@@ -188,7 +188,9 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
     proxy.version = m->proxy_protocol;
     proxy.ends = socket_endpoints(fd.get());
   }
-  set_nodelay(fd.get());
+#ifndef __linux__
+  set_nodelay(fd.get());  // Linux: inherited from the listener (listener.h)
+#endif
   BufferEventPtr bev(bufferevent_socket_new(base_, fd.get(), BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     log_warnx("mapping %s: out of memory, closing connection from %s", m->public_name().c_str(),
@@ -197,8 +199,10 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   }
   fd.release();  // the bufferevent closes it
   uint32_t id = t.allocate_id();
-  std::string label = "mapping " + m->public_name() + " -> " + m->target_name() + ", peer " +
-                      peer + ", client " + t.peer();
+  name_streams_of(m);
+  std::string label;
+  label.reserve(label_head_.size() + peer.size() + t.peer().size() + 16);
+  label.append(label_head_).append(", peer ").append(peer).append(", client ").append(t.peer());
   if (proxy.version != proxy::Version::off) {
     proxy.unique_id = t.unique_stream_id(id);
     label += std::string(", PROXY ") + proxy::version_name(proxy.version) + " id " + proxy.unique_id;
@@ -206,7 +210,7 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   Stream* s = t.add_channel(std::make_unique<Stream>(t, id, std::move(bev), label));
   s->set_lease(std::move(lease));
   s->set_owner(usage_.get());
-  s->set_origin(m->public_name(), peer);
+  s->set_origin(public_name_, peer);
   if (m->http) s->observe_http();
   RateLimits limits;
   if (rate_) limits.limiters.push_back(rate_);
@@ -215,6 +219,13 @@ void PublicPort::open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m,
   s->set_counters(counters_);
   ++counters_->connections;
   s->request_open(m->target_host, m->target_port, proxy);
+}
+
+void PublicPort::name_streams_of(const std::shared_ptr<const Mapping>& m) {
+  if (named_ == m) return;
+  named_ = m;  // held, so its address cannot come back as another mapping's
+  public_name_ = m->public_name();
+  label_head_ = "mapping " + public_name_ + " -> " + m->target_name();
 }
 
 void PublicPort::hold(const std::shared_ptr<const Mapping>& m, UniqueFd fd,

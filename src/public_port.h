@@ -125,6 +125,9 @@ class PublicPort final : public Disposable {
   std::shared_ptr<void> lease();
   void open_stream(Tunnel& t, const std::shared_ptr<const Mapping>& m, UniqueFd fd,
                    const std::string& peer, std::shared_ptr<void> lease);
+  // m's public name and "mapping PUBLIC -> TARGET", which start every
+  // stream's label: built once per mapping, not per stream.
+  void name_streams_of(const std::shared_ptr<const Mapping>& m);
   void hold(const std::shared_ptr<const Mapping>& m, UniqueFd fd, const std::string& peer,
             std::shared_ptr<void> lease);
   static void held_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -146,4 +149,6 @@ class PublicPort final : public Disposable {
   bool disabled_ = false;               // forward-ctl disable: not listening
   SourceLimiter sources_;               // per source address, across reloads
   RateLimiterPtr rate_;                 // RATE_LIMIT of the mapping, all its streams
+  std::shared_ptr<const Mapping> named_;  // the mapping the two names below are of
+  std::string public_name_, label_head_;
 };

@@ -629,14 +629,17 @@ void ForwardServer::limit_pending_handshakes() {
 
 Tunnel* ForwardServer::pick_tunnel(const std::string& tag) {
   if (tag.find(' ') != std::string::npos) return pick_exposure_channel(tag);  // an exposed port
-  std::vector<Tunnel*> candidates;
+  // Once per new stream: count, then walk to the pick, without a list.
+  size_t n = 0;
   for (const auto& t : tunnels_)
-    if (t->up() && t->peer_tag() == tag) candidates.push_back(t.get());
-  if (candidates.empty()) return nullptr;
+    if (t->up() && t->peer_tag() == tag) ++n;
+  if (n == 0) return nullptr;
   size_t& next = round_robin_[tag];
-  Tunnel* t = candidates[next % candidates.size()];
+  size_t k = next % n;
   ++next;
-  return t;
+  for (const auto& t : tunnels_)
+    if (t->up() && t->peer_tag() == tag && k-- == 0) return t.get();
+  return nullptr;
 }
 
 bool ForwardServer::may_hold() const {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "buffer_budget.h"
@@ -185,7 +186,7 @@ class Stream final : public Channel, private SocketIo::Owner, private BufferBudg
               frame::Reason reset_reason = frame::Reason::other);
 
   BufferEventPtr local_;  // buffers, and the client's connect
-  std::unique_ptr<SocketIo> io_;  // once connected (socket_io.h)
+  std::optional<SocketIo> io_;  // once connected (socket_io.h); in place: one allocation less
   EventPtr open_timer_;           // server: OPEN_TIMEOUT while opening
   RateLimits rate_;               // server: RATE_LIMIT (empty: none)
   EventPtr rate_timer_;           // while a limit holds bytes or credit back

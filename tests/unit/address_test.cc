@@ -319,6 +319,24 @@ TEST(FormatSockaddr, Ipv4) {
   EXPECT_EQ("192.168.10.5:1234", format_sockaddr(reinterpret_cast<sockaddr*>(&sin)));
 }
 
+// IPv4 is formatted by hand: it must say what inet_ntop says, at the edges too.
+TEST(FormatSockaddr, Ipv4MatchesInetNtop) {
+  const char* addrs[] = {"0.0.0.0", "255.255.255.255", "10.0.100.9", "1.20.255.0", "127.0.0.1"};
+  const uint16_t ports[] = {0, 1, 9, 10, 80, 999, 1000, 65535};
+  for (const char* a : addrs)
+    for (uint16_t port : ports) {
+      sockaddr_in sin;
+      memset(&sin, 0, sizeof sin);
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(port);
+      ASSERT_EQ(1, inet_pton(AF_INET, a, &sin.sin_addr));
+      char buf[INET_ADDRSTRLEN];
+      ASSERT_NE(nullptr, inet_ntop(AF_INET, &sin.sin_addr, buf, sizeof buf));
+      EXPECT_EQ(std::string(buf) + ":" + std::to_string(port),
+                format_sockaddr(reinterpret_cast<sockaddr*>(&sin)));
+    }
+}
+
 TEST(FormatSockaddr, Ipv6) {
   sockaddr_in6 sin6;
   memset(&sin6, 0, sizeof sin6);
