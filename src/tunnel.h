@@ -62,10 +62,11 @@ class ChannelOpener {
 };
 
 struct TunnelLimits {
-  // Receive window per stream at its start: small, so that what a bulk
-  // stream has in flight (and so in the queues an interactive frame
-  // waits behind) stays small; auto-tuning grows it where the path needs.
-  uint32_t stream_window = 128u << 10;
+  // Receive window per stream at its start: what a bulk stream has in
+  // flight, and so what an interactive frame may wait behind; smaller
+  // windows cost loopback throughput (docs/ARCHITECTURE.md "Sending").
+  // Auto-tuning grows it where the path needs.
+  uint32_t stream_window = 512u << 10;
   // Window auto-tuning (window_tuner.h): how far one stream's window may
   // grow, and how much all the streams of one channel may grow together.
   // stream_window_max <= stream_window turns it off.

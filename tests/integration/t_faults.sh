@@ -299,13 +299,13 @@ info "latency: $N_HTTP concurrent HTTP requests (64 KiB each): $n200 x 200, $exa
     note_failure "latency: $N_HTTP requests took $http_ms ms, as if not concurrent (one round trip each would be $((N_HTTP * rtt_ms)) ms)"
 
 # one stream: throughput vs window / RTT.  The server grants each stream a
-# receive window of 128 KiB at first (docs/PROTOCOL.md, src/tunnel.h
+# receive window of 512 KiB at first (docs/PROTOCOL.md, src/tunnel.h
 # stream_window; 1 MiB before 0.4.1) and returns credit once bytes are
 # written to the public peer, so at most one window is in flight per round
 # trip; the window then grows with what the stream delivers per round trip
 # of the path (window auto-tuning, t_long_path.sh).  The check keeps the
 # old fixed window's 1 MiB / RTT as its yardstick: auto-tuning must reach
-# at least half of it, although the stream starts at an eighth of it.
+# at least half of it, although the stream starts at half of it.
 WINDOW=$((1 << 20))
 # what the machine gives one stream now, without latency (for the record)
 ctl set both delay=0 jitter=0

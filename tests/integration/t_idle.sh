@@ -2,11 +2,11 @@
 # Idle and slow peers: 5,000 public connections that connect and send
 # nothing, 1,000 that ask a 256 KiB download of the inner target and never
 # read, and 40 that ask an endless one and never read (their windows fill
-# the server's MAX_BUFFERED_BYTES, 4M here).  Meanwhile:
+# the server's MAX_BUFFERED_BYTES, 8M here).  Meanwhile:
 #  - a reference transfer for another user (64 MiB, checked byte by byte)
 #    keeps at least 0.3 of the throughput it had before the load;
 #  - the daemons' memory stays within what the windows allow: per stream
-#    at most one window (128 KiB at first), or what its reader asked if less, plus a
+#    at most one window (512 KiB at first), or what its reader asked if less, plus a
 #    few KiB of state per connection;
 #  - the idle connections are dealt with as configured.  The server has no
 #    idle timeout for TCP streams (forward_server.cfg(5): OPEN_TIMEOUT only
@@ -22,7 +22,7 @@
 
 CH=(python3 -u "$LIB_DIR/churn_helpers.py")
 IDLE=${IDLE_N:-5000} SLOW=${SLOW_N:-1000}
-WINDOW_KB=128           # docs/PROTOCOL.md: the first window, per stream and direction
+WINDOW_KB=512           # docs/PROTOCOL.md: the first window, per stream and direction
 PER_CONN_KB=16          # a stream's objects, bufferevent and evbuffers, with slack
 MIN_FRACTION_PCT=30     # the reference transfer under load, of its speed before
 REF_SIZE=64M
@@ -33,10 +33,10 @@ REF_SIZE=64M
 # pressure (loopback retransmits) and stall everyone's tests.
 SLOW_SIZE_KB=256
 # So that the daemons' own buffers fill too, and past MAX_BUFFERED_BYTES
-# (set to 4M here), BIG more readers ask an endless download: 40 windows
-# of 128 KiB > 4 MiB.  The reference transfer must still flow then.
+# (set to 8M here), BIG more readers ask an endless download: 40 windows
+# of 512 KiB > 8 MiB.  The reference transfer must still flow then.
 BIG=${BIG_N:-40}
-BUDGET_MB=4
+BUDGET_MB=8
 info "idle connections: $IDLE, slow readers: $SLOW, endless readers: $BIG"
 
 # Each daemon holds one socket per connection (server: public, client:
@@ -123,7 +123,7 @@ wait_until 60 eval '[ "$(fds "$SERVER_PID")" -ge $((SFD0 + all)) ] && [ "$(fds "
 info "all $all streams open after $(ms_to_s $(($(now_ms) - T_OPEN))) s: server fds=$(fds "$SERVER_PID"), client fds=$(fds "$CLIENT_PID")"
 
 # The slow readers' streams fill up until the server holds more than
-# MAX_BUFFERED_BYTES for them (40 endless downloads, 4 MiB cap): poll the
+# MAX_BUFFERED_BYTES for them (40 endless downloads, 8 MiB cap): poll the
 # status (SIGUSR1), bounded.
 status_used() {
     local n
@@ -151,7 +151,7 @@ info "reference throughput: before $BEFORE MiB/s, during $DURING MiB/s (at least
     note_failure "reference throughput under load $DURING MiB/s < $MIN_FRACTION_PCT % of $BEFORE MiB/s"
 
 # Memory: bounded by the windows.  Each side holds for a stream at most
-# the credit it gave or was given, one window (128 KiB), here less: what
+# the credit it gave or was given, one window (512 KiB), here less: what
 # the slow reader asked for (the idle streams carry nothing).
 # MAX_BUFFERED_BYTES does not lower this: it withholds returned credit,
 # but every stream's first window is granted at OPEN.  Plus

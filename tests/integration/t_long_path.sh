@@ -38,7 +38,7 @@ OLD_SERVER=${LONG_PATH_OLD_SERVER:-}
 OLD_CLIENT=${LONG_PATH_OLD_CLIENT:-}
 [ -n "${TCPF_SANITIZER_LOGS:-}" ] && RATE=${LONG_PATH_RATE:-20000000}
 WINDOW=$((1 << 20))       # the old fixed window, for the old cap
-BASE_WINDOW=$((128 << 10)) # a stream's window at its start (src/tunnel.h)
+BASE_WINDOW=$((512 << 10)) # a stream's window at its start (src/tunnel.h)
 
 SRC=$(free_port) || fail "free_port"
 start_bg source "${PYH[@]}" source-server --port "$SRC" --size -1 --seed 19 \
