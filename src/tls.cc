@@ -154,28 +154,32 @@ void add_verify_result(SSL* ssl, std::string& out) {
 }
 }  // namespace
 
-std::string tls_error_text(bufferevent* bev) {
+namespace {
+// The reasons of one error queue (next() pops an entry, 0 when empty),
+// joined with "; ". Entries without a reason are left out: libevent also
+// queues bare SSL_get_error() codes.
+template <typename Next>
+std::string join_reasons(Next next) {
   std::string out;
   unsigned long e;
-  while ((e = bufferevent_get_openssl_error(bev)) != 0) {
-    const char* reason = ERR_reason_error_string(e);
-    if (!reason) continue;  // libevent also queues bare SSL_get_error() codes
-    if (!out.empty()) out += "; ";
-    out += reason;
-  }
-  add_verify_result(bufferevent_openssl_get_ssl(bev), out);
-  return out;
-}
-
-std::string tls_error_text(SSL* ssl) {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
+  while ((e = next()) != 0) {
     const char* reason = ERR_reason_error_string(e);
     if (!reason) continue;
     if (!out.empty()) out += "; ";
     out += reason;
   }
+  return out;
+}
+}  // namespace
+
+std::string tls_error_text(bufferevent* bev) {
+  std::string out = join_reasons([bev] { return bufferevent_get_openssl_error(bev); });
+  add_verify_result(bufferevent_openssl_get_ssl(bev), out);
+  return out;
+}
+
+std::string tls_error_text(SSL* ssl) {
+  std::string out = join_reasons(ERR_get_error);
   add_verify_result(ssl, out);
   return out.empty() ? "unknown error" : out;
 }

@@ -57,9 +57,9 @@ class Transport final : private SocketIo::Owner, private TlsIo::Owner {
   event_base* base() const { return base_; }
   evbuffer* input() const { return tls_ ? in_.get() : bufferevent_get_input(bev_.get()); }
   evbuffer* output() const { return tls_ ? out_.get() : bufferevent_get_output(bev_.get()); }
-  // Bytes queued in user space. TLS: plaintext not yet given to OpenSSL
-  // (which writes each record to the socket at once, keeping at most the
-  // one the socket refused).
+  // Bytes queued in user space. TLS: plaintext not yet given to OpenSSL;
+  // records waiting in TlsIo's buffering BIO for room in the socket (up to
+  // 256 KiB, tls_io.cc) are not counted.
   size_t queued() const { return bev_ ? evbuffer_get_length(output()) : 0; }
   // Bytes in the kernel's send queue not yet sent (SIOCOUTQNSD), for the
   // flow debug lines; 0 if unknown.

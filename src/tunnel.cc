@@ -287,10 +287,7 @@ void Tunnel::handshake_done() {
   if (options_.limits.heartbeat_sec > 0) heartbeat_timer_.start(options_.limits.heartbeat_sec);
   // A first BDP probe while the channel is idle measures the path's round
   // trip before any bulk stream queues bytes ahead of it.
-  if (options_.limits.stream_window_max > options_.limits.stream_window) {
-    int64_t now_us = loop_time_us(base());
-    send_control(frame::Type::ping, 0, probe_.start(now_us));
-  }
+  if (windows_grow()) send_control(frame::Type::ping, 0, probe_.start(loop_time_us(base())));
   handler_.tunnel_up(*this);
 }
 
@@ -374,7 +371,7 @@ bool Tunnel::dispatch_data(const frame::Header& h, evbuffer* in, std::string& er
   }
   bytes_in_ += h.length;
   // A BDP probe rides with the data (rtt_probe.h), when windows may grow.
-  if (options_.limits.stream_window_max > options_.limits.stream_window) {
+  if (windows_grow()) {
     int64_t now_us = loop_time_us(base());
     if (probe_.due(now_us)) send_control(frame::Type::ping, 0, probe_.start(now_us));
   }

@@ -159,6 +159,11 @@ class Tunnel : public Disposable,
   int64_t data_rtt_us() const { return probe_.srtt_us(); }
   // The least of those round trips: the path without queues.
   int64_t path_rtt_us() const { return probe_.min_rtt_us(); }
+  // Window auto-tuning is on (TunnelLimits::stream_window_max): BDP probes
+  // go out.
+  bool windows_grow() const {
+    return options_.limits.stream_window_max > options_.limits.stream_window;
+  }
   // What the streams' windows may grow by together (window_tuner.h).
   WindowPool& window_pool() { return window_pool_; }
   // When the handshake completed (wall clock, seconds since the epoch; 0 before).
