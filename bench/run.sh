@@ -323,13 +323,16 @@ cpu_pct() {
 
 # ------------------------------------------------------------------ profiling
 # perf_profile TAG ID SECONDS CMD... : only with BENCH_PERF_DIR set and for
-# tcp-forward: one extra, unrecorded run of CMD while `perf record` samples
-# forward-server and forward-client; data and text reports are kept in
-# BENCH_PERF_DIR (outside the temp dir). The measured runs are never
+# tcp-forward (plain or TLS): one extra, unrecorded run of CMD while `perf
+# record` samples forward-server and forward-client and socket_queues.py
+# samples their sockets' queues (`ss -tmi`, every 50 ms: where the bytes
+# wait); data and text reports are kept in BENCH_PERF_DIR (outside the temp
+# dir), TLS ones with a "tls-" prefix. The measured runs are never
 # profiled, so the tables are not skewed by perf.
 perf_profile() {
-    local tag=$1 id=$2 secs=$3 pids ppid data cg; shift 3
-    [[ -n $BENCH_PERF_DIR && $id == tcpf && -n ${ENTRY[$id]:-} ]] || return 0
+    local tag=$1 id=$2 secs=$3 pids ppid qpid data cg; shift 3
+    [[ -n $BENCH_PERF_DIR && ($id == tcpf || $id == tcpf_tls) && -n ${ENTRY[$id]:-} ]] || return 0
+    [[ $id == tcpf_tls ]] && tag=tls-$tag
     mkdir -p "$BENCH_PERF_DIR"
     pids=$(path_pids "$id" | xargs | tr ' ' ',')
     data=$BENCH_PERF_DIR/$tag.perf.data
@@ -338,10 +341,13 @@ perf_profile() {
     log "perf: profiling ${PATH_LABEL[$id]} (pids $pids) during an extra $tag run -> $data"
     spawn "$WORK/perf.$tag.log" perf record "${cg[@]}" -F "$BENCH_PERF_FREQ" -p "$pids" -o "$data"
     ppid=$SPAWNED_PID
+    spawn "$BENCH_PERF_DIR/$tag.queues.txt" "$PY" "$BENCH_DIR/socket_queues.py" --pids "$pids" \
+        --seconds $(( secs + 30 )) --raw "$BENCH_PERF_DIR/$tag.ss.txt"
+    qpid=$SPAWNED_PID
     sleep 0.5
     run_bounded $(( secs + 30 )) "$WORK/perf.$tag.out" "$WORK/perf.$tag.err" "$@"
-    kill -INT "$ppid" 2>/dev/null || true
-    STOP_GRACE=30 stop_pids "$ppid"; forget_pids "$ppid"
+    kill -INT "$ppid" "$qpid" 2>/dev/null || true
+    STOP_GRACE=30 stop_pids "$ppid" "$qpid"; forget_pids "$ppid" "$qpid"
     if [[ ! -s $data ]]; then
         warn "perf produced no data for $tag"; show_log "$WORK/perf.$tag.log"; return 0
     fi
@@ -427,11 +433,12 @@ measure_iperf() {
             done
         done
     done
-    if [[ -n ${ENTRY[tcpf]:-} ]]; then
-        perf_profile iperf-P1 tcpf "$BENCH_SECONDS" \
-            iperf3 -c 127.0.0.1 -p "${ENTRY[tcpf]}" -t "$BENCH_SECONDS" -P 1 --connect-timeout 5000
-        check_path tcpf "iperf3 under perf" || true
-    fi
+    for id in tcpf tcpf_tls; do
+        [[ -n ${ENTRY[$id]:-} ]] || continue
+        perf_profile iperf-P1 "$id" "$BENCH_SECONDS" \
+            iperf3 -c 127.0.0.1 -p "${ENTRY[$id]}" -t "$BENCH_SECONDS" -P 1 --connect-timeout 5000
+        check_path "$id" "iperf3 under perf" || true
+    done
     for id in "${up[@]}"; do [[ -n ${ENTRY[$id]:-} ]] && path_stop_"$id"; done
     stop_iperf_server
 }
@@ -563,9 +570,11 @@ measure_wrk() {
     done
     if [[ -n ${ENTRY[tcpf]:-} ]]; then
         local args=()
-        mapfile -t args < <(wrk_args keepalive "$BENCH_WRK_SECONDS" "${ENTRY[tcpf]}")
-        perf_profile wrk-keepalive tcpf "$BENCH_WRK_SECONDS" wrk "${args[@]}"
-        check_path tcpf "wrk under perf" || true
+        for mode in $BENCH_WRK_MODES; do
+            mapfile -t args < <(wrk_args "$mode" "$BENCH_WRK_SECONDS" "${ENTRY[tcpf]}")
+            perf_profile "wrk-$mode" tcpf "$BENCH_WRK_SECONDS" wrk "${args[@]}"
+            check_path tcpf "wrk $mode under perf" || true
+        done
     fi
     for id in "${up[@]}"; do [[ -n ${ENTRY[$id]:-} ]] && path_stop_"$id"; done
     stop_nginx
@@ -748,6 +757,11 @@ measure_latency() {
             run_latency "$id" "$bulk"
             check_path "$id" "latency (bulk $bulk)" || true
             sleep "$BENCH_PAUSE"
+            [[ $bulk == none ]] && continue
+            perf_profile "latency-$bulk" "$id" 10 "$PY" "$BENCH_DIR/latency.py" "${ENTRY[$id]}" \
+                --n "$BENCH_LAT_N" --size "$BENCH_LAT_SIZE" --bulk "$bulk" \
+                --warmup "$BENCH_LAT_WARMUP" --timeout 60
+            check_path "$id" "latency (bulk $bulk) under perf" || true
         done
         [[ -n $SSH_CIPHER ]] && ! grep -q '^meta	ssh_cipher' "$RESULTS" && record meta ssh_cipher "$SSH_CIPHER"
         [[ -n ${ENTRY[$id]:-} ]] && path_stop_"$id"
