@@ -17,7 +17,7 @@ Input: one record per line, tab-separated, first field the kind:
   note     PATH WHAT MESSAGE               (skipped things; not failures)
   problem  PATH WHAT MESSAGE               (failed measurements)
 To add a measure: have run.sh record a new kind and add a section here.
-The last section, "Targets", checks the issue-7 targets as ratios within
+The last section, "Targets", checks the issue-7 and issue-19 targets as ratios within
 this run.
 """
 import statistics
@@ -497,6 +497,33 @@ def main():
                None if d in (None, "missing") else d["p99"], lambda v: v < 5000,
                "failed" if d is None else None, lambda v: "%s ms" % fmt_ms(v))
 
+    # Issue 19's targets: each a ratio to an anchor measured in this run.
+    for b in [k[1] for k in lat if k[0] == "tcpf" and k[1] != "none"] or ["down"]:
+        d, h = lat.get(("tcpf", b)), lat.get(("haproxy", b))
+        val = None if not d or not h else (d["p99"], h["p99"])
+        target("interactive p99 under bulk (%s): <= 2x haproxy's and <= 1.5 ms (issue 19)" % b,
+               val, lambda v: v[0] <= 2 * v[1] and v[0] <= 1500,
+               "failed" if (("tcpf", b) in lat and not d) or (("haproxy", b) in lat and not h)
+               else None,
+               lambda v: "%s ms = %.1fx haproxy's %s" % (fmt_ms(v[0]), v[0] / v[1], fmt_ms(v[1])))
+        alone = fair.get(("tcpf", b, 1))
+        target("bulk beside it (%s): >= 90%% of one bulk stream alone (issue 19)" % b,
+               ratio(d and d["gbps"], alone and alone["total"]), lambda r: r >= 0.9,
+               "needs the fairness section's 1-stream run" if alone is None else None,
+               lambda r: "%.0f%%" % (100 * r))
+    target("wrk new connection: req/s >= 0.9x haproxy (issue 19)",
+           ratio(wrk_get("tcpf", "close", "rps"), wrk_get("haproxy", "close", "rps")),
+           lambda v: v >= 0.9, wrk_na("tcpf", "close"), x)
+    target("wrk keep-alive: req/s >= 1.0x haproxy (issue 19)",
+           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("haproxy", "keepalive", "rps")),
+           lambda v: v >= 1.0, wrk_na("tcpf", "keepalive"), x)
+    target("iperf3 1 stream: TLS >= 0.7x plain tcp-forward (issue 19)",
+           ratio(med.get(("tcpf_tls", 1)), med.get(("tcpf", 1))), lambda v: v >= 0.7,
+           tput_na("tcpf_tls"), x)
+    target("wrk keep-alive: TLS req/s >= 0.85x plain tcp-forward (issue 19)",
+           ratio(wrk_get("tcpf_tls", "keepalive", "rps"), wrk_get("tcpf", "keepalive", "rps")),
+           lambda v: v >= 0.85, wrk_na("tcpf_tls", "keepalive"), x)
+
     for (path, d, n), v in fair.items():
         if path != "tcpf" or n == 1:
             continue
@@ -512,7 +539,7 @@ def main():
         p("")
         measured = [t for t in targets if t[2] != "n/a"]
         met = [t for t in measured if t[2] == "met"]
-        p("Targets (issue 7; ratios within this run): %d of %d measured targets met"
+        p("Targets (issues 7 and 19; ratios within this run): %d of %d measured targets met"
           % (len(met), len(measured)))
         p(table(["target", "this run", "status"],
                 [[a, b, c] for a, b, c in targets], "lrl"))

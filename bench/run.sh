@@ -6,7 +6,7 @@
 # creates lives in one temp dir that is removed on exit; every process it
 # starts is recorded and stopped on exit (trap), even on failure.
 #
-# Exit status: 0 when every measurement worked (whether or not the issue-7
+# Exit status: 0 when every measurement worked (whether or not the issue-7/19
 # targets were met), 1 when a measurement failed (wrong data, a crash, a
 # hang, a path that did not start), 2+ on a usage/setup error.
 #
@@ -18,7 +18,7 @@
 #                              instance: RSS idle / held / after, open rate
 #   latency  measure_latency : small request/response round trips with and
 #                              without a saturating bulk stream
-# Then report.py prints the tables and the issue-7 targets.
+# Then report.py prints the tables and the issue-7 and issue-19 targets.
 #
 # To extend: add a path in paths.sh, or a measure_* function here plus its
 # name in SECTIONS and a section in report.py.
