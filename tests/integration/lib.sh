@@ -178,18 +178,44 @@ if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TMP/ubsan"
 fi
 
-# _sanitizer_reports: false if a sanitizer wrote a report during this test.
+# A sanitizer report's first line, where it went to a process's stderr (so
+# into its $TMP/NAME.log) instead of a log_path file: a UBSan
+# "FILE:LINE:COL: runtime error: ..." or an ASan/LSan "==PID==ERROR: ...".
+_SANITIZER_LINE_RE='[^ ]+:[0-9]+(:[0-9]+)?: runtime error: |==[0-9]+==ERROR: (AddressSanitizer|LeakSanitizer)'
+
+# _sanitizer_reports: false if a sanitizer wrote a report during this test:
+# a log_path file (the sanitized pass), or report lines in a process's log.
+# The logs are read in every build: a sanitizer opens its log_path file only
+# when it reports, so a process with no descriptor left (t_limits' EMFILE
+# part) reports to stderr; and a build made with plain -fsanitize=undefined
+# (recoverable by default) only prints its reports and runs on.
 _sanitizer_reports() {
     local f found=0
-    [ -n "${TCPF_SANITIZER_LOGS:-}" ] || return 0
-    for f in "$TMP"/asan.* "$TMP"/ubsan.*; do
+    for f in "$TMP"/*.log; do
         [ -f "$f" ] || continue
+        grep -qE -- "$_SANITIZER_LINE_RE" "$f" || continue
+        found=1
+        echo "FAIL: $TEST_NAME: sanitizer report in $(basename "$f"):"
+        grep -E -A 30 -m 3 -- "$_SANITIZER_LINE_RE" "$f" | head -n 60
+        if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
+            mkdir -p "$TCPF_SANITIZER_LOGS" && cp "$f" "$TCPF_SANITIZER_LOGS/$TEST_NAME.$(basename "$f")"
+        fi
+    done
+    for f in "$TMP"/asan.* "$TMP"/ubsan.*; do
+        [ -n "${TCPF_SANITIZER_LOGS:-}" ] && [ -f "$f" ] || continue
         found=1
         echo "FAIL: $TEST_NAME: sanitizer report $(basename "$f"):"
         head -n 60 "$f"
         mkdir -p "$TCPF_SANITIZER_LOGS" && cp "$f" "$TCPF_SANITIZER_LOGS/$TEST_NAME.$(basename "$f")"
     done
     [ $found = 0 ]
+}
+
+# has_vptr_check BINARY: BINARY was built with UBSan's vptr check
+# (-fsanitize=undefined or =vptr), which calls into the runtime on a miss of
+# its type cache.
+has_vptr_check() {
+    grep -q __ubsan_handle_dynamic_type_cache_miss "$1" 2>/dev/null
 }
 
 # rss_allowance KIB: a memory bound as written for a plain build, widened

@@ -11,8 +11,8 @@
 #     accepting public connections: it logs the accept failure and pauses,
 #     it does not spin (its CPU time over a few seconds is measured from
 #     /proc/PID/stat and bounded), and when descriptors come free it accepts
-#     the connections left waiting: every one of them echoes.  (Plain
-#     build only: see below.)
+#     the connections left waiting: every one of them echoes.  (Not with
+#     UBSan's vptr check: see below.)
 . "$(dirname "$0")/lib.sh"
 
 command -v prlimit >/dev/null || fail "prlimit not installed (util-linux, tools/deps.sh test)"
@@ -76,13 +76,20 @@ stop_bg "$CLIENT_PID"
 stop_bg "$SERVER_PID"
 
 # --- 3. EMFILE ---------------------------------------------------------------------------------
-# Not under the sanitizers: on a type-cache miss UBSan's vptr check reads
-# the vtable through IsAccessibleMemoryRange, which needs a pipe(2); with no
-# descriptor left that fails and UBSan reports every virtual call it
-# checks as "invalid vptr" (a false report, reproduced with a 10-line
-# program).  The plain build runs this part.
-if [ -n "${TCPF_SANITIZER_LOGS:-}" ]; then
-    info "EMFILE part skipped under the sanitizers (UBSan's vptr check needs a free descriptor)"
+# Not with UBSan's vptr check (-fsanitize=undefined, as in the sanitized
+# pass; an ASan-only build runs it): on a miss of its type cache the check
+# reads the vtable through the runtime's IsAccessibleMemoryRange, which
+# probes the memory with a pipe(2) (GCC 12's libsanitizer and clang 14's
+# runtime, both tried). With no descriptor left that fails, and whichever
+# virtual call first misses the cache is reported on a live object: "member
+# call on address ... which does not point to an object of type 'Owner'
+# ... invalid vptr", in SocketIo::readable_cb or SocketWriter::flush, where
+# gdb shows the object's vptr intact (Stream's). A 10-line program with a live
+# object and a full descriptor table gets the same report, and a
+# "vptr_check:*" suppressions file does not help there.
+check_binaries
+if has_vptr_check "$FORWARD_SERVER"; then
+    info "EMFILE part skipped: forward-server has UBSan's vptr check, which needs a free descriptor"
     finish_test
 fi
 NOFILE=${TCPF_LIMITS_NOFILE:-40}
@@ -91,7 +98,6 @@ PUB3=$(free_port) || fail "free_port"
 EXTRA_DEFAULTS=""
 write_config "$L:$PUB3 = $L:$ECHO"
 cp "$CONFIG" "$TMP/emfile.cfg"
-check_binaries
 start_bg server-emfile prlimit --nofile=$NOFILE:$NOFILE -- "$FORWARD_SERVER" "$TMP/emfile.cfg"
 SERVER_PID=$BG_PID
 SERVER_LOG=$TMP/server-emfile.log
