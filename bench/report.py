@@ -253,6 +253,9 @@ def main():
         d = wrk.get((path, mode))
         return d[key] if d else None
 
+    def wrk_ratio(subj, anchor, mode, key="rps"):
+        return ratio(wrk_get(subj, mode, key), wrk_get(anchor, mode, key))
+
     if wrk:
         paths = ordered(k[0] for k in wrk)
         modes = [m for m in WRK_MODES if any(k[1] == m[0] for k in wrk)]
@@ -299,8 +302,8 @@ def main():
                         continue
                     row = ["%s / %s" % (label(subj), label(anchor))]
                     for m, _ in modes:
-                        row.append(fmt_num(ratio(wrk_get(subj, m, "rps"), wrk_get(anchor, m, "rps"))))
-                        row.append(fmt_num(ratio(wrk_get(subj, m, "p99"), wrk_get(anchor, m, "p99"))))
+                        row.append(fmt_num(wrk_ratio(subj, anchor, m)))
+                        row.append(fmt_num(wrk_ratio(subj, anchor, m, "p99")))
                     rows.append(row)
             p(table(hdr, rows, "l" + "r" * (len(hdr) - 1)))
 
@@ -444,27 +447,30 @@ def main():
             return "failed"
         return "skipped" if skipped(path, "wrk") else "not measured"
 
+    def one_stream_ratio(subj, anchor):  # iperf3 -P 1 medians
+        return ratio(med.get((subj, 1)), med.get((anchor, 1)))
+
     x = lambda v: "%.2fx" % v  # noqa: E731
     target("iperf3 1 stream: tcp-forward >= 1.0x haproxy",
-           ratio(med.get(("tcpf", 1)), med.get(("haproxy", 1))), lambda v: v >= 1.0,
+           one_stream_ratio("tcpf", "haproxy"), lambda v: v >= 1.0,
            tput_na("tcpf"), x)
     target("iperf3 1 stream: tcp-forward >= 2x ssh -R",
-           ratio(med.get(("tcpf", 1)), med.get(("sshR", 1))), lambda v: v >= 2.0,
+           one_stream_ratio("tcpf", "sshR"), lambda v: v >= 2.0,
            tput_na("tcpf"), x)
     target("iperf3 1 stream: tcp-forward TLS >= 1.2x ssh -R (AES-GCM)",
-           ratio(med.get(("tcpf_tls", 1)), med.get(("sshR", 1))), lambda v: v >= 1.2,
+           one_stream_ratio("tcpf_tls", "sshR"), lambda v: v >= 1.2,
            tput_na("tcpf_tls"), x)
     target("wrk keep-alive: req/s >= 0.9x haproxy",
-           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("haproxy", "keepalive", "rps")),
+           wrk_ratio("tcpf", "haproxy", "keepalive"),
            lambda v: v >= 0.9, wrk_na("tcpf", "keepalive"), x)
     target("wrk keep-alive: req/s >= 3x ssh -R",
-           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("sshR", "keepalive", "rps")),
+           wrk_ratio("tcpf", "sshR", "keepalive"),
            lambda v: v >= 3.0, wrk_na("tcpf", "keepalive"), x)
     target("wrk keep-alive: p99 <= 1.5x haproxy's",
-           ratio(wrk_get("tcpf", "keepalive", "p99"), wrk_get("haproxy", "keepalive", "p99")),
+           wrk_ratio("tcpf", "haproxy", "keepalive", "p99"),
            lambda v: v <= 1.5, wrk_na("tcpf", "keepalive"), x)
     target("wrk new connection: req/s >= 3x ssh -R",
-           ratio(wrk_get("tcpf", "close", "rps"), wrk_get("sshR", "close", "rps")),
+           wrk_ratio("tcpf", "sshR", "close"),
            lambda v: v >= 3.0, wrk_na("tcpf", "close"), x)
 
     n = nstreams.get("tcpf")
@@ -512,16 +518,16 @@ def main():
                "needs the fairness section's 1-stream run" if alone is None else None,
                lambda r: "%.0f%%" % (100 * r))
     target("wrk new connection: req/s >= 0.9x haproxy (issue 19)",
-           ratio(wrk_get("tcpf", "close", "rps"), wrk_get("haproxy", "close", "rps")),
+           wrk_ratio("tcpf", "haproxy", "close"),
            lambda v: v >= 0.9, wrk_na("tcpf", "close"), x)
     target("wrk keep-alive: req/s >= 1.0x haproxy (issue 19)",
-           ratio(wrk_get("tcpf", "keepalive", "rps"), wrk_get("haproxy", "keepalive", "rps")),
+           wrk_ratio("tcpf", "haproxy", "keepalive"),
            lambda v: v >= 1.0, wrk_na("tcpf", "keepalive"), x)
     target("iperf3 1 stream: TLS >= 0.7x plain tcp-forward (issue 19)",
-           ratio(med.get(("tcpf_tls", 1)), med.get(("tcpf", 1))), lambda v: v >= 0.7,
+           one_stream_ratio("tcpf_tls", "tcpf"), lambda v: v >= 0.7,
            tput_na("tcpf_tls"), x)
     target("wrk keep-alive: TLS req/s >= 0.85x plain tcp-forward (issue 19)",
-           ratio(wrk_get("tcpf_tls", "keepalive", "rps"), wrk_get("tcpf", "keepalive", "rps")),
+           wrk_ratio("tcpf_tls", "tcpf", "keepalive"),
            lambda v: v >= 0.85, wrk_na("tcpf_tls", "keepalive"), x)
 
     for (path, d, n), v in fair.items():

@@ -26,9 +26,6 @@ import time
 FIELD_RE = {
     "notsent": re.compile(r"\bnotsent:(\d+)"),
     "rtt": re.compile(r"\brtt:([\d.]+)/"),
-    "minrtt": re.compile(r"\bminrtt:([\d.]+)"),
-    "cwnd": re.compile(r"\bcwnd:(\d+)"),
-    "snd_wnd": re.compile(r"\bsnd_wnd:(\d+)"),
 }
 PROC_RE = re.compile(r'users:\(\("([^"]+)",pid=(\d+)')
 
